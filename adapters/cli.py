@@ -1,0 +1,219 @@
+"""The ``ledger`` command: the surface payment officers, auditors and
+acceptance tests script against (names and JSON keys as in cli.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from ledger.entitlement import due_for_month
+from ledger.months import Month, month_range
+from projections import entitlements as ent_view
+
+from . import clock
+from .runtime import Ledger
+from .store import StoreURLError
+from .tabular import InputRejected
+
+
+class CommandError(Exception):
+    """A refusal with a message for stderr and exit code 1."""
+
+
+def _month(text: str) -> Month:
+    try:
+        return Month.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _emit(args: argparse.Namespace, data: Any, human: Callable[[Any], str]) -> None:
+    if getattr(args, "json", False):
+        json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(human(data) + "\n")
+
+
+def _vnd(amount: int) -> str:
+    return f"{amount:,}"
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# --- commands ----------------------------------------------------------------------
+
+def cmd_init(ledger: Ledger, args: argparse.Namespace) -> None:
+    ledger.catch_up()
+    _emit(args, {"database": ledger.store.kind, "events": ledger.app.recorder.max_notification_id() or 0},
+          lambda d: f"stores ready on {d['database']} ({d['events']} events recorded)")
+
+
+def cmd_import_decisions(ledger: Ledger, args: argparse.Namespace) -> None:
+    summary = ledger.import_decisions(args.file, args.actor)
+    _emit(args, summary.as_dict(), lambda d: (
+        f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
+        f"{d['unchanged_rows']} rows already recorded"))
+
+
+def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
+    ledger.catch_up()
+    with ledger.engine.connect() as conn:
+        facts = ent_view.read_facts(conn, citizen_id)
+    if facts is None:
+        raise CommandError(f"{citizen_id} is not registered")
+    now = clock.this_month()
+    last = max(now, facts.first_month)
+    months = [due_for_month(facts, ledger.rules, m) for m in month_range(facts.first_month, last)]
+    current = due_for_month(facts, ledger.rules, now)
+    channel = facts.channels.latest()
+    residence = facts.residences.latest()
+    proxy = facts.proxies.latest()
+    return {
+        "citizen_id": facts.citizen_id,
+        "full_name": facts.full_name,
+        "birth_date": facts.birth_date.isoformat(),
+        "status": facts.current_status(),
+        "categories": list(current.categories or (facts.categories.latest().categories)),
+        "monthly_amount": current.amount_vnd,
+        "province_code": residence.province_code if residence else "",
+        "commune_code": residence.commune_code if residence else "",
+        "channel": channel.channel if channel else "",
+        "agent_code": channel.agent_code if channel else "",
+        "proxy_name": proxy.proxy_name if proxy else "",
+        "date_of_death": facts.death.date_of_death.isoformat() if facts.death else None,
+        "months": [
+            {"month": str(d.month), "due": d.amount_vnd, "status": d.status,
+             "categories": list(d.paying), "issued": 0, "disbursed": 0, "unclaimed": 0,
+             "cancelled": 0}
+            for d in months
+        ],
+        "arrears_due": 0,
+        "overpayment_open": 0,
+        "recovered": 0,
+        "funeral_support": 0,
+    }
+
+
+def _show_human(d: dict) -> str:
+    head = (f"{d['citizen_id']}  {d['full_name']}  born {d['birth_date']}\n"
+            f"status {d['status']}; categories {', '.join(d['categories'])}; "
+            f"monthly {_vnd(d['monthly_amount'])} VND; {d['channel']} via {d['agent_code']}")
+    rows = [(m["month"], _vnd(m["due"]), m["status"], ";".join(m["categories"]),
+             _vnd(m["issued"]), _vnd(m["disbursed"]), _vnd(m["unclaimed"]), _vnd(m["cancelled"]))
+            for m in d["months"]]
+    return head + "\n" + _table(rows, ("month", "due", "status", "paying", "issued",
+                                       "disbursed", "unclaimed", "cancelled"))
+
+
+def cmd_beneficiary_show(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, beneficiary_report(ledger, args.citizen_id), _show_human)
+
+
+def entitlements_report(ledger: Ledger, month: Month) -> list[dict]:
+    ledger.catch_up()
+    with ledger.engine.connect() as conn:
+        rows = ent_view.for_month(conn, str(month))
+    return [{"citizen_id": r["citizen_id"], "status": r["status"],
+             "categories": [c for c in r["categories"].split(";") if c],
+             "amount": r["amount_vnd"], "channel": r["channel"], "agent_code": r["agent_code"],
+             "commune_code": r["commune_code"]} for r in rows]
+
+
+def _entitlements_human(rows: list[dict]) -> str:
+    total = sum(r["amount"] for r in rows)
+    body = _table([(r["citizen_id"], r["status"], ";".join(r["categories"]), _vnd(r["amount"]),
+                    r["channel"], r["agent_code"]) for r in rows],
+                  ("citizen_id", "status", "categories", "amount", "channel", "agent"))
+    return f"{body}\n{len(rows)} people, {_vnd(total)} VND due"
+
+
+def cmd_entitlements(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, entitlements_report(ledger, args.month), _entitlements_human)
+
+
+def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
+    from . import progress
+
+    total = ledger.app.recorder.max_notification_id() or 0
+    with progress.bar(total, "replay") as advance:
+        count = ledger.runner.rebuild(advance)
+    _emit(args, {"events": count}, lambda d: f"rebuilt the projections from {d['events']} events")
+
+
+def cmd_demo(_ledger: None, args: argparse.Namespace) -> None:
+    from .demo import run_demo
+
+    run_demo(args)
+
+
+# --- parser --------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
+    parser.add_argument("--db", help="database URL (default: $LEDGER_DATABASE_URL or sqlite:///ledger.db)")
+    parser.add_argument("--actor", default=os.environ.get("LEDGER_ACTOR") or os.environ.get("USER") or "unknown",
+                        help="the acting person, recorded on every event (default: $LEDGER_ACTOR)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str, parent=sub, json_flag: bool = True):
+        p = parent.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="machine output on stdout")
+        p.set_defaults(handler=handler)
+        return p
+
+    command("init", cmd_init, "create the stores (running it again changes nothing)")
+
+    imports = sub.add_parser("import", help="record a partner file").add_subparsers(dest="what", required=True)
+    command("decisions", cmd_import_decisions, "record beneficiary decisions (CSV or XLSX)",
+            parent=imports).add_argument("file")
+
+    bene = sub.add_parser("beneficiary", help="one person").add_subparsers(dest="what", required=True)
+    command("show", cmd_beneficiary_show, "status, categories and the month-by-month schedule",
+            parent=bene).add_argument("citizen_id")
+
+    command("entitlements", cmd_entitlements, "everyone's entitlement for a month"
+            ).add_argument("--month", type=_month, required=True)
+
+    command("replay", cmd_replay, "rebuild the projections from the event log")
+
+    demo = command("demo", cmd_demo, "a synthetic district run through several months", json_flag=False)
+    demo.add_argument("--people", type=int, default=2000)
+    demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
+    demo.add_argument("--seed", type=int, default=7)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.handler is cmd_demo:
+            args.handler(None, args)
+            return 0
+        ledger = Ledger(args.db)
+        try:
+            args.handler(ledger, args)
+        finally:
+            ledger.close()
+    except InputRejected as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"rejected: {len(exc.problems)} problem(s); nothing was recorded", file=sys.stderr)
+        return 1
+    except (CommandError, StoreURLError) as exc:
+        print(f"ledger: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""decisions.csv / .xlsx: validated row by row with pydantic, then handed to
+the ledger as domain decisions. Any problem rejects the whole file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ledger import citizen_id as cid
+from ledger.decisions import CHANNELS, KINDS, Decision
+from ledger.months import Month
+
+from .tabular import InputRejected, Problem, Table, read_table
+
+REQUIRED_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id")
+OPTIONAL_COLUMNS = (
+    "full_name", "birth_date", "sex", "province_code", "commune_code", "category",
+    "children_count", "effective_month", "channel", "agent_code", "bank_account",
+    "proxy_name", "proxy_citizen_id", "home_delivery", "reason",
+)
+
+# Which cells each kind needs beyond the key (formats.md).
+NEEDS = {
+    "register": ("full_name", "birth_date", "sex", "province_code", "commune_code",
+                 "category", "channel"),
+    "change_category": ("category",),
+    "reassess_disability": ("category",),
+    "relocate_in": ("province_code", "commune_code"),
+    "change_channel": ("channel",),
+    "authorize_proxy": ("proxy_name",),
+    "suspend": ("reason",),
+    "resume": ("reason",),
+    "terminate": ("reason",),
+}
+
+
+class DecisionRow(BaseModel):
+    """One row, types checked; which cells a kind needs is checked after."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decision_no: str = Field(min_length=1, max_length=64)
+    signed_on: date
+    kind: str
+    citizen_id: str
+    full_name: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    province_code: str | None = Field(default=None, pattern=r"^\d{3}$")
+    commune_code: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{1,16}$")
+    category: list[str] | None = None
+    children_count: int | None = Field(default=None, ge=1, le=30)
+    effective_month: str | None = None
+    channel: str | None = None
+    agent_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    bank_account: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{4,34}$")
+    proxy_name: str | None = None
+    proxy_citizen_id: str | None = None
+    home_delivery: bool | None = None
+    reason: str | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value not in KINDS:
+            raise ValueError(f"unknown kind {value!r}; expected one of {', '.join(KINDS)}")
+        return value
+
+    @field_validator("citizen_id", "proxy_citizen_id")
+    @classmethod
+    def _citizen_id(cls, value: str | None) -> str | None:
+        return None if value is None else cid.check_format(value)
+
+    @field_validator("sex")
+    @classmethod
+    def _sex(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("M", "F"):
+            raise ValueError("sex must be M or F")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and value not in CHANNELS:
+            raise ValueError("channel must be cash or bank")
+        return value
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _split_categories(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [code.strip() for code in value.split(";") if code.strip()]
+        return value
+
+    @field_validator("effective_month")
+    @classmethod
+    def _month(cls, value: str | None) -> str | None:
+        if value is not None:
+            Month.parse(value)
+        return value
+
+    @field_validator("home_delivery", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.lower() not in ("y", "n"):
+                raise ValueError("home_delivery must be y or n")
+            return value.lower() == "y"
+        return value
+
+
+def _row_problems(row: DecisionRow, known_categories: set[str]) -> list[tuple[str, str]]:
+    """Kind-dependent rules: (column, message) for each one broken."""
+    problems = [(name, f"{name} is required for kind {row.kind}")
+                for name in NEEDS.get(row.kind, ()) if getattr(row, name) in (None, [])]
+    for code in row.category or []:
+        if code not in known_categories:
+            problems.append(("category", f"unknown category {code!r}"))
+    if row.category and "SINGLE_PARENT" in row.category and row.children_count is None:
+        problems.append(("children_count", "children_count is required with SINGLE_PARENT"))
+    if row.channel is not None and row.agent_code is None:
+        problems.append(("agent_code", "agent_code is required with channel"))
+    if row.channel == "bank" and row.bank_account is None:
+        problems.append(("bank_account", "bank_account is required when channel is bank"))
+    if row.channel == "bank" and row.home_delivery:
+        problems.append(("home_delivery", "home delivery is for cash only"))
+    if row.kind == "register" and row.birth_date and row.sex:
+        if row.birth_date > row.signed_on:
+            problems.append(("birth_date", "birth_date is after signed_on"))
+        try:
+            cid.check_consistent(row.citizen_id, row.birth_date, row.sex)
+        except cid.CitizenIdError as exc:
+            problems.append(("citizen_id", str(exc)))
+    return problems
+
+
+def to_decision(row: DecisionRow) -> Decision:
+    effective = Month.parse(row.effective_month) if row.effective_month else Month.containing(row.signed_on)
+    return Decision(
+        decision_no=row.decision_no, signed_on=row.signed_on, kind=row.kind,
+        citizen_id=row.citizen_id, effective=effective,
+        full_name=row.full_name or "", birth_date=row.birth_date, sex=row.sex or "",
+        province_code=row.province_code or "", commune_code=row.commune_code or "",
+        categories=tuple(row.category or ()), children_count=row.children_count or 0,
+        channel=row.channel or "", agent_code=row.agent_code or "",
+        bank_account=row.bank_account or "", proxy_name=row.proxy_name or "",
+        proxy_citizen_id=row.proxy_citizen_id or "", home_delivery=bool(row.home_delivery),
+        reason=row.reason or "",
+    )
+
+
+def _pydantic_problems(table: Table, line: int, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        column = str(error["loc"][0]) if error["loc"] else "decision_no"
+        message = error["msg"].removeprefix("Value error, ")
+        value = error.get("input")
+        shown = f" (got {value!r})" if isinstance(value, str) else ""
+        problems.append(table.problem(line, column, f"{column}: {message}{shown}"))
+    return problems
+
+
+MAX_PROBLEMS = 100
+
+
+@dataclass
+class ParsedDecisions:
+    table: Table
+    decisions: list[Decision]
+    lines: list[int]  # the file line of each decision
+
+    def problem(self, index: int, column: str, message: str) -> Problem:
+        return self.table.problem(self.lines[index], column, message)
+
+
+def parse_decisions(path: str | Path, known_categories: set[str]) -> ParsedDecisions:
+    """The file's decisions in order, or InputRejected listing the problems
+    (at most MAX_PROBLEMS of them)."""
+    table = read_table(path, zero_pad={"citizen_id": 12, "proxy_citizen_id": 12})
+    table.check_columns(REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
+    problems: list[Problem] = []
+    decisions: list[Decision] = []
+    lines: list[int] = []
+    first_seen: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for row in table.rows:
+        try:
+            parsed = DecisionRow.model_validate(
+                {name: text for name, text in row.cells.items() if text != ""})
+        except ValidationError as exc:
+            problems += _pydantic_problems(table, row.line, exc)
+            continue
+        broken = _row_problems(parsed, known_categories)
+        problems += [table.problem(row.line, column, message) for column, message in broken]
+        if broken:
+            continue
+        decision = to_decision(parsed)
+        key = (decision.decision_no, decision.kind, decision.citizen_id)
+        seen = first_seen.setdefault(key, (row.line, decision.fingerprint()))
+        if seen[1] != decision.fingerprint():
+            problems.append(table.problem(
+                row.line, "decision_no",
+                f"duplicate key: decision {decision.decision_no} ({decision.kind}) for "
+                f"{decision.citizen_id} is on line {seen[0]} with different content"))
+            continue
+        decisions.append(decision)
+        lines.append(row.line)
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise InputRejected(problems[:MAX_PROBLEMS])
+    return ParsedDecisions(table, decisions, lines)

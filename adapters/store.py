@@ -1,0 +1,126 @@
+"""Store selection: one URL names where the events and the read models live.
+
+``sqlite:///path.db`` (the embedded default) or
+``postgresql://user:pass@host:port/dbname``. The event store is the
+eventsourcing library's recorder; read models use SQLAlchemy on the same
+database, so a projection can write its rows and its position together.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+from urllib.parse import unquote, urlparse
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+
+DEFAULT_URL = "sqlite:///ledger.db"
+
+
+class StoreURLError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Store:
+    url: str
+    kind: str  # "sqlite" or "postgresql"
+    env: Mapping[str, str]  # eventsourcing persistence settings
+    sqlalchemy_url: str
+    events_table: str
+
+    def engine(self) -> sa.Engine:
+        engine = sa.create_engine(self.sqlalchemy_url, future=True)
+        if self.kind == "sqlite":
+            sa_event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def resolve_url(url: str | None) -> str:
+    return url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
+
+
+def open_store(url: str | None = None) -> Store:
+    url = resolve_url(url)
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy.
+        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+        if not path:
+            raise StoreURLError(f"expected sqlite:///PATH, got {url!r}")
+        path = str(Path(path).resolve())
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }
+        return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")
+    if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        dbname = parsed.path.lstrip("/")
+        if not dbname:
+            raise StoreURLError(f"no database name in {url!r}")
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parsed.hostname or "localhost",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_POOL_SIZE": "2",
+        }
+        netloc = parsed.netloc
+        return Store(url, "postgresql", env, f"postgresql+psycopg://{netloc}/{dbname}",
+                     "ledger_events")
+    raise StoreURLError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+class BulkLoader:
+    """Reconstructs many aggregates with one query per batch of ids, instead of
+    one query per aggregate. It reads the same stored events the library's
+    repository would, decodes them with the application's mapper and folds
+    them with each event's ``mutate``: the aggregates, and so their versions
+    for optimistic concurrency, are exactly what ``repository.get`` returns."""
+
+    BATCH_IDS = 500
+
+    def __init__(self, store: Store, app) -> None:
+        self.store = store
+        self.app = app
+        self.engine = store.engine()
+
+    def __call__(self, ids: Sequence[UUID]) -> dict[UUID, object]:
+        found: dict[UUID, object] = {}
+        mapper = self.app.mapper
+        from eventsourcing.persistence import StoredEvent
+
+        table = self.store.events_table
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), self.BATCH_IDS):
+                batch = ids[start:start + self.BATCH_IDS]
+                # The SQLite recorder stores ids as 32 hex digits.
+                keys = [i.hex for i in batch] if self.store.kind == "sqlite" else list(batch)
+                statement = sa.text(
+                    f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                    "WHERE originator_id IN :ids ORDER BY originator_id, originator_version"
+                ).bindparams(sa.bindparam("ids", expanding=True))
+                for originator_id, version, topic, state in conn.execute(statement, {"ids": keys}):
+                    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+                    stored = StoredEvent(oid, version, topic, bytes(state))
+                    domain_event = mapper.to_domain_event(stored)
+                    found[oid] = domain_event.mutate(found.get(oid))
+        return found
+
+    def close(self) -> None:
+        self.engine.dispose()

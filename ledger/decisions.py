@@ -1,0 +1,69 @@
+"""A decision of the labour office about one beneficiary, as a domain value.
+
+Files are parsed and shape-checked at the edge (adapters/); what reaches the
+domain is a ``Decision`` whose business consistency the aggregate checks.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import astuple, dataclass
+from datetime import date
+
+from .months import Month
+
+KINDS = (
+    "register",
+    "change_category",
+    "reassess_disability",
+    "relocate_out",
+    "relocate_in",
+    "change_channel",
+    "authorize_proxy",
+    "revoke_proxy",
+    "suspend",
+    "resume",
+    "terminate",
+)
+CHANNELS = ("cash", "bank")
+
+
+class DecisionRejected(ValueError):
+    """A decision the ledger will not record; names the field at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    decision_no: str
+    signed_on: date
+    kind: str
+    citizen_id: str
+    effective: Month
+    full_name: str = ""
+    birth_date: date | None = None
+    sex: str = ""
+    province_code: str = ""
+    commune_code: str = ""
+    categories: tuple[str, ...] = ()
+    children_count: int = 0
+    channel: str = ""
+    agent_code: str = ""
+    bank_account: str = ""
+    proxy_name: str = ""
+    proxy_citizen_id: str = ""
+    home_delivery: bool = False
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        """Decision number and kind: with the citizen id, the row's key."""
+        return f"{self.kind}|{self.decision_no}"
+
+    def fingerprint(self) -> str:
+        """Content hash: the same key seen again must carry the same content."""
+        text = "\x1f".join(str(part) for part in astuple(self))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]

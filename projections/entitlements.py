@@ -1,0 +1,172 @@
+"""The entitlements read model: each beneficiary's current facts and the
+whole schedule as runs of equal months (segments), so that "who is due what
+in month M" is one indexed query, whatever M is.
+
+The rows depend on the rule set, so the rule fingerprint is part of the
+projection's version: a changed rule file rebuilds the view.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.beneficiary import Beneficiary
+from ledger.entitlement import segments
+from ledger.facts import BeneficiaryFacts
+from ledger.rules import RuleSet
+
+from .codec import facts_from_json, facts_to_json
+from .runner import metadata
+
+beneficiaries = sa.Table(
+    "ent_beneficiaries", metadata,
+    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("aggregate_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("birth_date", sa.String(10), nullable=False),
+    sa.Column("sex", sa.String(1), nullable=False),
+    sa.Column("province_code", sa.String(3), nullable=False),
+    sa.Column("commune_code", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("categories", sa.Text, nullable=False),  # ';'-separated, as in the files
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("agent_code", sa.String(64), nullable=False),
+    sa.Column("bank_account", sa.String(64), nullable=False),
+    sa.Column("home_delivery", sa.Boolean, nullable=False),
+    sa.Column("proxy_name", sa.Text, nullable=False),
+    sa.Column("first_month", sa.String(7), nullable=False),
+    sa.Column("date_of_death", sa.String(10)),
+    sa.Column("aggregate_version", sa.Integer, nullable=False),
+    sa.Column("facts", sa.Text, nullable=False),  # fold state, see codec.py
+)
+
+segments_table = sa.Table(
+    "ent_segments", metadata,
+    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("first_month", sa.String(7), primary_key=True),
+    sa.Column("last_month", sa.String(7)),  # NULL: open-ended
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("categories", sa.Text, nullable=False),
+    sa.Index("ix_ent_segments_month", "first_month", "last_month"),
+)
+
+CODE_VERSION = "1"
+
+
+def beneficiary_row(aggregate_id, facts: BeneficiaryFacts, version: int) -> dict:
+    categories = facts.categories.latest()
+    residence = facts.residences.latest()
+    channel = facts.channels.latest()
+    proxy = facts.proxies.latest()
+    return dict(
+        citizen_id=facts.citizen_id,
+        aggregate_id=str(aggregate_id),
+        full_name=facts.full_name,
+        birth_date=facts.birth_date.isoformat(),
+        sex=facts.sex,
+        province_code=residence.province_code if residence else "",
+        commune_code=residence.commune_code if residence else "",
+        status=facts.current_status(),
+        categories=";".join(categories.categories) if categories else "",
+        channel=channel.channel if channel else "",
+        agent_code=channel.agent_code if channel else "",
+        bank_account=channel.bank_account if channel else "",
+        home_delivery=bool(channel and channel.home_delivery),
+        proxy_name=proxy.proxy_name if proxy else "",
+        first_month=str(facts.first_month),
+        date_of_death=facts.death.date_of_death.isoformat() if facts.death else None,
+        aggregate_version=version,
+        facts=facts_to_json(facts),
+    )
+
+
+class EntitlementsProjection:
+    name = "entitlements"
+    tables = (beneficiaries, segments_table)
+
+    def __init__(self, rules: RuleSet):
+        self.rules = rules
+
+    def version(self) -> str:
+        return f"{CODE_VERSION}:{self.rules.fingerprint()}"
+
+    def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
+        relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
+        if not relevant:
+            return
+        ids = {e.originator_id for e in relevant}
+        state: dict = {}  # originator_id -> (facts, version)
+        existing = _load(conn, ids)
+        for event in relevant:
+            facts, _ = state.get(event.originator_id) or existing.get(event.originator_id, (None, 0))
+            state[event.originator_id] = (event.evolve(facts), event.originator_version)
+        self._write(conn, state, replace=set(existing))
+
+    def _write(self, conn: Connection, state: dict, replace: set) -> None:
+        rows = [beneficiary_row(agg_id, facts, version) for agg_id, (facts, version) in state.items()]
+        citizen_ids = [r["citizen_id"] for r in rows]
+        replaced = [str(i) for i in replace]
+        for chunk in _chunks(replaced, 500):
+            conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
+        for chunk in _chunks(citizen_ids, 500):
+            conn.execute(segments_table.delete().where(segments_table.c.citizen_id.in_(chunk)))
+        if rows:
+            conn.execute(beneficiaries.insert(), rows)
+        segment_rows = [
+            dict(citizen_id=facts.citizen_id, first_month=str(s.first),
+                 last_month=str(s.last) if s.last else None, amount_vnd=s.amount_vnd,
+                 status=s.status, categories=";".join(s.categories))
+            for facts, _ in state.values() for s in segments(facts, self.rules)
+        ]
+        if segment_rows:
+            conn.execute(segments_table.insert(), segment_rows)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _load(conn: Connection, originator_ids: set) -> dict:
+    """Fold state (facts, version) of the given aggregates already in the view."""
+    found = {}
+    keys = [str(i) for i in originator_ids]
+    for chunk in _chunks(keys, 500):
+        query = sa.select(beneficiaries.c.aggregate_id, beneficiaries.c.facts,
+                          beneficiaries.c.aggregate_version
+                          ).where(beneficiaries.c.aggregate_id.in_(chunk))
+        for aggregate_id, facts_json, version in conn.execute(query):
+            found[UUID(aggregate_id)] = (facts_from_json(facts_json), version)
+    return found
+
+
+# --- queries -------------------------------------------------------------------
+
+STOPPED = ("terminated", "relocated_out", "deceased")
+
+
+def read_facts(conn: Connection, citizen_id: str) -> BeneficiaryFacts | None:
+    text = conn.execute(sa.select(beneficiaries.c.facts)
+                        .where(beneficiaries.c.citizen_id == citizen_id)).scalar()
+    return facts_from_json(text) if text is not None else None
+
+
+def for_month(conn: Connection, month: str) -> list[dict]:
+    """Everyone with a decision in force in the month: the people being paid
+    or held, and those whose payment stopped in that very month."""
+    s, b = segments_table, beneficiaries
+    query = (
+        sa.select(b.c.citizen_id, b.c.full_name, b.c.commune_code, s.c.status, s.c.categories,
+                  s.c.amount_vnd, b.c.channel, b.c.agent_code)
+        .join(b, b.c.citizen_id == s.c.citizen_id)
+        .where(s.c.first_month <= month,
+               sa.or_(s.c.last_month.is_(None), s.c.last_month >= month),
+               s.c.status != "not_registered",
+               sa.or_(s.c.status.not_in(STOPPED), s.c.first_month == month))
+        .order_by(b.c.agent_code, b.c.commune_code, b.c.citizen_id)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
