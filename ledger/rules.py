@@ -176,12 +176,16 @@ class RuleSet(_Rule):
     # --- lookups (a month is looked up by its first day) ---------------------
 
     def level(self, province: str, month: Month) -> int | None:
-        entry = in_force(self.levels, month.first_day, province)
-        return entry.amount_vnd if entry else None
+        return self.level_on(province, month.first_day)
 
     def level_on(self, province: str, day: date) -> int | None:
-        entry = in_force(self.levels, day, province)
-        return entry.amount_vnd if entry else None
+        """A province may set a level above the national one (Decree 20/2021
+        Art 4(3)), never below it: the higher of the two in force applies, so
+        a national rise above an old provincial level reaches that province."""
+        national = in_force([e for e in self.levels if e.province == "*"], day)
+        own = in_force([e for e in self.levels if e.province == province], day, province)
+        amounts = [e.amount_vnd for e in (national, own) if e is not None]
+        return max(amounts) if amounts else None
 
     def table(self, month: Month) -> CoefficientTable | None:
         return in_force(self.coefficient_tables, month.first_day)

@@ -1,0 +1,46 @@
+"""Storage fixtures: every storage test runs on SQLite and on a real
+PostgreSQL (LEDGER_TEST_POSTGRES_URL, started by scripts/test.sh)."""
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"
+
+
+def _with_database(url: str, dbname: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("LEDGER_TEST_POSTGRES_URL is not set but PostgreSQL is required")
+        pytest.skip("no PostgreSQL (run scripts/test.sh)")
+    dbname = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {dbname}")
+    yield _with_database(POSTGRES_URL, dbname)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """Each storage test runs once per store."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return request.getfixturevalue("postgres_url")

@@ -1,0 +1,40 @@
+"""Small helpers shared by the storage and end-to-end tests."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.synthetic import DECISION_COLUMNS, write_csv
+
+REGISTER = dict(
+    decision_no="1/QĐ-UBND", signed_on="2024-07-05", kind="register", citizen_id="051044001234",
+    full_name="Nguyễn Văn A", birth_date="1944-03-02", sex="M", province_code="051",
+    commune_code="20101", category="ELDERLY_80", effective_month="2024-07", channel="cash",
+    agent_code="VNPOST-BS-01", home_delivery="n",
+)
+REGISTER_2 = dict(
+    REGISTER, decision_no="2/QĐ-UBND", citizen_id="051319001235", full_name="Trần Thị B",
+    birth_date="2019-11-20", sex="F", category="ORPHAN", channel="bank",
+    agent_code="BANK-VBSP-QNG", bank_account="0123456789", home_delivery="",
+)
+
+
+def decisions_file(path, rows, columns=DECISION_COLUMNS):
+    return write_csv(path, rows, columns)
+
+
+def event_count(ledger) -> int:
+    return ledger.app.recorder.max_notification_id() or 0
+
+
+def dump_views(engine: sa.Engine) -> dict[str, list[tuple]]:
+    """Every row of every read-model table, in a stable order."""
+    from projections.runner import metadata
+
+    out = {}
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if table.name == "projection_tracking":
+                continue
+            rows = conn.execute(sa.select(table)).all()
+            out[table.name] = sorted(tuple(r) for r in rows)
+    return out

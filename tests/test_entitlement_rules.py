@@ -1,0 +1,223 @@
+"""The entitlement schedule against the rules of domain.md (Decree 20/2021)."""
+from __future__ import annotations
+
+import random
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from adapters.rulefiles import default_ruleset, load_ruleset, DEFAULT_RULESET
+from ledger.beneficiary import Beneficiary
+from ledger.decisions import Decision
+from ledger.entitlement import age_in_month, due_for_month, schedule, segments
+from ledger.facts import DeathFact
+from ledger.months import Month, month_range
+from ledger.rules import LevelEntry, RuleSet
+
+from .strategies import FIRST, LAST, history, months
+
+RULES = default_ruleset()
+
+# The coefficient table of domain.md, written out independently of the rule
+# file: (code) -> list of (min_age, max_age or None, coefficient).
+DOMAIN_TABLE = {
+    "ORPHAN": [(0, 4, "2.5"), (4, 16, "1.5")],
+    "STUDENT_16_22": [(16, 22, "1.5")],
+    "HIV_CHILD": [(0, 4, "2.5"), (4, 16, "2.0")],
+    "SINGLE_PARENT": [(0, None, "1.0")],
+    "ELDERLY_POOR": [(60, 80, "1.5"), (80, None, "2.0")],
+    "ELDERLY_75_MOUNTAIN": [(75, 80, "1.0")],
+    "ELDERLY_80": [(80, None, "1.0")],
+    "ELDERLY_CARED": [(60, None, "3.0")],
+    "DISABLED_SPECIAL": [(0, 16, "2.5"), (16, 60, "2.0"), (60, None, "2.5")],
+    "DISABLED_SEVERE": [(0, 16, "2.0"), (16, 60, "1.5"), (60, None, "2.0")],
+    "CHILD_U3_MOUNTAIN": [(0, 3, "1.5")],
+    "HIV_ADULT": [(16, None, "1.5")],
+}
+
+
+def domain_coefficient(code: str, age: int) -> Decimal | None:
+    for low, high, coefficient in DOMAIN_TABLE[code]:
+        if low <= age and (high is None or age < high):
+            return Decimal(coefficient)
+    return None
+
+
+def build(reg: Decision, later: list[Decision]) -> Beneficiary:
+    aggregate = Beneficiary.register(reg, "tester")
+    for decision in later:
+        aggregate.decide(decision, "tester")
+    return aggregate
+
+
+def expected_amount(facts, month: Month, rules: RuleSet = RULES) -> int:
+    """level x the highest coefficient, plus the single-parent sum."""
+    category_fact = facts.categories.at(month)
+    level = rules.level(facts.residences.at(month).province_code, month)
+    best, single_parent = Decimal(0), Decimal(0)
+    for code in category_fact.categories:
+        convention = "birthday_month" if code == "ELDERLY_80" else "month_after"
+        coefficient = domain_coefficient(code, age_in_month(facts.birth_date, month, convention))
+        if coefficient is None:
+            continue
+        if code == "SINGLE_PARENT":
+            single_parent = coefficient * category_fact.children_count
+        else:
+            best = max(best, coefficient)
+    return int(level * (best + single_parent))
+
+
+@settings(max_examples=300, deadline=None)
+@given(history(), months)
+def test_amount_is_level_times_highest_coefficient(hist, month):
+    facts = build(*hist).facts
+    due = due_for_month(facts, RULES, month)
+    if due.status in ("active", "suspended", "age_limit"):
+        assert due.amount_vnd == expected_amount(facts, month)
+    else:
+        assert due.amount_vnd == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(history(), st.dates(date(2021, 7, 1), date(2027, 12, 31)))
+def test_nothing_due_before_first_month_or_after_month_of_death(hist, death_day):
+    facts = build(*hist).facts
+    facts = facts.with_death(DeathFact(death_day, "N1", "civil_registry", death_day))
+    for due in schedule(facts, RULES, FIRST, LAST):
+        if due.month < facts.first_month or due.month > Month.containing(death_day):
+            assert due.amount_vnd == 0, due
+        if due.month < facts.first_month:
+            assert due.status == "not_registered"
+
+
+def _with_level(rules: RuleSet, province: str, start: Month, amount: int) -> RuleSet:
+    levels = [e for e in rules.levels if not (e.province == province and e.effective_from == start.first_day)]
+    levels.append(LevelEntry(province=province, effective_from=start.first_day, amount_vnd=amount, source="test"))
+    return rules.model_copy(update={"levels": levels})
+
+
+@settings(max_examples=150, deadline=None)
+@given(history(), months, st.integers(0, 400_000), st.sampled_from(["*", "051"]))
+def test_raising_the_level_never_lowers_an_amount(hist, start, raise_vnd, province):
+    facts = build(*hist).facts
+    current = RULES.level(province if province != "*" else "001", start)
+    raised = _with_level(RULES, province, start, current + raise_vnd)
+    # Later entries stay in force: raising from `start` means every level
+    # from then on, so raise the later ones too.
+    for entry in RULES.levels:
+        if entry.effective_from > start.first_day:
+            raised = _with_level(raised, entry.province, Month.containing(entry.effective_from),
+                                 entry.amount_vnd + raise_vnd)
+    for month in month_range(FIRST, LAST):
+        assert due_for_month(facts, raised, month).amount_vnd >= due_for_month(facts, RULES, month).amount_vnd
+
+
+@settings(max_examples=150, deadline=None)
+@given(history(), months, st.integers(100_000, 2_000_000), st.booleans())
+def test_a_rule_change_from_m_leaves_earlier_months_unchanged(hist, start, amount, change_table):
+    facts = build(*hist).facts
+    if change_table:
+        table = RULES.coefficient_tables[0]
+        shifted = {code: rule.model_copy(update={"bands": [b.model_copy(update={"coefficient": b.coefficient + 1})
+                                                          for b in rule.bands]})
+                   for code, rule in table.categories.items()}
+        candidate = RULES.model_copy(update={"coefficient_tables": [
+            *RULES.coefficient_tables,
+            table.model_copy(update={"effective_from": start.first_day, "categories": shifted})]})
+    else:
+        candidate = _with_level(RULES, "*", start, amount)
+    for month in month_range(FIRST, start - 1):
+        assert due_for_month(facts, candidate, month) == due_for_month(facts, RULES, month)
+
+
+@settings(max_examples=150, deadline=None)
+@given(history(max_later=6), st.randoms(use_true_random=False))
+def test_schedule_does_not_depend_on_recording_order(hist, rnd):
+    reg, later = hist
+    shuffled = list(later)
+    rnd.shuffle(shuffled)
+    one, other = build(reg, later).facts, build(reg, shuffled).facts
+    assert schedule(one, RULES, FIRST, LAST) == schedule(other, RULES, FIRST, LAST)
+
+
+@settings(max_examples=200, deadline=None)
+@given(history(max_later=6))
+def test_segments_equal_the_month_by_month_schedule(hist):
+    facts = build(*hist).facts
+    runs = segments(facts, RULES)
+    assert runs[-1].last is None
+    for run, following in zip(runs, runs[1:]):
+        assert run.last + 1 == following.first
+    for due in schedule(facts, RULES, facts.first_month, LAST + 120):
+        run = next(r for r in runs if r.covers(due.month))
+        assert (run.amount_vnd, run.status, run.categories) == (due.amount_vnd, due.status, due.categories)
+
+
+# --- worked examples ------------------------------------------------------------------
+
+def _person(birth: str, categories: tuple[str, ...], start: str = "2021-07", **extra) -> Beneficiary:
+    birth_date = date.fromisoformat(birth)
+    from ledger import citizen_id as cid
+    return Beneficiary.register(Decision(
+        "1/QĐ", Month.parse(start).first_day, "register",
+        cid.make(51, birth_date.year, "F", 1), Month.parse(start), full_name="X",
+        birth_date=birth_date, sex="F", province_code="051", commune_code="1",
+        categories=categories, channel="cash", agent_code="A", **extra), "t")
+
+
+def _amounts(person: Beneficiary, *months: str) -> list[int]:
+    return [due_for_month(person.facts, RULES, Month.parse(m)).amount_vnd for m in months]
+
+
+def test_orphan_turning_4_and_16():
+    orphan = _person("2020-03-15", ("ORPHAN",))
+    # 2.5 x 360,000 until the month after the 4th birthday, then 1.5; the level rises in 2024-07.
+    assert _amounts(orphan, "2024-03", "2024-04", "2024-07") == [900_000, 540_000, 750_000]
+    assert _amounts(orphan, "2036-03", "2036-04") == [750_000, 0]
+    assert due_for_month(orphan.facts, RULES, Month.parse("2036-04")).status == "age_limit"
+
+
+def test_disabled_child_turning_16_and_elderly_turning_80():
+    child = _person("2008-05-20", ("DISABLED_SEVERE",))
+    assert _amounts(child, "2024-05", "2024-06", "2024-07") == [720_000, 540_000, 750_000]
+    elder = _person("1944-08-10", ("ELDERLY_POOR",))
+    assert _amounts(elder, "2024-08", "2024-09") == [750_000, 1_000_000]
+
+
+def test_elderly_80_starts_in_the_birthday_month():
+    person = _person("1944-08-10", ("ELDERLY_80",), start="2024-07")
+    assert _amounts(person, "2024-07", "2024-08") == [0, 500_000]
+
+
+def test_single_parent_who_is_disabled_is_paid_both():
+    person = _person("1990-01-01", ("SINGLE_PARENT", "DISABLED_SEVERE"), start="2024-07", children_count=2)
+    assert _amounts(person, "2024-07") == [500_000 * 2 + 750_000]
+    other = _person("1950-01-01", ("ELDERLY_POOR", "DISABLED_SPECIAL"), start="2024-07")
+    assert _amounts(other, "2024-07") == [1_250_000]  # only the highest
+
+
+def test_back_dated_decision_changes_past_months():
+    person = _person("1980-01-01", ("DISABLED_SEVERE",), start="2024-01")
+    assert _amounts(person, "2024-03") == [540_000]
+    person.decide(Decision("2/QĐ", date(2024, 9, 1), "reassess_disability", person.facts.citizen_id,
+                           Month.parse("2024-02"), categories=("DISABLED_SPECIAL",)), "t")
+    assert _amounts(person, "2024-01", "2024-03", "2024-09") == [540_000, 720_000, 1_000_000]
+
+
+def test_suspended_months_are_due_but_held():
+    person = _person("1940-01-01", ("ELDERLY_80",), start="2024-07")
+    person.decide(Decision("2", date(2024, 9, 1), "suspend", person.facts.citizen_id,
+                           Month.parse("2024-09"), reason="unclaimed"), "t")
+    due = due_for_month(person.facts, RULES, Month.parse("2024-10"))
+    assert (due.amount_vnd, due.held, due.payable_vnd) == (500_000, True, 0)
+
+
+def test_shipped_rule_file_validates_and_a_bad_one_is_refused(tmp_path):
+    assert load_ruleset(DEFAULT_RULESET).level("051", Month.parse("2024-07")) == 500_000
+    bad = tmp_path / "bad.toml"
+    bad.write_text(DEFAULT_RULESET.read_text().replace('amount_vnd = 500000', 'amount_vnd = -5'))
+    from adapters.rulefiles import RuleFileError
+    with pytest.raises(RuleFileError, match="amount_vnd"):
+        load_ruleset(bad)

@@ -1,0 +1,42 @@
+from datetime import date
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ledger import citizen_id as cid
+from ledger.months import Month
+
+
+def test_month_parse_and_print():
+    assert str(Month.parse("2024-07")) == "2024-07"
+    assert Month.parse("2024-12") + 1 == Month.parse("2025-01")
+    assert Month.parse("2024-02").last_day == date(2024, 2, 29)
+    with pytest.raises(ValueError):
+        Month.parse("2024-13")
+    with pytest.raises(ValueError):
+        Month.parse("2024-7")
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2199, 12, 31)))
+def test_month_contains_its_days(day):
+    month = Month.containing(day)
+    assert month.first_day <= day <= month.last_day
+    assert Month.parse(str(month)) == month
+
+
+@given(st.integers(1, 96), st.integers(1900, 2099), st.sampled_from("MF"), st.integers(0, 999_999))
+def test_citizen_id_round_trip(province, year, sex, serial):
+    made = cid.make(province, year, sex, serial)
+    assert cid.birth_year_and_sex(made) == (year, sex)
+    cid.check_consistent(made, date(year, 6, 1), sex)
+
+
+def test_citizen_id_rejections():
+    with pytest.raises(cid.CitizenIdError, match="12 digits"):
+        cid.check_format("05104400123")
+    with pytest.raises(cid.CitizenIdError, match="province"):
+        cid.check_format("099044001234")
+    with pytest.raises(cid.CitizenIdError, match="birth year"):
+        cid.check_consistent("051044001234", date(1945, 1, 1), "M")
+    with pytest.raises(cid.CitizenIdError, match="sex"):
+        cid.check_consistent("051044001234", date(1944, 1, 1), "F")
