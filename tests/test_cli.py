@@ -1,0 +1,96 @@
+"""The ledger command end to end, on files, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from adapters.cli import main
+
+from .helpers import REGISTER, REGISTER_2, decisions_file
+
+
+@pytest.fixture(autouse=True)
+def _today(monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-10-15")
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_import_show_entitlements(store_url, tmp_path, capsys):
+    path = decisions_file(tmp_path / "decisions.csv", [REGISTER, REGISTER_2])
+    assert run(capsys, "--db", store_url, "init")[0] == 0
+    assert run(capsys, "--db", store_url, "init", "--json")[0] == 0  # again: changes nothing
+
+    code, out, err = run(capsys, "--db", store_url, "import", "decisions", str(path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["recorded_events"] == 2
+    code, out, _ = run(capsys, "--db", store_url, "import", "decisions", str(path), "--json")
+    assert json.loads(out)["recorded_events"] == 0
+
+    code, out, _ = run(capsys, "--db", store_url, "beneficiary", "show", REGISTER_2["citizen_id"], "--json")
+    shown = json.loads(out)
+    for key in ("citizen_id", "status", "categories", "monthly_amount", "months", "arrears_due",
+                "overpayment_open", "recovered", "funeral_support"):
+        assert key in shown
+    assert shown["status"] == "active" and shown["categories"] == ["ORPHAN"]
+    assert shown["monthly_amount"] == 750_000
+    assert [m["month"] for m in shown["months"]] == ["2024-07", "2024-08", "2024-09", "2024-10"]
+    first = shown["months"][0]
+    assert {k: first[k] for k in ("due", "issued", "disbursed", "unclaimed", "cancelled")} == \
+        {"due": 750_000, "issued": 0, "disbursed": 0, "unclaimed": 0, "cancelled": 0}
+
+    code, out, _ = run(capsys, "--db", store_url, "entitlements", "--month", "2024-08", "--json")
+    rows = json.loads(out)
+    assert {r["citizen_id"]: r["amount"] for r in rows} == {REGISTER["citizen_id"]: 500_000,
+                                                             REGISTER_2["citizen_id"]: 750_000}
+    assert set(rows[0]) >= {"citizen_id", "status", "categories", "amount", "channel", "agent_code"}
+
+    code, out, _ = run(capsys, "--db", store_url, "entitlements", "--month", "2024-08")
+    assert "2 people, 1,250,000 VND due" in out
+
+
+def test_rejected_file_exit_code_and_message(store_url, tmp_path, capsys):
+    path = decisions_file(tmp_path / "bad.csv", [REGISTER, dict(REGISTER_2, category="NOPE")])
+    code, out, err = run(capsys, "--db", store_url, "import", "decisions", str(path))
+    assert code == 1 and out == ""
+    assert f"{path}:3:10: unknown category 'NOPE'" in err
+    assert "nothing was recorded" in err
+    code, _, err = run(capsys, "--db", store_url, "beneficiary", "show", REGISTER["citizen_id"])
+    assert code == 1 and "not registered" in err
+
+
+def test_show_human_output_and_replay(sqlite_url, tmp_path, capsys):
+    path = decisions_file(tmp_path / "d.csv", [REGISTER])
+    run(capsys, "--db", sqlite_url, "import", "decisions", str(path))
+    code, out, _ = run(capsys, "--db", sqlite_url, "beneficiary", "show", REGISTER["citizen_id"])
+    assert code == 0 and "ELDERLY_80" in out and "500,000" in out
+    code, out, _ = run(capsys, "--db", sqlite_url, "replay", "--json")
+    assert code == 0 and json.loads(out) == {"events": 1}
+
+
+def test_console_script_and_environment_url(tmp_path):
+    """The installed `ledger` command, with the store from LEDGER_DATABASE_URL."""
+    path = decisions_file(tmp_path / "d.csv", [REGISTER])
+    env = {"LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'env.db'}", "LEDGER_TODAY": "2024-08-01",
+           "PATH": __import__("os").environ["PATH"]}
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "import", "decisions", str(path)],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "env.db").exists()
+
+
+def test_demo_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["demo", "--people", "300", "--out", str(tmp_path / "out")])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    assert "again: 0 new events (idempotent)" in out
+    assert (tmp_path / "ledger-demo.db").exists()
