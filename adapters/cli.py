@@ -67,9 +67,10 @@ def cmd_import_decisions(ledger: Ledger, args: argparse.Namespace) -> None:
 def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
     ledger.catch_up()
     with ledger.engine.connect() as conn:
-        facts = ent_view.read_facts(conn, citizen_id)
-    if facts is None:
+        state = ent_view.read_state(conn, citizen_id)
+    if state is None:
         raise CommandError(f"{citizen_id} is not registered")
+    facts = state.facts
     now = clock.this_month()
     last = max(now, facts.first_month)
     months = [due_for_month(facts, ledger.rules, m) for m in month_range(facts.first_month, last)]

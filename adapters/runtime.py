@@ -5,7 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+
+from eventsourcing.persistence import IntegrityError
 
 from ledger.application import LedgerApp, Rejected
 from ledger.rules import RuleSet
@@ -15,7 +17,7 @@ from projections.runner import ProjectionRunner
 from . import progress
 from .decisions_file import parse_decisions
 from .rulefiles import default_ruleset
-from .store import BulkLoader, Store, open_store
+from .store import StateLoader, Store, open_store
 from .tabular import InputRejected
 
 
@@ -31,14 +33,18 @@ class ImportSummary:
                     unchanged_rows=self.unchanged_rows)
 
 
+T = TypeVar("T")
+
+
 class Ledger:
+    RETRIES = 3
+
     def __init__(self, url: str | None = None, rules: RuleSet | None = None):
         self.store: Store = open_store(url)
         self.rules = rules or default_ruleset()
         self.app = LedgerApp(env=dict(self.store.env), rules=self.rules)
-        self.loader = BulkLoader(self.store, self.app)
-        self.app.use_loader(self.loader)
         self.engine = self.store.engine()
+        self.app.use_loader(StateLoader(self.engine))
         self.runner = ProjectionRunner(
             self.engine, self.app.recorder, self.app.mapper,
             [EntitlementsProjection(self.rules)],
@@ -46,7 +52,6 @@ class Ledger:
         self.runner.create_tables()
 
     def close(self) -> None:
-        self.loader.close()
         self.engine.dispose()
         self.app.close()
 
@@ -62,10 +67,22 @@ class Ledger:
 
     # --- imports --------------------------------------------------------------
 
+    def command(self, run: Callable[[], T]) -> T:
+        """Run a command on caught-up read models (aggregates are restored
+        from them); if another writer got in first, catch up and run it again."""
+        for attempt in range(self.RETRIES):
+            self.catch_up()
+            try:
+                return run()
+            except IntegrityError:
+                if attempt == self.RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
         parsed = parse_decisions(path, self.rules.category_codes())
         try:
-            outcome = self.app.record_decisions(parsed.decisions, actor)
+            outcome = self.command(lambda: self.app.record_decisions(parsed.decisions, actor))
         except Rejected as exc:
             raise InputRejected([parsed.problem(p.row, p.field, p.message)
                                  for p in exc.problems]) from None

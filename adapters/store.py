@@ -86,7 +86,7 @@ def open_store(url: str | None = None) -> Store:
     raise StoreURLError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
-class BulkLoader:
+class EventReplayLoader:
     """Reconstructs many aggregates with one query per batch of ids, instead of
     one query per aggregate. It reads the same stored events the library's
     repository would, decodes them with the application's mapper and folds
@@ -124,3 +124,23 @@ class BulkLoader:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+class StateLoader:
+    """Restores aggregates from the state the read model keeps per person
+    (one indexed query per batch, no event replay). The read model must be
+    caught up first; if it was not, or another writer got in between, the
+    restored version is stale and saving fails on the event store's unique
+    (aggregate, version) key: the command is then retried, never doubled."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, ids: Sequence[UUID]) -> dict[UUID, object]:
+        from ledger.beneficiary import Beneficiary
+        from projections.entitlements import load_states
+
+        with self.engine.connect() as conn:
+            folded = load_states(conn, set(ids))
+        return {aggregate_id: Beneficiary.restore(aggregate_id, f.version, f.modified_on, f.state)
+                for aggregate_id, f in folded.items()}

@@ -1,9 +1,11 @@
-"""The beneficiary aggregate: every decision and notice about one person,
-as immutable events. Its state is the person's facts (see facts.py), from
-which the entitlement schedule is computed; nothing is updated in place.
+"""The beneficiary aggregate: every decision, notice and payout about one
+person, as immutable events. Its state (state.py) is folded from them by the
+events' own pure ``fold``, which the read models use too; nothing is
+updated in place.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -13,6 +15,7 @@ from . import facts as f
 from .decisions import Decision, DecisionRejected
 from .facts import BeneficiaryFacts, Basis
 from .months import Month
+from .state import BeneficiaryState
 
 _ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:allowance-ledger:beneficiary")
 
@@ -28,9 +31,26 @@ class Beneficiary(Aggregate):
         return beneficiary_id(citizen_id)
 
     def __init__(self) -> None:
-        self.facts: BeneficiaryFacts | None = None
-        self.decisions: dict[str, str] = {}  # decision key -> fingerprint
-        self.death_notices: dict[str, str] = {}  # notice id -> fingerprint
+        self.state: BeneficiaryState | None = None
+
+    @property
+    def facts(self) -> BeneficiaryFacts:
+        assert self.state is not None
+        return self.state.facts
+
+    @property
+    def decisions(self) -> dict[str, str]:
+        assert self.state is not None
+        return self.state.decisions
+
+    @classmethod
+    def restore(cls, aggregate_id: UUID, version: int, modified_on, state: BeneficiaryState) -> Beneficiary:
+        """An aggregate from a state folded elsewhere (the read model keeps
+        one per person): what replaying its events up to ``version`` gives."""
+        aggregate = cls.__new__(cls)
+        aggregate.__base_init__(aggregate_id, version, modified_on)
+        aggregate.state = state
+        return aggregate
 
     # --- events -------------------------------------------------------------
 
@@ -41,11 +61,17 @@ class Beneficiary(Aggregate):
         actor: str
 
         def apply(self, aggregate: Beneficiary) -> None:
-            aggregate.facts = self.evolve(aggregate.facts)
+            aggregate.state = self.fold(aggregate.state)
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            """The pure fold shared by the aggregate and the read models."""
+            assert state is not None
+            return replace(state, facts=self.evolve(state.facts))
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
-            """The pure fold shared by the aggregate and the projections."""
-            raise NotImplementedError
+            """How the event changes the facts (payout events leave them)."""
+            assert facts is not None
+            return facts
 
         @property
         def basis_text(self) -> str:
@@ -57,9 +83,13 @@ class Beneficiary(Aggregate):
         effective: Month
         fingerprint: str
 
-        def apply(self, aggregate: Beneficiary) -> None:
-            super().apply(aggregate)
-            aggregate.decisions[f"{self.kind}|{self.decision_no}"] = self.fingerprint
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            if state is None:  # the registration
+                folded = BeneficiaryState(self.evolve(None))
+            else:
+                folded = super().fold(state)
+            key = f"{self.kind}|{self.decision_no}"
+            return replace(folded, decisions={**folded.decisions, key: self.fingerprint})
 
         @property
         def basis(self) -> Basis:
@@ -190,9 +220,9 @@ class Beneficiary(Aggregate):
         funeral_arranged_by: str
         fingerprint: str
 
-        def apply(self, aggregate: Beneficiary) -> None:
-            super().apply(aggregate)
-            aggregate.death_notices[self.notice_id] = self.fingerprint
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)
+            return replace(folded, notices={**folded.notices, self.notice_id: self.fingerprint})
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None

@@ -1,6 +1,7 @@
-"""Facts to and from JSON, so a read model can keep the fold state of each
-beneficiary beside its rows and apply the next event without re-reading
-the person's history."""
+"""A beneficiary's state to and from JSON, so a read model can keep the fold
+state of each person beside its rows, apply the next event without
+re-reading the person's history, and hand bulk commands a restored
+aggregate."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,8 @@ from datetime import date
 from ledger import facts as f
 from ledger.facts import BeneficiaryFacts, Timeline
 from ledger.months import Month
+from ledger.payouts import PayLine, PayoutBook
+from ledger.state import BeneficiaryState
 
 
 def _basis(b: f.Basis) -> list:
@@ -19,9 +22,9 @@ def _unbasis(raw: list) -> f.Basis:
     return f.Basis(Month.parse(raw[0]), date.fromisoformat(raw[1]), raw[2])
 
 
-def facts_to_json(facts: BeneficiaryFacts) -> str:
+def facts_to_dict(facts: BeneficiaryFacts) -> dict:
     death = facts.death
-    return json.dumps({
+    return {
         "c": facts.citizen_id, "n": facts.full_name, "b": facts.birth_date.isoformat(),
         "s": facts.sex, "m": str(facts.first_month),
         "cat": [[_basis(x.basis), list(x.categories), x.children_count] for x in facts.categories.facts],
@@ -32,11 +35,10 @@ def facts_to_json(facts: BeneficiaryFacts) -> str:
         "px": [[_basis(x.basis), x.proxy_name, x.proxy_citizen_id] for x in facts.proxies.facts],
         "d": None if death is None else [death.date_of_death.isoformat(), death.notice_id,
                                          death.source, death.reported_on.isoformat()],
-    }, ensure_ascii=False, separators=(",", ":"))
+    }
 
 
-def facts_from_json(text: str) -> BeneficiaryFacts:
-    raw = json.loads(text)
+def facts_from_dict(raw: dict) -> BeneficiaryFacts:
     death = raw["d"]
     return BeneficiaryFacts(
         raw["c"], raw["n"], date.fromisoformat(raw["b"]), raw["s"], Month.parse(raw["m"]),
@@ -47,4 +49,39 @@ def facts_from_json(text: str) -> BeneficiaryFacts:
         proxies=Timeline(tuple(f.ProxyFact(_unbasis(b), n, c) for b, n, c in raw["px"])),
         death=None if death is None else f.DeathFact(
             date.fromisoformat(death[0]), death[1], death[2], date.fromisoformat(death[3])),
+    )
+
+
+# --- the whole state: facts, payout book, recorded keys --------------------------
+
+def _line(x: PayLine) -> list:
+    return [x.payroll_id, x.line_id, x.agent_code, x.channel, str(x.payroll_month), x.kind,
+            [str(m) for m in x.months], list(x.amounts), x.status,
+            x.settled_on.isoformat() if x.settled_on else None, x.detail]
+
+
+def _unline(raw: list) -> PayLine:
+    (payroll_id, line_id, agent, channel, payroll_month, kind, months, amounts, status,
+     settled_on, detail) = raw
+    return PayLine(payroll_id, line_id, agent, channel, Month.parse(payroll_month), kind,
+                   tuple(Month.parse(m) for m in months), tuple(amounts), status,
+                   date.fromisoformat(settled_on) if settled_on else None, detail)
+
+
+def state_to_json(state: BeneficiaryState) -> str:
+    return json.dumps({
+        "facts": facts_to_dict(state.facts),
+        "lines": [_line(x) for x in state.book.lines],
+        "decisions": state.decisions,
+        "notices": state.notices,
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def state_from_json(text: str) -> BeneficiaryState:
+    raw = json.loads(text)
+    return BeneficiaryState(
+        facts_from_dict(raw["facts"]),
+        PayoutBook(tuple(_unline(x) for x in raw["lines"])),
+        raw["decisions"],
+        raw["notices"],
     )

@@ -7,6 +7,8 @@ projection's version: a changed rule file rebuilds the view.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Sequence
 from uuid import UUID
 
@@ -16,9 +18,10 @@ from sqlalchemy.engine import Connection
 from ledger.beneficiary import Beneficiary
 from ledger.entitlement import segments
 from ledger.facts import BeneficiaryFacts
+from ledger.state import BeneficiaryState
 from ledger.rules import RuleSet
 
-from .codec import facts_from_json, facts_to_json
+from .codec import state_from_json, state_to_json
 from .runner import metadata
 
 beneficiaries = sa.Table(
@@ -40,7 +43,8 @@ beneficiaries = sa.Table(
     sa.Column("first_month", sa.String(7), nullable=False),
     sa.Column("date_of_death", sa.String(10)),
     sa.Column("aggregate_version", sa.Integer, nullable=False),
-    sa.Column("facts", sa.Text, nullable=False),  # fold state, see codec.py
+    sa.Column("modified_on", sa.String(40), nullable=False),  # last event's recorded time
+    sa.Column("state", sa.Text, nullable=False),  # fold state, see codec.py
 )
 
 segments_table = sa.Table(
@@ -54,10 +58,11 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"
 
 
-def beneficiary_row(aggregate_id, facts: BeneficiaryFacts, version: int) -> dict:
+def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
+    facts = state.facts
     categories = facts.categories.latest()
     residence = facts.residences.latest()
     channel = facts.channels.latest()
@@ -80,7 +85,8 @@ def beneficiary_row(aggregate_id, facts: BeneficiaryFacts, version: int) -> dict
         first_month=str(facts.first_month),
         date_of_death=facts.death.date_of_death.isoformat() if facts.death else None,
         aggregate_version=version,
-        facts=facts_to_json(facts),
+        modified_on=modified_on.isoformat(),
+        state=state_to_json(state),
     )
 
 
@@ -98,32 +104,42 @@ class EntitlementsProjection:
         relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
         if not relevant:
             return
-        ids = {e.originator_id for e in relevant}
-        state: dict = {}  # originator_id -> (facts, version)
-        existing = _load(conn, ids)
+        existing = load_states(conn, {e.originator_id for e in relevant})
+        folded: dict = {}  # originator_id -> Folded
         for event in relevant:
-            facts, _ = state.get(event.originator_id) or existing.get(event.originator_id, (None, 0))
-            state[event.originator_id] = (event.evolve(facts), event.originator_version)
-        self._write(conn, state, replace=set(existing))
+            before = folded.get(event.originator_id) or existing.get(event.originator_id)
+            state = event.fold(before.state if before else None)
+            facts_changed = before is None or before.facts_changed or state.facts is not before.state.facts
+            folded[event.originator_id] = Folded(state, event.originator_version, event.timestamp,
+                                                 facts_changed)
+        self._write(conn, folded, replace=set(existing))
 
-    def _write(self, conn: Connection, state: dict, replace: set) -> None:
-        rows = [beneficiary_row(agg_id, facts, version) for agg_id, (facts, version) in state.items()]
-        citizen_ids = [r["citizen_id"] for r in rows]
-        replaced = [str(i) for i in replace]
-        for chunk in _chunks(replaced, 500):
+    def _write(self, conn: Connection, folded: dict, replace: set) -> None:
+        rows = [beneficiary_row(agg_id, f.state, f.version, f.modified_on) for agg_id, f in folded.items()]
+        for chunk in _chunks([str(i) for i in replace], 500):
             conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
-        for chunk in _chunks(citizen_ids, 500):
-            conn.execute(segments_table.delete().where(segments_table.c.citizen_id.in_(chunk)))
         if rows:
             conn.execute(beneficiaries.insert(), rows)
+        # The schedule depends on the facts only: payout events leave it be.
+        rescheduled = [f.state.facts for f in folded.values() if f.facts_changed]
+        for chunk in _chunks([facts.citizen_id for facts in rescheduled], 500):
+            conn.execute(segments_table.delete().where(segments_table.c.citizen_id.in_(chunk)))
         segment_rows = [
             dict(citizen_id=facts.citizen_id, first_month=str(s.first),
                  last_month=str(s.last) if s.last else None, amount_vnd=s.amount_vnd,
                  status=s.status, categories=";".join(s.categories))
-            for facts, _ in state.values() for s in segments(facts, self.rules)
+            for facts in rescheduled for s in segments(facts, self.rules)
         ]
         if segment_rows:
             conn.execute(segments_table.insert(), segment_rows)
+
+
+@dataclass
+class Folded:
+    state: BeneficiaryState
+    version: int
+    modified_on: datetime
+    facts_changed: bool = False
 
 
 def _chunks(items: list, size: int):
@@ -131,16 +147,17 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def _load(conn: Connection, originator_ids: set) -> dict:
-    """Fold state (facts, version) of the given aggregates already in the view."""
+def load_states(conn: Connection, originator_ids: set) -> dict:
+    """Fold state of the given aggregates already in the view."""
     found = {}
     keys = [str(i) for i in originator_ids]
     for chunk in _chunks(keys, 500):
-        query = sa.select(beneficiaries.c.aggregate_id, beneficiaries.c.facts,
-                          beneficiaries.c.aggregate_version
+        query = sa.select(beneficiaries.c.aggregate_id, beneficiaries.c.state,
+                          beneficiaries.c.aggregate_version, beneficiaries.c.modified_on,
                           ).where(beneficiaries.c.aggregate_id.in_(chunk))
-        for aggregate_id, facts_json, version in conn.execute(query):
-            found[UUID(aggregate_id)] = (facts_from_json(facts_json), version)
+        for aggregate_id, state_json, version, modified_on in conn.execute(query):
+            found[UUID(aggregate_id)] = Folded(state_from_json(state_json), version,
+                                               datetime.fromisoformat(modified_on))
     return found
 
 
@@ -149,10 +166,10 @@ def _load(conn: Connection, originator_ids: set) -> dict:
 STOPPED = ("terminated", "relocated_out", "deceased")
 
 
-def read_facts(conn: Connection, citizen_id: str) -> BeneficiaryFacts | None:
-    text = conn.execute(sa.select(beneficiaries.c.facts)
+def read_state(conn: Connection, citizen_id: str) -> BeneficiaryState | None:
+    text = conn.execute(sa.select(beneficiaries.c.state)
                         .where(beneficiaries.c.citizen_id == citizen_id)).scalar()
-    return facts_from_json(text) if text is not None else None
+    return state_from_json(text) if text is not None else None
 
 
 def for_month(conn: Connection, month: str) -> list[dict]:

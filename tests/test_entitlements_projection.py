@@ -92,3 +92,23 @@ def test_a_changed_rule_file_rebuilds_the_view(sqlite_url, tmp_path):
         with ledger.engine.connect() as conn:
             (row,) = view.for_month(conn, "2025-01")
     assert row["amount_vnd"] == 600_000
+
+
+def test_aggregates_restored_from_the_view_equal_replayed_ones(store_url, tmp_path):
+    """Bulk commands restore aggregates from the read model's fold state; that
+    must be exactly what replaying the person's events gives."""
+    from adapters.store import EventReplayLoader, StateLoader
+    from ledger.beneficiary import beneficiary_id
+
+    registered = registrations(120, seed=5)
+    with open_ledger(store_url) as ledger:
+        ledger.import_decisions(decisions_file(tmp_path / "r.csv", registered), "o")
+        ledger.import_decisions(decisions_file(tmp_path / "c.csv", later_decisions(
+            registered, seed=5, month=Month.parse("2024-08"), share=0.3)), "o")
+        ids = [beneficiary_id(r["citizen_id"]) for r in registered]
+        restored = StateLoader(ledger.engine)(ids)
+        replayed = EventReplayLoader(ledger.store, ledger.app)(ids)
+        assert restored.keys() == replayed.keys() == set(ids)
+        for aggregate_id in ids:
+            one, other = restored[aggregate_id], replayed[aggregate_id]
+            assert (one.version, one.state, one.modified_on) == (other.version, other.state, other.modified_on)
