@@ -10,10 +10,12 @@ from typing import Any, Callable, Sequence
 
 from ledger.entitlement import due_for_month
 from ledger.months import Month, month_range
+from ledger.payroll import owed_months
 from projections import entitlements as ent_view
+from projections import payouts as pay_view
 
 from . import clock
-from .runtime import Ledger
+from .runtime import CommandRefused, Ledger
 from .store import StoreURLError
 from .tabular import InputRejected
 
@@ -68,12 +70,17 @@ def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
     ledger.catch_up()
     with ledger.engine.connect() as conn:
         state = ent_view.read_state(conn, citizen_id)
+        last_payroll = pay_view.last_payroll_month(conn)
     if state is None:
         raise CommandError(f"{citizen_id} is not registered")
     facts = state.facts
     now = clock.this_month()
-    last = max(now, facts.first_month)
+    last_payroll_month = Month.parse(last_payroll) if last_payroll else None
+    last = max(now, facts.first_month, last_payroll_month or now)
     months = [due_for_month(facts, ledger.rules, m) for m in month_range(facts.first_month, last)]
+    figures = {d.month: state.book.figures(d.month) for d in months}
+    arrears = sum(a for _, a in owed_months(state, ledger.rules, last_payroll_month)) \
+        if last_payroll_month else 0
     current = due_for_month(facts, ledger.rules, now)
     channel = facts.channels.latest()
     residence = facts.residences.latest()
@@ -93,11 +100,17 @@ def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
         "date_of_death": facts.death.date_of_death.isoformat() if facts.death else None,
         "months": [
             {"month": str(d.month), "due": d.amount_vnd, "status": d.status,
-             "categories": list(d.paying), "issued": 0, "disbursed": 0, "unclaimed": 0,
-             "cancelled": 0}
+             "categories": list(d.paying), "issued": figures[d.month].issued,
+             "disbursed": figures[d.month].disbursed, "unclaimed": figures[d.month].unclaimed,
+             "cancelled": figures[d.month].cancelled}
             for d in months
         ],
-        "arrears_due": 0,
+        "lines": [{"line_id": x.line_id, "payroll_id": x.payroll_id, "kind": x.kind,
+                   "months": [str(m) for m in x.months], "amount": x.amount_vnd, "status": x.status,
+                   "settled_on": x.settled_on.isoformat() if x.settled_on else None}
+                  for x in state.book.lines],
+        "holds": [code for _, code in state.book.holds],
+        "arrears_due": arrears,
         "overpayment_open": 0,
         "recovered": 0,
         "funeral_support": 0,
@@ -141,6 +154,57 @@ def cmd_entitlements(ledger: Ledger, args: argparse.Namespace) -> None:
     _emit(args, entitlements_report(ledger, args.month), _entitlements_human)
 
 
+def cmd_payroll_run(ledger: Ledger, args: argparse.Namespace) -> None:
+    summary = ledger.run_payroll(args.month, args.out, args.actor)
+    _emit(args, summary.as_dict(), lambda d: (
+        f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} VND advanced; "
+        f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])} VND) carried forward"
+        + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
+        + "".join(f"\n  {f}" for f in d["files"])))
+
+
+def _results_human(d: dict) -> str:
+    text = (f"{d['file']}: {d['rows']} rows, {d['recorded_events']} recorded, "
+            f"{d['unchanged_rows']} already recorded")
+    if d["suspended"]:
+        text += f"\nsuspended for unclaimed months: {', '.join(d['suspended'])}"
+    for flag in d["paid_after_death"]:
+        text += f"\nFLAG paid after the date of death: {flag['citizen_id']} line {flag['line_id']}"
+    return text
+
+
+def cmd_import_postoffice(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, ledger.import_postoffice(args.file, args.actor).as_dict(), _results_human)
+
+
+def cmd_import_bank(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, ledger.import_bank(args.file, args.actor).as_dict(), _results_human)
+
+
+def unclaimed_report(ledger: Ledger, month: Month) -> list[dict]:
+    ledger.catch_up()
+    with ledger.engine.connect() as conn:
+        rows = ent_view.unclaimed(conn, str(month))
+    rule = ledger.rules.unclaimed_rule(month)
+    out = []
+    for r in rows:
+        if r["consecutive_months"] < rule.verify_after_months:
+            continue
+        flag = "suspended" if (r["status"] == "suspended" or
+                               r["consecutive_months"] >= rule.suspend_after_months) else "verify"
+        out.append({"citizen_id": r["citizen_id"], "agent_code": r["agent_code"],
+                    "commune_code": r["commune_code"], "consecutive_months": r["consecutive_months"],
+                    "amount": r["amount_vnd"], "flag": flag})
+    return out
+
+
+def cmd_unclaimed(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, unclaimed_report(ledger, args.month), lambda rows: _table(
+        [(r["agent_code"], r["commune_code"], r["citizen_id"], r["consecutive_months"],
+          _vnd(r["amount"]), r["flag"]) for r in rows],
+        ("agent", "commune", "citizen_id", "months", "held VND", "flag")) + f"\n{len(rows)} people")
+
+
 def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
     from . import progress
 
@@ -178,6 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     command("decisions", cmd_import_decisions, "record beneficiary decisions (CSV or XLSX)",
             parent=imports).add_argument("file")
 
+    command("postoffice", cmd_import_postoffice, "record a post office's paid / unpaid lines",
+            parent=imports).add_argument("file")
+    command("bank", cmd_import_bank, "record a bank's results (CSV or camt.054 XML)",
+            parent=imports).add_argument("file")
+
+    payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
+    run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)
+    run.add_argument("--month", type=_month, required=True)
+    run.add_argument("--out", required=True, help="folder for the payroll files")
+
+    command("unclaimed", cmd_unclaimed, "the unclaimed-month queue"
+            ).add_argument("--month", type=_month, required=True)
+
     bene = sub.add_parser("beneficiary", help="one person").add_subparsers(dest="what", required=True)
     command("show", cmd_beneficiary_show, "status, categories and the month-by-month schedule",
             parent=bene).add_argument("citizen_id")
@@ -210,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"rejected: {len(exc.problems)} problem(s); nothing was recorded", file=sys.stderr)
         return 1
-    except (CommandError, StoreURLError) as exc:
+    except (CommandError, CommandRefused, StoreURLError) as exc:
         print(f"ledger: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -2,7 +2,9 @@
 and the partner-file adapters for one database."""
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
+from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -12,9 +14,15 @@ from eventsourcing.persistence import IntegrityError
 from ledger.application import LedgerApp, Rejected
 from ledger.rules import RuleSet
 from projections.entitlements import EntitlementsProjection
+from projections.payouts import PayoutsProjection
 from projections.runner import ProjectionRunner
 
-from . import progress
+from ledger.months import Month
+from ledger.payroll import PayrollOutOfOrder
+from projections import payouts as pay_view
+
+from . import agent_results, clock, payroll_files, progress
+from .settings import OfficeSettings
 from .decisions_file import parse_decisions
 from .rulefiles import default_ruleset
 from .store import StateLoader, Store, open_store
@@ -44,10 +52,11 @@ class Ledger:
         self.rules = rules or default_ruleset()
         self.app = LedgerApp(env=dict(self.store.env), rules=self.rules)
         self.engine = self.store.engine()
-        self.app.use_loader(StateLoader(self.engine))
+        loader = StateLoader(self.engine)
+        self.app.use_loader(loader, loader.all)
         self.runner = ProjectionRunner(
             self.engine, self.app.recorder, self.app.mapper,
-            [EntitlementsProjection(self.rules)],
+            [EntitlementsProjection(self.rules), PayoutsProjection()],
         )
         self.runner.create_tables()
 
@@ -88,6 +97,99 @@ class Ledger:
                                  for p in exc.problems]) from None
         self.catch_up()
         return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+
+    # --- payroll and agents' results ----------------------------------------------
+
+    def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
+        """Issue the month's payroll (once) and write every agent's files
+        from what was recorded, so a second run rewrites the same files."""
+        try:
+            outcome = self.command(lambda: self.app.run_payroll(month, actor))
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.catch_up()
+        files = self.write_payroll_files(month, Path(out_dir))
+        agents = outcome.agents.values()
+        return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
+                              outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
+                              sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+
+    def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
+        settings = OfficeSettings.from_env()
+        written: list[Path] = []
+        with self.engine.connect() as conn:
+            runs = pay_view.payroll_of(conn, str(month))
+            for run in runs:
+                new_ids, carried_ids = json.loads(run["line_ids"]), json.loads(run["carried_ids"])
+                rows = pay_view.lines_by_id(conn, new_ids + carried_ids)
+                lines = [_file_line(rows[i], carried=False) for i in new_ids]
+                lines += [_file_line(rows[i], carried=True) for i in carried_ids]
+                lines.sort(key=lambda x: (x.commune_code, x.citizen_id, x.carried, x.line_id))
+                written += payroll_files.write_payroll_files(
+                    out_dir, run["agent_code"], str(month), run["channel"], lines,
+                    debtor_name=settings.office_name, debtor_account=settings.treasury_account,
+                    created_at=datetime.fromisoformat(run["recorded_at"]))
+        return written
+
+    def _import_results(self, parsed, actor: str) -> ResultsSummary:
+        try:
+            outcome = self.command(lambda: self.app.record_agent_results(parsed.results, actor, clock.today()))
+        except Rejected as exc:
+            raise InputRejected([parsed.problem(p.row, p.field, p.message)
+                                 for p in exc.problems]) from None
+        self.catch_up()
+        return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
+                              outcome.suspended, outcome.flagged)
+
+    def import_postoffice(self, path: str | Path, actor: str) -> ResultsSummary:
+        return self._import_results(agent_results.parse_postoffice(path), actor)
+
+    def import_bank(self, path: str | Path, actor: str) -> ResultsSummary:
+        return self._import_results(agent_results.parse_bank(path), actor)
+
+
+class CommandRefused(Exception):
+    """A command the ledger refuses as a whole (message for the officer)."""
+
+
+def _file_line(row: dict, carried: bool) -> payroll_files.PayrollFileLine:
+    return payroll_files.PayrollFileLine(
+        payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=row["citizen_id"],
+        full_name=row["full_name"], commune_code=row["commune_code"],
+        months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],
+        receiver=row["receiver"], bank_account=row["bank_account"],
+        home_delivery=row["home_delivery"], carried=carried)
+
+
+@dataclass(frozen=True)
+class PayrollSummary:
+    month: str
+    files: list[str]
+    lines: int  # new lines issued for the month
+    amount: int  # VND advanced with them
+    carried_lines: int
+    carried_amount: int
+    issued_now: bool
+
+    def as_dict(self) -> dict:
+        return dict(month=self.month, files=self.files, lines=self.lines, amount=self.amount,
+                    carried_lines=self.carried_lines, carried_amount=self.carried_amount,
+                    issued_now=self.issued_now)
+
+
+@dataclass(frozen=True)
+class ResultsSummary:
+    file: str
+    rows: int
+    recorded: int
+    unchanged: int
+    suspended: list[str]
+    flagged: list[tuple[str, str]]
+
+    def as_dict(self) -> dict:
+        return dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
+                    unchanged_rows=self.unchanged, suspended=self.suspended,
+                    paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
 
 
 @contextmanager

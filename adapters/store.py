@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlparse
@@ -144,3 +145,24 @@ class StateLoader:
             folded = load_states(conn, set(ids))
         return {aggregate_id: Beneficiary.restore(aggregate_id, f.version, f.modified_on, f.state)
                 for aggregate_id, f in folded.items()}
+
+    def all(self, batch_size: int = 2000):
+        """Every beneficiary, restored batch by batch in aggregate-id order."""
+        from ledger.beneficiary import Beneficiary
+        from projections.codec import state_from_json
+        from projections.entitlements import beneficiaries as table
+
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(table.c.aggregate_id, table.c.aggregate_version, table.c.modified_on,
+                              table.c.state)
+                    .where(table.c.aggregate_id > after).order_by(table.c.aggregate_id)
+                    .limit(batch_size)).all()
+            if not rows:
+                return
+            for aggregate_id, version, modified_on, state in rows:
+                yield Beneficiary.restore(UUID(aggregate_id), version,
+                                          datetime.fromisoformat(modified_on), state_from_json(state))
+            after = rows[-1][0]

@@ -157,3 +157,68 @@ def write_csv(path: str | Path, rows: Iterable[dict], columns: Iterable[str] = D
         for row in rows:
             writer.writerow({c: row.get(c, "") for c in columns})
     return path
+
+
+# --- the agents' side: paying the lists and reporting back ------------------------
+
+POSTOFFICE_RESULT_COLUMNS = ("payroll_id", "line_id", "citizen_id", "status", "paid_on",
+                             "amount_paid", "received_by", "at_home", "note")
+BANK_RESULT_COLUMNS = ("payroll_id", "line_id", "status", "booked_on", "amount", "reason_code")
+
+
+def _person_rng(seed: int, citizen_id: str, month: str) -> random.Random:
+    return random.Random(f"{seed}:{citizen_id}:{month}")
+
+
+def absent_months(seed: int, citizen_id: str) -> set[str]:
+    """A few people stop collecting for a while (travel, illness, death not
+    yet reported): a deterministic run of 1 to 4 months in 2024-2025."""
+    rng = random.Random(f"{seed}:absent:{citizen_id}")
+    if rng.random() >= 0.04:
+        return set()
+    start = Month.parse("2024-07") + rng.randrange(10)
+    return {str(start + i) for i in range(rng.randint(1, 4))}
+
+
+def read_payroll_csv(path: str | Path) -> list[dict]:
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def postoffice_results(payroll_rows: list[dict], month: str, *, seed: int) -> list[dict]:
+    """The post office's report for a month: each person collects all their
+    lines at once, or none of them."""
+    by_person: dict[str, list[dict]] = {}
+    for row in payroll_rows:
+        by_person.setdefault(row["citizen_id"], []).append(row)
+    results = []
+    first_day = Month.parse(month).first_day
+    for citizen_id, rows in by_person.items():
+        rng = _person_rng(seed, citizen_id, month)
+        collects = month not in absent_months(seed, citizen_id) and rng.random() < 0.985
+        paid_on = (first_day + timedelta(days=rng.randint(9, 14))).isoformat()
+        by_proxy = rng.random() < 0.1
+        for row in rows:
+            results.append(dict(
+                payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=citizen_id,
+                status="paid" if collects else "unpaid", paid_on=paid_on if collects else "",
+                amount_paid=row["amount"] if collects else "",
+                received_by=("proxy" if by_proxy else "beneficiary") if collects else "",
+                at_home=row["home_delivery"] if collects else "",
+                note="" if collects else "không đến nhận"))
+    return results
+
+
+def bank_results(payroll_rows: list[dict], month: str, *, seed: int) -> list[dict]:
+    results = []
+    first_day = Month.parse(month).first_day
+    for row in payroll_rows:
+        rng = _person_rng(seed, row["citizen_id"], month)
+        draw = rng.random()
+        reason = "AC04" if draw < 0.004 else "AC01" if draw < 0.007 else "MD07" if draw < 0.009 else ""
+        results.append(dict(
+            payroll_id=row["payroll_id"], line_id=row["line_id"],
+            status="rejected" if reason else "credited",
+            booked_on=(first_day + timedelta(days=rng.randint(2, 6))).isoformat(),
+            amount=row["amount"], reason_code=reason))
+    return results

@@ -14,12 +14,17 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
+from . import facts as f
 from .beneficiary import Beneficiary, beneficiary_id
-from .decisions import Decision, DecisionRejected
+from .decisions import Decision
+from .errors import Refused
 from .months import Month
+from .payouts import AgentResult
+from .payroll import CALENDAR_ID, PayrollCalendar, citizen_of_line, plan_line
 from .rules import RuleSet
 
 LoadMany = Callable[[Sequence[UUID]], Mapping[UUID, Beneficiary]]
+LoadAll = Callable[[], Iterable[Beneficiary]]
 
 
 class MonthAsText(Transcoding):
@@ -84,9 +89,20 @@ class LedgerApp(Application):
 
     # --- loading ------------------------------------------------------------
 
-    def use_loader(self, load_many: LoadMany) -> None:
-        """Install a faster way to load many aggregates (see adapters.store)."""
+    def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None) -> None:
+        """Install faster ways to load many aggregates (see adapters.store)."""
         self._load_many = load_many
+        if load_all is not None:
+            self._load_all = load_all
+
+    def _load_all(self) -> Iterable[Beneficiary]:
+        raise NotImplementedError("the payroll needs a way to load every beneficiary")
+
+    def calendar(self) -> PayrollCalendar | None:
+        try:
+            return self.repository.get(CALENDAR_ID)
+        except AggregateNotFoundError:
+            return None
 
     def _load_one_by_one(self, ids: Sequence[UUID]) -> dict[UUID, Beneficiary]:
         found = {}
@@ -122,7 +138,7 @@ class LedgerApp(Application):
             try:
                 if aggregate is None:
                     if decision.kind != "register":
-                        raise DecisionRejected(
+                        raise Refused(
                             "citizen_id",
                             f"{decision.citizen_id} is not registered: "
                             f"a {decision.kind} decision needs a registration first",
@@ -133,7 +149,7 @@ class LedgerApp(Application):
                     continue
                 else:
                     aggregate.decide(decision, actor)
-            except DecisionRejected as exc:
+            except Refused as exc:
                 problems.append(RowProblem(row, exc.field, exc.message))
                 continue
             touched[decision.citizen_id] = aggregate
@@ -141,3 +157,99 @@ class LedgerApp(Application):
             raise Rejected(problems)
         recordings = self.save(*touched.values())
         return RecordOutcome(len(decisions), len(recordings), unchanged)
+
+    # --- payroll -------------------------------------------------------------------
+
+    def run_payroll(self, month: Month, actor: str) -> PayrollOutcome:
+        """Issue the month's payroll: one line per person owed anything up to
+        the month, in one transaction with the calendar entry. A month that
+        was run before issues nothing new."""
+        calendar = self.calendar() or PayrollCalendar.open(actor)
+        if calendar.has_run(month):
+            return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
+        calendar.check_next(month)
+        agents: dict[str, dict] = {}
+
+        def agent(code: str, channel: str) -> dict:
+            return agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
+                                            "advance_vnd": 0, "carried_vnd": 0})
+
+        touched = []
+        for person in self._load_all():
+            state = person.state
+            planned = plan_line(state, self.rules, month)
+            if planned is not None:
+                person.issue(month, planned, self.rules.id, actor)
+                line = person.state.book.lines[-1]
+                entry = agent(line.agent_code, line.channel)
+                entry["lines"].append(line.line_id)
+                entry["advance_vnd"] += line.amount_vnd
+                touched.append(person)
+            if state.facts.status_at(month) == f.SUSPENDED:
+                continue  # cash held for a suspended person is not handed out
+            for line in state.book.open_lines():
+                if line.channel == "cash" and line.payroll_month < month:
+                    entry = agent(line.agent_code, line.channel)
+                    entry["carried"].append(line.line_id)
+                    entry["carried_vnd"] += line.amount_vnd
+        for entry in agents.values():
+            entry["lines"].sort()
+            entry["carried"].sort()
+        calendar.issue(month, agents, self.rules, actor)
+        self.save(calendar, *touched)
+        return PayrollOutcome(month, agents, issued_now=True)
+
+    def record_agent_results(self, results: Sequence[AgentResult], actor: str,
+                             today: date) -> ResultsOutcome:
+        """Record a post office's or bank's results, all or nothing; then
+        suspend whoever reached the unclaimed threshold, in the same save."""
+        owners = [citizen_of_line(r.line_id) for r in results]
+        people = self.beneficiaries({c for c in owners if c})
+        problems: list[RowProblem] = []
+        touched: dict[str, Beneficiary] = {}
+        recorded = unchanged = 0
+        for row, (result, owner) in enumerate(zip(results, owners)):
+            person = people.get(owner or "")
+            try:
+                if person is None:
+                    raise Refused("line_id", f"line {result.line_id} is not in payroll {result.payroll_id}")
+                if person.record_result(result, actor):
+                    recorded += 1
+                    touched[person.facts.citizen_id] = person
+                else:
+                    unchanged += 1
+            except Refused as exc:
+                problems.append(RowProblem(row, exc.field, exc.message))
+        if problems:
+            raise Rejected(problems)
+        suspended = [c for c, person in sorted(touched.items())
+                     if person.suspend_if_unclaimed(self.rules, today, actor)]
+        flagged = [(c, e.line_id) for c, person in sorted(touched.items())
+                   for e in person.pending_events
+                   if isinstance(e, Beneficiary.PayoutPaid) and e.flags]
+        self.save(*touched.values())
+        return ResultsOutcome(len(results), recorded, unchanged, suspended, flagged)
+
+
+@dataclass(frozen=True)
+class PayrollOutcome:
+    month: Month
+    agents: dict
+    issued_now: bool
+
+    @property
+    def lines_count(self) -> int:
+        return sum(len(a["lines"]) for a in self.agents.values())
+
+    @property
+    def amount_vnd(self) -> int:
+        return sum(a["advance_vnd"] for a in self.agents.values())
+
+
+@dataclass(frozen=True)
+class ResultsOutcome:
+    rows: int
+    recorded: int
+    unchanged: int
+    suspended: list[str]  # citizen ids suspended for unclaimed months
+    flagged: list[tuple[str, str]]  # (citizen id, line id) paid after the date of death

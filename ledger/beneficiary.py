@@ -12,9 +12,12 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from . import facts as f
-from .decisions import Decision, DecisionRejected
+from . import payouts
+from .decisions import Decision
+from .errors import Refused
 from .facts import BeneficiaryFacts, Basis
 from .months import Month
+from .payouts import AgentResult, PayLine
 from .state import BeneficiaryState
 
 _ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:allowance-ledger:beneficiary")
@@ -167,6 +170,10 @@ class Beneficiary(Aggregate):
         bank_account: str
         home_delivery: bool
 
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)  # new bank details or channel: retry payment
+            return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
+
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
             return facts.with_channel(
@@ -194,10 +201,11 @@ class Beneficiary(Aggregate):
 
         reason: str
         status = ""
+        lifts_hold = False
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
-            return facts.with_status(f.StatusFact(self.basis, self.status, self.reason))
+            return facts.with_status(f.StatusFact(self.basis, self.status, self.reason, self.lifts_hold))
 
     class Suspended(StatusDecided):
         kind = "suspend"
@@ -206,6 +214,11 @@ class Beneficiary(Aggregate):
     class Resumed(StatusDecided):
         kind = "resume"
         status = f.ACTIVE
+        lifts_hold = True
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)  # the commune verified the person
+            return replace(folded, book=folded.book.without_hold(payouts.DEATH_VERIFICATION))
 
     class Terminated(StatusDecided):
         kind = "terminate"
@@ -231,6 +244,75 @@ class Beneficiary(Aggregate):
             return facts.with_death(
                 f.DeathFact(self.date_of_death, self.notice_id, self.source, self.reported_on)
             )
+
+
+    # --- payouts ---------------------------------------------------------------
+
+    class PayoutEvent(Event):
+        line_id: str
+        document: str  # the payroll or the agent's result file it comes from
+
+        @property
+        def basis_text(self) -> str:
+            return self.document
+
+    class PayoutIssued(PayoutEvent):
+        citizen_id: str
+        full_name: str
+        payroll_id: str
+        agent_code: str
+        channel: str
+        payroll_month: Month
+        kind: str
+        months: list[Month]
+        amounts: list[int]
+        receiver: str
+        bank_account: str
+        home_delivery: bool
+        commune_code: str
+        rules_id: str
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            line = PayLine(self.payroll_id, self.line_id, self.agent_code, self.channel,
+                           self.payroll_month, self.kind, tuple(self.months), tuple(self.amounts))
+            return replace(state, book=state.book.with_line(line))
+
+    class PayoutPaid(PayoutEvent):
+        paid_on: date
+        amount_vnd: int
+        received_by: str  # beneficiary or proxy
+        at_home: bool
+        source: str  # postoffice or bank
+        flags: list[str]  # e.g. paid_after_death: for follow-up, never silently
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=state.book.settle(self.line_id, payouts.PAID, self.paid_on,
+                                                         self.received_by))
+
+    class PayoutUnpaid(PayoutEvent):
+        note: str
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=state.book.settle(self.line_id, payouts.UNPAID, None, self.note))
+
+    class PayoutRejected(PayoutEvent):
+        booked_on: date
+        reason_code: str
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            book = state.book.settle(self.line_id, payouts.REJECTED, self.booked_on, self.reason_code)
+            hold = payouts.REASON_HOLDS.get(self.reason_code)
+            return replace(state, book=book.with_hold(hold, self.reason_code) if hold else book)
+
+    class DeathVerificationRequested(PayoutEvent):
+        """A bank reported the account holder deceased (MD07): the commune
+        must verify; payment is held meanwhile."""
+
+        reason_code: str
 
     # --- commands -----------------------------------------------------------
 
@@ -264,7 +346,7 @@ class Beneficiary(Aggregate):
         if recorded is None:
             return False
         if recorded != decision.fingerprint():
-            raise DecisionRejected(
+            raise Refused(
                 "decision_no",
                 f"decision {decision.decision_no} ({decision.kind}) for {decision.citizen_id} "
                 "was recorded before with different content",
@@ -275,7 +357,7 @@ class Beneficiary(Aggregate):
         """Record a decision other than the registration."""
         assert self.facts is not None
         if decision.kind == "register":
-            raise DecisionRejected(
+            raise Refused(
                 "citizen_id",
                 f"{decision.citizen_id} is already registered "
                 f"(from {self.facts.first_month}); use change_category or relocate_in",
@@ -314,6 +396,95 @@ class Beneficiary(Aggregate):
         else:  # the edge validates kinds; reaching here is a programming error
             raise AssertionError(f"unknown decision kind {kind!r}")
 
+    # --- payout commands ------------------------------------------------------------
+
+    def issue(self, month: Month, planned, rules_id: str, actor: str) -> None:
+        from .payroll import line_id, payroll_id
+
+        channel = self.facts.channels.at(month) or self.facts.channels.latest()
+        proxy = self.facts.proxies.at(month)
+        residence = self.facts.residences.at(month) or self.facts.residences.latest()
+        self.trigger_event(
+            self.PayoutIssued, actor=actor, line_id=line_id(month, self.facts.citizen_id, planned.kind),
+            citizen_id=self.facts.citizen_id, full_name=self.facts.full_name,
+            document=payroll_id(channel.agent_code, month),
+            payroll_id=payroll_id(channel.agent_code, month), agent_code=channel.agent_code,
+            channel=channel.channel, payroll_month=month, kind=planned.kind,
+            months=list(planned.months), amounts=list(planned.amounts),
+            receiver=proxy.proxy_name if proxy and proxy.proxy_name else self.facts.full_name,
+            bank_account=channel.bank_account, home_delivery=channel.home_delivery,
+            commune_code=residence.commune_code, rules_id=rules_id,
+        )
+
+    def _line_for_result(self, result: AgentResult) -> PayLine:
+        line = self.state.book.line(result.line_id)
+        if line is None or line.payroll_id != result.payroll_id:
+            raise Refused("line_id", f"line {result.line_id} is not in payroll {result.payroll_id}")
+        if result.citizen_id and result.citizen_id != self.facts.citizen_id:
+            raise Refused("citizen_id", f"line {result.line_id} was issued to {self.facts.citizen_id}, "
+                                        f"not {result.citizen_id}")
+        return line
+
+    def record_result(self, result: AgentResult, actor: str) -> bool:
+        """Record what an agent reported for a line; False if it was recorded
+        before exactly so. A report that contradicts an earlier one is refused."""
+        line = self._line_for_result(result)
+        if result.status in ("paid", "credited"):
+            if result.amount_vnd != line.amount_vnd:
+                raise Refused("amount", f"line {line.line_id} was issued for {line.amount_vnd} VND, "
+                                        f"reported {result.amount_vnd}")
+            if line.status == payouts.PAID:
+                if (line.settled_on, line.detail) == (result.on, result.received_by):
+                    return False
+                raise Refused("status", f"line {line.line_id} was reported paid on {line.settled_on} before")
+            if line.status not in payouts.OPEN:
+                raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be paid")
+            died = self.facts.death.date_of_death if self.facts.death else None
+            flags = ["paid_after_death"] if died and result.on > died else []
+            self.trigger_event(self.PayoutPaid, actor=actor, line_id=line.line_id,
+                               document=result.document, paid_on=result.on,
+                               amount_vnd=result.amount_vnd, received_by=result.received_by,
+                               at_home=result.at_home, source=result.source, flags=flags)
+            return True
+        if result.status == "unpaid":
+            if line.status == payouts.UNPAID:
+                return False  # still carried forward
+            if line.status != payouts.ISSUED:
+                raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be unpaid")
+            self.trigger_event(self.PayoutUnpaid, actor=actor, line_id=line.line_id,
+                               document=result.document, note=result.note)
+            return True
+        if result.status == "rejected":
+            if line.status == payouts.REJECTED:
+                if line.detail == result.reason_code:
+                    return False
+                raise Refused("reason_code", f"line {line.line_id} was rejected with {line.detail} before")
+            if line.status != payouts.ISSUED:
+                raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be rejected")
+            self.trigger_event(self.PayoutRejected, actor=actor, line_id=line.line_id,
+                               document=result.document, booked_on=result.on,
+                               reason_code=result.reason_code)
+            if payouts.REASON_HOLDS.get(result.reason_code) == payouts.DEATH_VERIFICATION:
+                self.trigger_event(self.DeathVerificationRequested, actor=actor, line_id=line.line_id,
+                                   document=result.document, reason_code=result.reason_code)
+            return True
+        raise AssertionError(f"unknown result status {result.status!r}")
+
+    def suspend_if_unclaimed(self, rules, today: date, actor: str) -> bool:
+        """At the rule's threshold of consecutive uncollected rounds, record
+        a suspension from the next payroll month (Thông tư 02/2021 Art 2)."""
+        rounds, _ = self.state.book.unclaimed_run()
+        last = self.state.book.last_payroll_month()
+        if last is None:
+            return False
+        rule = rules.unclaimed_rule(last)
+        if rounds < rule.suspend_after_months or self.facts.status_at(last + 1) != f.ACTIVE:
+            return False
+        self.trigger_event(
+            self.Suspended, actor=actor, decision_no=f"UNCLAIMED/{last}", signed_on=today,
+            effective=last + 1, fingerprint="", reason=f"{rounds} consecutive months unclaimed ({rule.source})")
+        return True
+
 
 def _decision_meta(decision: Decision) -> dict:
     return dict(
@@ -326,7 +497,7 @@ def _decision_meta(decision: Decision) -> dict:
 
 def _check_effective(decision: Decision, birth_date: date) -> None:
     if decision.effective < Month.containing(birth_date):
-        raise DecisionRejected(
+        raise Refused(
             "effective_month",
             f"effective month {decision.effective} is before the birth month "
             f"{Month.containing(birth_date)}",

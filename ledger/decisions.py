@@ -27,13 +27,6 @@ KINDS = (
 CHANNELS = ("cash", "bank")
 
 
-class DecisionRejected(ValueError):
-    """A decision the ledger will not record; names the field at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

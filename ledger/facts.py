@@ -46,6 +46,9 @@ class StatusFact:
     basis: Basis
     status: str
     reason: str = ""
+    # A resumption ends the suspension before it: the held months become
+    # payable again (back pay, truy lĩnh), not only the months after it.
+    lifts_hold: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +147,25 @@ class BeneficiaryFacts:
         return Month.containing(self.death.date_of_death) if self.death else None
 
     def status_at(self, month: Month) -> str:
-        """Status in force in a month: deceased after the month of death."""
+        """Status in force in a month: deceased after the month of death;
+        a suspended month counts as active once a later resumption lifts
+        the hold (the person was eligible throughout)."""
         if self.death_month is not None and month > self.death_month:
             return DECEASED
-        fact = self.statuses.at(month)
-        return fact.status if fact else ACTIVE
+        facts = self.statuses.facts
+        index = None
+        for i, fact in enumerate(facts):
+            if fact.basis.effective > month:
+                break
+            index = i
+        if index is None:
+            return ACTIVE
+        status = facts[index].status
+        if status == SUSPENDED:
+            following = facts[index + 1:index + 2]
+            if following and following[0].lifts_hold:
+                return ACTIVE
+        return status
 
     def current_status(self) -> str:
         """The status the facts end in (deceased wins; otherwise the last

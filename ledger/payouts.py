@@ -21,6 +21,13 @@ CANCELLED = "cancelled"  # withdrawn by the office (e.g. months after a death)
 
 OPEN = (ISSUED, UNPAID)
 
+# Bank reason codes (ISO 20022) that stop payment until the office decides:
+# wrong or closed account until a change of channel; account holder deceased
+# until the commune verifies (a resumption, or a death notice).
+BANK_DETAILS = "bank_details"
+DEATH_VERIFICATION = "death_verification"
+REASON_HOLDS = {"AC01": BANK_DETAILS, "AC04": BANK_DETAILS, "MD07": DEATH_VERIFICATION}
+
 
 @dataclass(frozen=True, slots=True)
 class PayLine:
@@ -55,6 +62,14 @@ class MonthFigures:
 @dataclass(frozen=True, slots=True)
 class PayoutBook:
     lines: tuple[PayLine, ...] = ()
+    holds: tuple[tuple[str, str], ...] = ()  # (hold kind, reason code)
+
+    def with_hold(self, kind: str, code: str) -> PayoutBook:
+        kept = tuple(h for h in self.holds if h[0] != kind)
+        return replace(self, holds=kept + ((kind, code),))
+
+    def without_hold(self, kind: str) -> PayoutBook:
+        return replace(self, holds=tuple(h for h in self.holds if h[0] != kind))
 
     def line(self, line_id: str) -> PayLine | None:
         for pay_line in self.lines:
@@ -64,12 +79,42 @@ class PayoutBook:
 
     def with_line(self, pay_line: PayLine) -> PayoutBook:
         assert self.line(pay_line.line_id) is None, "a line is issued once"
-        return PayoutBook(self.lines + (pay_line,))
+        return replace(self, lines=self.lines + (pay_line,))
 
     def settle(self, line_id: str, status: str, on: date | None, detail: str) -> PayoutBook:
-        return PayoutBook(tuple(
+        return replace(self, lines=tuple(
             replace(x, status=status, settled_on=on, detail=detail) if x.line_id == line_id else x
             for x in self.lines))
+
+    def net_issued_by_month(self) -> dict[Month, int]:
+        """Per month, what was issued and not withdrawn (paid or with the agent)."""
+        net: dict[Month, int] = {}
+        for pay_line in self.lines:
+            if pay_line.status in (REJECTED, CANCELLED):
+                continue
+            for month, amount in zip(pay_line.months, pay_line.amounts):
+                net[month] = net.get(month, 0) + amount
+        return net
+
+    def unclaimed_run(self) -> tuple[int, int]:
+        """(consecutive monthly rounds not collected, VND held unpaid).
+
+        Counted by payroll round, not by months paid: a line carrying three
+        months of arrears that was not collected is one missed round. Lines
+        with no result yet do not count either way."""
+        rounds = 0
+        expected: Month | None = None
+        for pay_line in sorted(self.lines, key=lambda x: x.payroll_month, reverse=True):
+            if pay_line.status == ISSUED and rounds == 0 and expected is None:
+                continue  # this round's results are not in yet
+            if pay_line.status != UNPAID:
+                break
+            if expected is not None and pay_line.payroll_month != expected:
+                break
+            rounds += 1
+            expected = pay_line.payroll_month - 1
+        held = sum(x.amount_vnd for x in self.lines if x.status == UNPAID)
+        return rounds, held
 
     def figures(self, month: Month) -> MonthFigures:
         issued = disbursed = unclaimed = cancelled = 0
@@ -86,11 +131,6 @@ class PayoutBook:
                 cancelled += amount
         return MonthFigures(issued, disbursed, unclaimed, cancelled)
 
-    def net_issued(self, month: Month) -> int:
-        """Issued and not withdrawn: paid, or still with the agent."""
-        figures = self.figures(month)
-        return figures.issued - figures.cancelled
-
     def months(self) -> set[Month]:
         return {m for pay_line in self.lines for m in pay_line.months}
 
@@ -99,3 +139,21 @@ class PayoutBook:
 
     def last_payroll_month(self) -> Month | None:
         return max((x.payroll_month for x in self.lines), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResult:
+    """One line of what an agent reported back (post office or bank)."""
+
+    payroll_id: str
+    line_id: str
+    citizen_id: str  # as reported; must match the line ("" if the file has none)
+    status: str  # paid, unpaid (post office); credited, rejected (bank)
+    on: date | None  # paid or booked on
+    amount_vnd: int
+    received_by: str = ""  # beneficiary or proxy
+    at_home: bool = False
+    note: str = ""
+    reason_code: str = ""
+    source: str = "postoffice"
+    document: str = ""  # the file it came from

@@ -47,6 +47,17 @@ beneficiaries = sa.Table(
     sa.Column("state", sa.Text, nullable=False),  # fold state, see codec.py
 )
 
+unclaimed_table = sa.Table(
+    "unclaimed_queue", metadata,
+    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("agent_code", sa.String(64), nullable=False),
+    sa.Column("commune_code", sa.String(16), nullable=False),
+    sa.Column("consecutive_months", sa.Integer, nullable=False),
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("last_payroll_month", sa.String(7), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+)
+
 segments_table = sa.Table(
     "ent_segments", metadata,
     sa.Column("citizen_id", sa.String(12), primary_key=True),
@@ -58,7 +69,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "2"
+CODE_VERSION = "4"
 
 
 def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
@@ -92,7 +103,7 @@ def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modifie
 
 class EntitlementsProjection:
     name = "entitlements"
-    tables = (beneficiaries, segments_table)
+    tables = (beneficiaries, segments_table, unclaimed_table)
 
     def __init__(self, rules: RuleSet):
         self.rules = rules
@@ -132,6 +143,26 @@ class EntitlementsProjection:
         ]
         if segment_rows:
             conn.execute(segments_table.insert(), segment_rows)
+        self._write_queue(conn, folded)
+
+    def _write_queue(self, conn: Connection, folded: dict) -> None:
+        """Who has not collected for consecutive rounds, and the cash held."""
+        citizen_ids = [f.state.facts.citizen_id for f in folded.values()]
+        for chunk in _chunks(citizen_ids, 500):
+            conn.execute(unclaimed_table.delete().where(unclaimed_table.c.citizen_id.in_(chunk)))
+        rows = []
+        for f in folded.values():
+            rounds, held_vnd = f.state.book.unclaimed_run()
+            if rounds == 0:
+                continue
+            last = f.state.book.last_payroll_month()
+            unpaid = [x for x in f.state.book.lines if x.status == "unpaid"]
+            rows.append(dict(citizen_id=f.state.facts.citizen_id, agent_code=unpaid[-1].agent_code,
+                             commune_code=(f.state.facts.residences.latest().commune_code),
+                             consecutive_months=rounds, amount_vnd=held_vnd,
+                             last_payroll_month=str(last), status=f.state.facts.status_at(last + 1)))
+        if rows:
+            conn.execute(unclaimed_table.insert(), rows)
 
 
 @dataclass
@@ -187,3 +218,10 @@ def for_month(conn: Connection, month: str) -> list[dict]:
         .order_by(b.c.agent_code, b.c.commune_code, b.c.citizen_id)
     )
     return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def unclaimed(conn: Connection, month: str) -> list[dict]:
+    u = unclaimed_table
+    query = sa.select(u).where(u.c.last_payroll_month <= month).order_by(
+        u.c.agent_code, u.c.commune_code, u.c.citizen_id)
+    return [dict(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,161 @@
+"""What the agents report back: postoffice-result.csv (or the .xlsx they
+were sent, filled in) and bank-result.csv or camt.054 XML. Rows are
+validated with pydantic and become domain AgentResults; any problem rejects
+the whole file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ledger import citizen_id as cid
+from ledger.payouts import AgentResult
+
+from .payroll_files import with_english_headers
+from .tabular import InputRejected, Problem, Table, read_table
+
+MAX_PROBLEMS = 100
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    payroll_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}/\d{4}-(0[1-9]|1[0-2])$")
+    # 35 characters: the most an ISO 20022 end-to-end id holds.
+    line_id: str = Field(min_length=1, max_length=35)
+
+
+class PostOfficeRow(_Row):
+    citizen_id: str
+    status: Literal["paid", "unpaid"]
+    paid_on: date | None = None
+    amount_paid: int | None = Field(default=None, ge=0)
+    received_by: Literal["beneficiary", "proxy"] | None = None
+    at_home: bool = False
+    note: str = ""
+
+    @field_validator("citizen_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return cid.check_format(value)
+
+    @field_validator("at_home", mode="before")
+    @classmethod
+    def _yes_no(cls, value):
+        if isinstance(value, str):
+            if value.lower() not in ("y", "n"):
+                raise ValueError("at_home must be y or n")
+            return value.lower() == "y"
+        return value
+
+    def kind_problems(self) -> list[tuple[str, str]]:
+        if self.status != "paid":
+            return []
+        return [(name, f"{name} is required when status is paid")
+                for name in ("paid_on", "amount_paid", "received_by") if getattr(self, name) is None]
+
+    def to_result(self, document: str) -> AgentResult:
+        return AgentResult(self.payroll_id, self.line_id, self.citizen_id, self.status, self.paid_on,
+                           self.amount_paid or 0, self.received_by or "", self.at_home, self.note,
+                           "", "postoffice", document)
+
+
+class BankRow(_Row):
+    status: Literal["credited", "rejected"]
+    booked_on: date
+    amount: int = Field(ge=0)
+    reason_code: str = Field(default="", pattern=r"^([A-Z]{2}\d{2})?$")
+
+    def kind_problems(self) -> list[tuple[str, str]]:
+        if self.status == "rejected" and not self.reason_code:
+            return [("reason_code", "reason_code is required when status is rejected")]
+        return []
+
+    def to_result(self, document: str) -> AgentResult:
+        return AgentResult(self.payroll_id, self.line_id, "", self.status, self.booked_on,
+                           self.amount, "beneficiary", False, "", self.reason_code, "bank", document)
+
+
+POSTOFFICE_COLUMNS = (("payroll_id", "line_id", "citizen_id", "status"),
+                      ("paid_on", "amount_paid", "received_by", "at_home", "note"))
+BANK_COLUMNS = (("payroll_id", "line_id", "status", "booked_on", "amount"), ("reason_code",))
+
+
+@dataclass
+class ParsedResults:
+    table: Table
+    results: list[AgentResult]
+    lines: list[int]
+    # The domain names the amount "amount"; a post office file calls it amount_paid.
+    columns: dict[str, str]
+
+    def problem(self, index: int, field: str, message: str) -> Problem:
+        return self.table.problem(self.lines[index], self.columns.get(field, field), message)
+
+
+# A post office may return the .xlsx list it was sent, with the result
+# columns filled in: the list's own columns are read past.
+LIST_COLUMNS = ("full_name", "commune_code", "months", "kind", "amount", "receiver",
+                "bank_account", "home_delivery", "signature")
+
+
+def _parse(table: Table, model: type[_Row], columns: tuple, aliases: dict[str, str],
+           ignored: tuple[str, ...] = ()) -> ParsedResults:
+    table.check_columns(columns[0], columns[1] + ignored)
+    for row in table.rows:
+        for name in ignored:
+            row.cells.pop(name, None)
+    document = Path(table.path).name
+    problems, results, lines = [], [], []
+    first_seen: dict[tuple[str, str], tuple[int, AgentResult]] = {}
+    for row in table.rows:
+        try:
+            parsed = model.model_validate({k: v for k, v in row.cells.items() if v != ""})
+        except ValidationError as exc:
+            for error in exc.errors():
+                column = str(error["loc"][0]) if error["loc"] else "line_id"
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(table.problem(row.line, column, f"{column}: {message}"))
+            continue
+        broken = parsed.kind_problems()
+        problems += [table.problem(row.line, c, m) for c, m in broken]
+        if broken:
+            continue
+        result = parsed.to_result(document)
+        key = (result.payroll_id, result.line_id)
+        seen_line, seen = first_seen.setdefault(key, (row.line, result))
+        if seen != result:
+            problems.append(table.problem(row.line, "line_id",
+                                          f"duplicate key: line {result.line_id} is on line {seen_line} "
+                                          "with different content"))
+            continue
+        if seen_line != row.line:
+            continue  # the same line twice: once is enough
+        results.append(result)
+        lines.append(row.line)
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise InputRejected(problems[:MAX_PROBLEMS])
+    return ParsedResults(table, results, lines, aliases)
+
+
+def parse_postoffice(path: str | Path) -> ParsedResults:
+    table = read_table(path, zero_pad={"citizen_id": 12})
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
+        table = with_english_headers(table)  # Vietnamese titles, as on the list sent
+        return _parse(table, PostOfficeRow, POSTOFFICE_COLUMNS, {"amount": "amount_paid"}, LIST_COLUMNS)
+    return _parse(table, PostOfficeRow, POSTOFFICE_COLUMNS, {"amount": "amount_paid"})
+
+
+def parse_bank(path: str | Path) -> ParsedResults:
+    if Path(path).suffix.lower() == ".xml":
+        from .bank_files import read_camt054
+
+        table = read_camt054(path)
+    else:
+        table = read_table(path)
+    return _parse(table, BankRow, BANK_COLUMNS, {})

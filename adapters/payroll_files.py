@@ -1,0 +1,454 @@
+"""Writing one month's payroll lists for a payment agent (formats.md,
+"Payroll lists"): the CSV every agent gets, an .xlsx for post offices to print
+and sign, and an ISO 20022 pain.001 credit-transfer initiation for banks.
+
+Every file is written atomically, so an agent never picks up half a list."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import secrets
+import unicodedata
+import xml.etree.ElementTree as ET
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from ledger.months import Month
+
+from .tabular import Row, Table
+
+# formats.md "Payroll lists", in this order.
+COLUMNS = (
+    "payroll_id", "line_id", "citizen_id", "full_name", "commune_code", "months", "kind",
+    "amount", "receiver", "bank_account", "home_delivery",
+)
+KINDS = ("allowance", "arrears", "funeral_support")
+CHANNELS = ("cash", "bank")
+
+# Titles the post office's staff read on the printed list; english_headers()
+# maps them back so a returned copy of the .xlsx can be read like the CSV.
+POSTOFFICE_XLSX_HEADERS: dict[str, str] = {
+    "payroll_id": "Mã bảng kê",
+    "line_id": "Mã dòng",
+    "citizen_id": "Số CCCD",
+    "full_name": "Họ và tên",
+    "commune_code": "Mã xã",
+    "months": "Các tháng",
+    "kind": "Loại",
+    "amount": "Số tiền (đồng)",
+    "receiver": "Người nhận",
+    "bank_account": "Số tài khoản",
+    "home_delivery": "Nhận tại nhà",
+}
+# The empty column the receiver signs in; it is not part of formats.md.
+SIGNATURE_TITLE = "Ký nhận"
+SIGNATURE_COLUMN = "signature"
+SUMMARY_SHEET = "Tổng hợp"
+
+# Characters wide per column, so that full Vietnamese names fit on screen and paper.
+_XLSX_WIDTHS = {
+    "payroll_id": 22, "line_id": 14, "citizen_id": 15, "full_name": 28, "commune_code": 9,
+    "months": 18, "kind": 15, "amount": 15, "receiver": 28, "bank_account": 18,
+    "home_delivery": 12, SIGNATURE_COLUMN: 20,
+}
+_VND_FORMAT = "#,##0"
+
+PAIN001_NS = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
+# ISO 20022 Max35Text / Max140Text limits on identifiers and texts.
+_MAX_ID = 35
+_MAX_TEXT = 140
+
+
+@dataclass(frozen=True)
+class PayrollFileLine:
+    payroll_id: str        # "<agent_code>/<YYYY-MM>" of the payroll that issued the line (a carried-forward line keeps its original one)
+    line_id: str           # unique key the agent reports back; also the ISO 20022 EndToEndId
+    citizen_id: str
+    full_name: str
+    commune_code: str
+    months: tuple[str, ...]  # "YYYY-MM" months the line pays
+    kind: str              # allowance | arrears | funeral_support
+    amount: int            # whole VND
+    receiver: str          # beneficiary's or proxy's name
+    bank_account: str      # "" for cash
+    home_delivery: bool
+    carried: bool = False  # issued in an earlier month, still held unpaid by the post office
+
+
+def payroll_id_of(agent_code: str, month: str) -> str:
+    return f"{agent_code}/{month}"
+
+
+def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str,
+                        lines: Sequence[PayrollFileLine], *, debtor_name: str,
+                        debtor_account: str, created_at: datetime,
+                        bank_code: str | None = None,
+                        execution_date: date | None = None) -> list[Path]:
+    """Write ``payroll-<agent_code>-<month>.csv`` and, for a post office, the
+    .xlsx, or for a bank, the ``.pain.001.xml``. Returns the paths written.
+
+    ``bank_code`` (the debtor agent's id in the pain.001) defaults to the
+    second part of a ``BANK-<code>-<branch>`` agent code; ``execution_date``
+    (the requested execution date) defaults to the day of ``created_at``.
+    A bank list without any new line gets no pain.001: ISO 20022 requires at
+    least one transfer in a payment instruction."""
+    _check_payroll(agent_code, month, channel, lines)
+    if channel == "bank" and not 0 < len(debtor_account) <= 34:
+        raise ValueError(f"debtor account {debtor_account!r}: 1 to 34 characters (ISO 20022)")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / f"payroll-{agent_code}-{month}"
+    written = [write_atomically(stem.with_name(stem.name + ".csv"), payroll_csv(lines))]
+    if channel == "cash":
+        written.append(write_atomically(stem.with_name(stem.name + ".xlsx"),
+                                         postoffice_xlsx(agent_code, month, lines, created_at)))
+    elif any(not line.carried for line in lines):
+        written.append(write_atomically(
+            stem.with_name(stem.name + ".pain.001.xml"),
+            pain001(agent_code, month, lines, debtor_name=debtor_name,
+                    debtor_account=debtor_account, created_at=created_at,
+                    bank_code=bank_code or _bank_code(agent_code),
+                    execution_date=execution_date or created_at.date())))
+    return written
+
+
+# --- checks -----------------------------------------------------------------
+
+def _check_payroll(agent_code: str, month: str, channel: str,
+                   lines: Sequence[PayrollFileLine]) -> None:
+    """The ledger builds the lines, so a bad one is a programming error: raise
+    before anything is written rather than hand an agent a wrong list."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", agent_code):
+        raise ValueError(f"agent code {agent_code!r} cannot be used in a file name")
+    current = Month.parse(month)
+    if str(current) != month:
+        raise ValueError(f"month must be YYYY-MM, got {month!r}")
+    own_id = payroll_id_of(agent_code, month)
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        _check_line(line, own_id, agent_code, current, channel)
+        key = (line.payroll_id, line.line_id)
+        if key in seen:
+            raise ValueError(f"line {line.line_id!r} of {line.payroll_id} appears twice")
+        seen.add(key)
+
+
+def _check_line(line: PayrollFileLine, own_id: str, agent_code: str, current: Month,
+                channel: str) -> None:
+    where = f"line {line.line_id!r}"
+    if not line.line_id or len(line.line_id) > _MAX_ID:
+        raise ValueError(f"{where}: a line id is 1 to {_MAX_ID} characters (the end-to-end id)")
+    if line.carried:
+        issuer, _, issued = line.payroll_id.partition("/")
+        if issuer != agent_code or not issued or Month.parse(issued) >= current:
+            raise ValueError(f"{where}: a carried line keeps an earlier payroll id of "
+                             f"{agent_code}, got {line.payroll_id!r}")
+    elif line.payroll_id != own_id:
+        raise ValueError(f"{where}: payroll id {line.payroll_id!r}, expected {own_id!r}")
+    if line.kind not in KINDS:
+        raise ValueError(f"{where}: unknown kind {line.kind!r}")
+    if isinstance(line.amount, bool) or not isinstance(line.amount, int) or line.amount <= 0:
+        raise ValueError(f"{where}: amount must be a positive whole number of VND, got {line.amount!r}")
+    if not line.months:
+        raise ValueError(f"{where}: pays no month")
+    for text in line.months:
+        if str(Month.parse(text)) != text:
+            raise ValueError(f"{where}: month must be YYYY-MM, got {text!r}")
+    if channel == "bank" and not line.carried and not line.bank_account:
+        raise ValueError(f"{where}: a bank transfer needs a bank account")
+
+
+def _bank_code(agent_code: str) -> str:
+    """``BANK-VBSP-QNG`` -> ``VBSP``: the bank, without the branch."""
+    parts = agent_code.split("-")
+    return parts[1] if len(parts) > 1 and parts[0].upper() == "BANK" and parts[1] else agent_code
+
+
+# --- CSV --------------------------------------------------------------------
+
+def csv_cells(line: PayrollFileLine) -> dict[str, str]:
+    """The line as the text cells of formats.md."""
+    return {
+        "payroll_id": line.payroll_id,
+        "line_id": line.line_id,
+        "citizen_id": line.citizen_id,
+        "full_name": line.full_name,
+        "commune_code": line.commune_code,
+        "months": ";".join(line.months),
+        "kind": line.kind,
+        "amount": str(line.amount),
+        "receiver": line.receiver,
+        "bank_account": line.bank_account,
+        "home_delivery": "y" if line.home_delivery else "n",
+    }
+
+
+def payroll_csv(lines: Sequence[PayrollFileLine]) -> bytes:
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for line in lines:
+        cells = csv_cells(line)
+        writer.writerow([cells[name] for name in COLUMNS])
+    return buffer.getvalue().encode("utf-8")
+
+
+# --- .xlsx for post offices -------------------------------------------------
+
+def _title_key(text: str) -> str:
+    """Titles compared regardless of Unicode normal form (a spreadsheet saved
+    on another machine may decompose the diacritics), case and spacing."""
+    return " ".join(unicodedata.normalize("NFC", text).casefold().split())
+
+
+_ENGLISH_BY_TITLE = {_title_key(title): name for name, title in POSTOFFICE_XLSX_HEADERS.items()}
+_ENGLISH_BY_TITLE[_title_key(SIGNATURE_TITLE)] = SIGNATURE_COLUMN
+
+
+def english_headers(vietnamese: list[str]) -> list[str]:
+    """Map the Vietnamese titles of a post-office sheet back to formats.md
+    names (the signature column becomes ``signature``). Anything else is
+    kept as it is, so the column check still reports it at its position."""
+    return [_ENGLISH_BY_TITLE.get(_title_key(title), title) for title in vietnamese]
+
+
+def with_english_headers(table: Table) -> Table:
+    """A post office's returned sheet, read with ``read_table``, as if it had
+    the formats.md header: same lines, cells keyed by the English names."""
+    header = english_headers(table.header)
+    rows = [Row(row.line, {english: row.cells[title] for english, title in zip(header, table.header)})
+            for row in table.rows]
+    return Table(table.path, header, rows)
+
+
+def postoffice_xlsx(agent_code: str, month: str, lines: Sequence[PayrollFileLine],
+                    created_at: datetime) -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    _fill_list_sheet(workbook.active, month, lines)
+    _fill_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), agent_code, month, lines)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _stable_xlsx(buffer.getvalue(), created_at)
+
+
+def _stable_xlsx(data: bytes, created_at: datetime) -> bytes:
+    """openpyxl stamps the save time into docProps/core.xml and into every
+    zip entry; both are set to ``created_at`` instead, so re-running a
+    month's payroll rewrites the very same file."""
+    stamp = created_at
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
+    w3cdtf = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    zip_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]  # zip dates start in 1980
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                                 rb"\g<1>" + w3cdtf.encode() + rb"\g<2>", content)
+            entry = zipfile.ZipInfo(info.filename, date_time=zip_time)
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, content)
+    return out.getvalue()
+
+
+def _fill_list_sheet(sheet, month: str, lines: Sequence[PayrollFileLine]) -> None:
+    """A plain table (header in row 1, no title block, no total row) so the
+    same reader that reads the CSV reads this sheet."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet.title = f"Bảng kê {month}"
+    names = [*COLUMNS, SIGNATURE_COLUMN]
+    sheet.append([POSTOFFICE_XLSX_HEADERS[n] for n in COLUMNS] + [SIGNATURE_TITLE])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    amount_column = COLUMNS.index("amount") + 1
+    # Rows are counted here: sheet.max_row scans every cell, which would make
+    # a post office's 25,000-line list quadratic.
+    for row_number, line in enumerate(lines, start=2):
+        cells = csv_cells(line)
+        for column, name in enumerate(COLUMNS, start=1):
+            # Ids stay text cells: a number cell would lose the leading zero of a CCCD.
+            value = line.amount if name == "amount" else cells[name]
+            cell = sheet.cell(row=row_number, column=column, value=value)
+            # A name typed as "=..." must print as text, not run as a formula.
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"
+        sheet.cell(row=row_number, column=amount_column).number_format = _VND_FORMAT
+    for index, name in enumerate(names, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _XLSX_WIDTHS[name]
+    sheet.freeze_panes = "A2"
+
+
+def _fill_summary_sheet(sheet, agent_code: str, month: str,
+                        lines: Sequence[PayrollFileLine]) -> None:
+    from openpyxl.styles import Font
+
+    total_vnd = sum(line.amount for line in lines)
+    new_vnd = sum(line.amount for line in lines if not line.carried)
+    rows = [
+        ("Đơn vị chi trả", agent_code),
+        ("Tháng", month),
+        ("Số dòng", len(lines)),
+        ("Số dòng chuyển từ kỳ trước", sum(1 for line in lines if line.carried)),
+        ("Tổng số tiền (đồng)", total_vnd),
+        ("Số tiền kỳ này (đồng)", new_vnd),
+    ]
+    for label, value in rows:
+        sheet.append([label, value])
+        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
+        if isinstance(value, int):
+            sheet.cell(row=sheet.max_row, column=2).number_format = _VND_FORMAT
+    sheet.column_dimensions["A"].width = 30
+    sheet.column_dimensions["B"].width = 22
+
+
+# --- pain.001 for banks -----------------------------------------------------
+
+def _max35(text: str) -> str:
+    """An ISO 20022 Max35Text id: the readable text when it fits, otherwise
+    a shortened prefix and a digest of the whole, still deterministic."""
+    if len(text) <= _MAX_ID:
+        return text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return f"{text[:_MAX_ID - 13]}-{digest}"
+
+
+def message_id(agent_code: str, month: str) -> str:
+    """Same agent and month, same id: a bank discards a re-sent duplicate
+    instead of paying the month twice."""
+    return _max35(f"PAYROLL/{agent_code}/{month}")
+
+
+def payment_information_id(agent_code: str, month: str) -> str:
+    """The payroll id itself, which banks echo back in camt.054 (Refs/PmtInfId)."""
+    return _max35(payroll_id_of(agent_code, month))
+
+
+def _ascii(text: str) -> str:
+    """Vietnamese without diacritics (đ -> d): remittance text passes through
+    bank systems that only take the SWIFT character set."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return re.sub(r"[^A-Za-z0-9/\-?:().,'+ ]", " ", plain.encode("ascii", "ignore").decode())
+
+
+def _month_runs(months: Sequence[str]) -> list[str]:
+    """``2024-01;2024-02;2024-03;2024-05`` -> ``2024-01 den 2024-03``, ``2024-05``."""
+    ordered = sorted({Month.parse(m) for m in months})
+    runs: list[list[Month]] = []
+    for month in ordered:
+        if runs and runs[-1][-1] + 1 == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return [str(r[0]) if len(r) == 1 else f"{r[0]} den {r[-1]}" for r in runs]
+
+
+def remittance_text(months: Sequence[str]) -> str:
+    text = "Tro cap xa hoi " + ", ".join(_month_runs(months))
+    if len(text) > _MAX_TEXT:
+        ordered = sorted(months)
+        text = f"Tro cap xa hoi {ordered[0]} den {ordered[-1]} ({len(ordered)} thang)"
+    return _ascii(text)
+
+
+def xml_path(parent: ET.Element, path: str, text: str | None = None, **attrs: str) -> ET.Element:
+    """Append the ``A/B/C`` chain under parent; text goes on the last one."""
+    element = parent
+    for tag in path.split("/"):
+        element = ET.SubElement(element, tag)
+    for name, value in attrs.items():
+        element.set(name, value)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def pain001(agent_code: str, month: str, lines: Sequence[PayrollFileLine], *,
+            debtor_name: str, debtor_account: str, created_at: datetime,
+            bank_code: str, execution_date: date) -> bytes:
+    """CustomerCreditTransferInitiation (pain.001.001.09) for the new lines;
+    carried lines are left out because a bank carries nothing forward."""
+    transfers = [line for line in lines if not line.carried]
+    count = str(len(transfers))
+    control_sum_vnd = str(sum(line.amount for line in transfers))
+
+    # The namespace is set as a plain attribute on unqualified tags: it gives
+    # a default namespace without ElementTree's global prefix registry.
+    document = ET.Element("Document", xmlns=PAIN001_NS)
+    initiation = xml_path(document, "CstmrCdtTrfInitn")
+    header = xml_path(initiation, "GrpHdr")
+    xml_path(header, "MsgId", message_id(agent_code, month))
+    xml_path(header, "CreDtTm", created_at.isoformat(timespec="seconds"))
+    xml_path(header, "NbOfTxs", count)
+    xml_path(header, "CtrlSum", control_sum_vnd)
+    xml_path(header, "InitgPty/Nm", debtor_name[:_MAX_TEXT])
+
+    payment = xml_path(initiation, "PmtInf")
+    xml_path(payment, "PmtInfId", payment_information_id(agent_code, month))
+    xml_path(payment, "PmtMtd", "TRF")
+    xml_path(payment, "NbOfTxs", count)
+    xml_path(payment, "CtrlSum", control_sum_vnd)
+    xml_path(payment, "ReqdExctnDt/Dt", execution_date.isoformat())
+    xml_path(payment, "Dbtr/Nm", debtor_name[:_MAX_TEXT])
+    xml_path(payment, "DbtrAcct/Id/Othr/Id", debtor_account)
+    xml_path(payment, "DbtrAgt/FinInstnId/Othr/Id", bank_code)
+    for line in transfers:
+        _credit_transfer(payment, line)
+
+    return xml_bytes(document)
+
+
+def xml_bytes(document: ET.Element) -> bytes:
+    """Indented UTF-8 with a declaration; attributes keep their insertion
+    order, so the same tree always gives the same bytes."""
+    ET.indent(document)
+    body = ET.tostring(document, encoding="unicode")
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")
+
+
+def _credit_transfer(payment: ET.Element, line: PayrollFileLine) -> None:
+    transfer = xml_path(payment, "CdtTrfTxInf")
+    xml_path(transfer, "PmtId/EndToEndId", line.line_id)
+    # VND has no minor unit: the amount is written as a whole number.
+    xml_path(transfer, "Amt/InstdAmt", str(line.amount), Ccy="VND")
+    xml_path(transfer, "Cdtr/Nm", line.receiver[:_MAX_TEXT])
+    xml_path(transfer, "CdtrAcct/Id/Othr/Id", line.bank_account)
+    xml_path(transfer, "RmtInf/Ustrd", remittance_text(line.months))
+
+
+# --- atomic writes ----------------------------------------------------------
+
+def write_atomically(path: Path, data: bytes) -> Path:
+    """Write next to the target, flush to disk, then rename over it: readers
+    see the old file or the whole new one, never a half-written list."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    # os.open with 0o666 keeps the usual umask-based permissions, which a
+    # NamedTemporaryFile (always 0o600) would not: agents' sync jobs read these.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

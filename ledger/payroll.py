@@ -1,0 +1,145 @@
+"""The monthly payroll: what each person is owed up to a payroll month, as
+one line (this month plus any arrears), and the calendar of payroll runs.
+
+Pure planning: the schedule as known now, minus what was issued and not
+withdrawn. Months still held unpaid by a post office count as issued, so
+they are carried forward, never issued twice."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from . import facts as f
+from .entitlement import segments
+from .months import Month, month_range
+from .rules import RuleSet
+from .state import BeneficiaryState
+
+# People who get no new line while in one of these statuses (domain.md:
+# suspended, terminated, deceased and relocated-out people get nothing).
+NOT_PAID = (f.SUSPENDED, f.TERMINATED, f.RELOCATED_OUT, f.DECEASED)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedLine:
+    kind: str  # allowance (includes the payroll month) or arrears
+    months: tuple[Month, ...]
+    amounts: tuple[int, ...]
+
+    @property
+    def amount_vnd(self) -> int:
+        return sum(self.amounts)
+
+
+def payable_by_month(state: BeneficiaryState, rules: RuleSet, last: Month) -> dict[Month, int]:
+    """What may be paid for each month from the first through ``last``
+    (suspended months are held: nothing payable until a resumption)."""
+    payable = {}
+    for run in segments(state.facts, rules):
+        if run.first > last:
+            break
+        held = run.status == f.SUSPENDED
+        for month in month_range(run.first, min(run.last or last, last)):
+            payable[month] = 0 if held else run.amount_vnd
+    return payable
+
+
+def owed_months(state: BeneficiaryState, rules: RuleSet, last: Month) -> list[tuple[Month, int]]:
+    """Months up to ``last`` where the payable amount exceeds what was issued
+    and not withdrawn, with the difference (arrears and the current month)."""
+    net = state.book.net_issued_by_month()
+    owed = []
+    for month, payable in sorted(payable_by_month(state, rules, last).items()):
+        gap = payable - net.get(month, 0)
+        if gap > 0:
+            owed.append((month, gap))
+    return owed
+
+
+def plan_line(state: BeneficiaryState, rules: RuleSet, month: Month) -> PlannedLine | None:
+    """The line to issue for a person in the payroll of ``month``, if any."""
+    if state.facts.status_at(month) in NOT_PAID or state.book.holds:
+        return None
+    owed = owed_months(state, rules, month)
+    if not owed:
+        return None
+    months = tuple(m for m, _ in owed)
+    kind = "allowance" if month in months else "arrears"
+    return PlannedLine(kind, months, tuple(a for _, a in owed))
+
+
+def line_id(month: Month, citizen_id: str, kind: str = "allowance") -> str:
+    """Unique across all payrolls: one allowance line per person and month."""
+    suffix = "-F" if kind == "funeral_support" else ""
+    return f"{month}-{citizen_id}{suffix}"
+
+
+def citizen_of_line(line: str) -> str | None:
+    """The citizen a line id names (lines are "YYYY-MM-<citizen id>[-F]")."""
+    parts = line.split("-")
+    if len(parts) in (3, 4) and len(parts[2]) == 12 and parts[2].isdigit():
+        return parts[2]
+    return None
+
+
+def payroll_id(agent_code: str, month: Month) -> str:
+    return f"{agent_code}/{month}"
+
+
+# --- the calendar of payroll runs ------------------------------------------------
+
+CALENDAR_ID = uuid5(NAMESPACE_URL, "urn:allowance-ledger:payroll-calendar")
+
+
+class PayrollOutOfOrder(ValueError):
+    pass
+
+
+class PayrollCalendar(Aggregate):
+    """One per ledger: every payroll run, in month order. Being a single
+    aggregate, two runs at once conflict on its version: one of them is
+    refused, nothing is issued twice."""
+
+    @staticmethod
+    def create_id() -> UUID:
+        return CALENDAR_ID
+
+    def __init__(self) -> None:
+        self.months: dict[str, dict] = {}  # "YYYY-MM" -> per-agent summary
+
+    class Opened(Aggregate.Created):
+        actor: str
+
+    class MonthIssued(Aggregate.Event):
+        month: Month
+        agents: dict  # agent code -> {"channel", "lines", "carried", "advance_vnd"}
+        rules_id: str
+        rules_fingerprint: str
+        actor: str
+
+        def apply(self, calendar: PayrollCalendar) -> None:
+            calendar.months[str(self.month)] = self.agents
+
+    @classmethod
+    def open(cls, actor: str) -> PayrollCalendar:
+        return cls._create(cls.Opened, id=CALENDAR_ID, actor=actor)
+
+    @property
+    def last_month(self) -> Month | None:
+        return max((Month.parse(m) for m in self.months), default=None)
+
+    def has_run(self, month: Month) -> bool:
+        return str(month) in self.months
+
+    def check_next(self, month: Month) -> None:
+        last = self.last_month
+        if last is not None and month != last + 1:
+            raise PayrollOutOfOrder(
+                f"payroll months run in order: the last was {last}, so the next is {last + 1}, not {month}")
+
+    def issue(self, month: Month, agents: dict, rules: RuleSet, actor: str) -> None:
+        self.check_next(month)
+        self.trigger_event(self.MonthIssued, month=month, agents=agents, rules_id=rules.id,
+                           rules_fingerprint=rules.fingerprint(), actor=actor)

@@ -1,0 +1,126 @@
+"""Payout read models: every payroll line with its latest status, and each
+payroll run per agent (advance, new lines, lines carried forward)."""
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger import payouts
+from ledger.beneficiary import Beneficiary
+from ledger.payroll import PayrollCalendar
+
+from .runner import metadata
+
+lines = sa.Table(
+    "pay_lines", metadata,
+    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("payroll_id", sa.String(80), nullable=False),
+    sa.Column("citizen_id", sa.String(12), nullable=False, index=True),
+    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("commune_code", sa.String(16), nullable=False),
+    sa.Column("agent_code", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("payroll_month", sa.String(7), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("months", sa.Text, nullable=False),  # ';'-joined, as in the files
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("receiver", sa.Text, nullable=False),
+    sa.Column("bank_account", sa.String(64), nullable=False),
+    sa.Column("home_delivery", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("settled_on", sa.String(10)),
+    sa.Column("detail", sa.Text, nullable=False),  # received by, or the reason code
+    sa.Column("flags", sa.Text, nullable=False),
+    sa.Index("ix_pay_lines_agent_month", "agent_code", "payroll_month"),
+)
+
+runs = sa.Table(
+    "payroll_runs", metadata,
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("agent_code", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(8), nullable=False),
+    sa.Column("lines_count", sa.Integer, nullable=False),
+    sa.Column("advance_vnd", sa.BigInteger, nullable=False),
+    sa.Column("carried_count", sa.Integer, nullable=False),
+    sa.Column("carried_vnd", sa.BigInteger, nullable=False),
+    sa.Column("line_ids", sa.Text, nullable=False),  # JSON list, in file order
+    sa.Column("carried_ids", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+)
+
+STATUS_OF = {
+    Beneficiary.PayoutPaid: payouts.PAID,
+    Beneficiary.PayoutUnpaid: payouts.UNPAID,
+    Beneficiary.PayoutRejected: payouts.REJECTED,
+}
+
+
+class PayoutsProjection:
+    name = "payouts"
+    tables = (lines, runs)
+
+    def version(self) -> str:
+        return "1"
+
+    def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
+        inserts, updates, run_rows = [], [], []
+        for _, event in events:
+            if isinstance(event, Beneficiary.PayoutIssued):
+                inserts.append(dict(
+                    line_id=event.line_id, payroll_id=event.payroll_id, citizen_id=event.citizen_id,
+                    full_name=event.full_name, commune_code=event.commune_code,
+                    agent_code=event.agent_code, channel=event.channel,
+                    payroll_month=str(event.payroll_month), kind=event.kind,
+                    months=";".join(str(m) for m in event.months), amount_vnd=sum(event.amounts),
+                    receiver=event.receiver, bank_account=event.bank_account,
+                    home_delivery=event.home_delivery, status=payouts.ISSUED, settled_on=None,
+                    detail="", flags=""))
+            elif type(event) in STATUS_OF:
+                settled_on = getattr(event, "paid_on", None) or getattr(event, "booked_on", None)
+                detail = getattr(event, "received_by", "") or getattr(event, "reason_code", "") \
+                    or getattr(event, "note", "")
+                updates.append(dict(b_line_id=event.line_id, status=STATUS_OF[type(event)],
+                                    settled_on=settled_on.isoformat() if settled_on else None,
+                                    detail=detail, flags=";".join(getattr(event, "flags", []))))
+            elif isinstance(event, PayrollCalendar.MonthIssued):
+                for code, agent in sorted(event.agents.items()):
+                    run_rows.append(dict(
+                        month=str(event.month), agent_code=code, channel=agent["channel"],
+                        lines_count=len(agent["lines"]), advance_vnd=agent["advance_vnd"],
+                        carried_count=len(agent["carried"]), carried_vnd=agent["carried_vnd"],
+                        line_ids=json.dumps(agent["lines"]), carried_ids=json.dumps(agent["carried"]),
+                        recorded_at=event.timestamp.isoformat(), actor=event.actor))
+        # Inserts first: a line issued and settled within one batch is updated after.
+        if inserts:
+            conn.execute(lines.insert(), inserts)
+        if updates:
+            statement = (lines.update().where(lines.c.line_id == sa.bindparam("b_line_id"))
+                         .values(status=sa.bindparam("status"), settled_on=sa.bindparam("settled_on"),
+                                 detail=sa.bindparam("detail"), flags=sa.bindparam("flags")))
+            conn.execute(statement, updates)
+        if run_rows:
+            conn.execute(runs.insert(), run_rows)
+
+
+# --- queries -------------------------------------------------------------------------
+
+def payroll_of(conn: Connection, month: str) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(
+        sa.select(runs).where(runs.c.month == month).order_by(runs.c.agent_code))]
+
+
+def lines_by_id(conn: Connection, line_ids: Sequence[str]) -> dict[str, dict]:
+    found = {}
+    for start in range(0, len(line_ids), 500):
+        chunk = list(line_ids[start:start + 500])
+        for row in conn.execute(sa.select(lines).where(lines.c.line_id.in_(chunk))):
+            found[row.line_id] = dict(row._mapping)
+    return found
+
+
+def last_payroll_month(conn: Connection) -> str | None:
+    return conn.execute(sa.select(sa.func.max(runs.c.month))).scalar()
