@@ -1,19 +1,23 @@
-"""``ledger demo``: a synthetic district run through the ledger on the
-embedded SQLite store, printing what a payment officer would look at."""
+"""``ledger demo``: a synthetic district run month by month through the
+ledger on the embedded SQLite store: decisions arrive, the payroll is
+issued, post offices and banks report back, and the officer looks at the
+figures, the unclaimed queue and one person's history."""
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
 
-from ledger.months import Month
+from ledger.months import Month, month_range
 
 from . import synthetic
-from .cli import beneficiary_report, entitlements_report
+from .cli import beneficiary_report, unclaimed_report
 from .runtime import Ledger
 from .store import open_store
 
 DEMO_URL = "sqlite:///ledger-demo.db"
+FIRST = Month.parse("2024-03")
+LAST = Month.parse("2024-10")
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -24,45 +28,81 @@ def _fresh_sqlite(url: str) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
+def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, seed: int, actor: str):
+    """The agents pay their lists and report back; returns (paid, unpaid, rejected, suspended)."""
+    counts = {"paid": 0, "unpaid": 0, "rejected": 0, "suspended": 0}
+    for name in files:
+        if not name.endswith(".csv"):
+            continue
+        rows = synthetic.read_payroll_csv(name)
+        if "VNPOST" in name:
+            results = synthetic.postoffice_results(rows, str(month), seed=seed)
+            path = synthetic.write_csv(out / "results" / f"postoffice-result-{Path(name).stem}.csv",
+                                       results, synthetic.POSTOFFICE_RESULT_COLUMNS)
+            summary = ledger.import_postoffice(path, actor)
+        else:
+            results = synthetic.bank_results(rows, str(month), seed=seed)
+            path = synthetic.write_csv(out / "results" / f"bank-result-{Path(name).stem}.csv",
+                                       results, synthetic.BANK_RESULT_COLUMNS)
+            summary = ledger.import_bank(path, actor)
+        for r in results:
+            counts[{"credited": "paid"}.get(r["status"], r["status"])] += 1
+        counts["suspended"] += len(summary.suspended)
+    return counts
+
+
 def run_demo(args: argparse.Namespace) -> None:
     url = args.db or DEMO_URL  # its own file: the demo never touches ledger.db
     _fresh_sqlite(url)
     out = Path(args.out)
     actor = "demo-officer"
     area = synthetic.Area()
-    first = Month.parse("2024-01")
-    print(f"Demo district: {args.people} beneficiaries, store {url}, files in {out}/")
+    seed = args.seed
+    months = month_range(FIRST, LAST)
+    print(f"Demo district: {args.people} beneficiaries, store {url}, files in {out}/\n")
 
-    registered = synthetic.registrations(args.people, seed=args.seed, area=area, first=first)
-    files = [synthetic.write_csv(out / "decisions-2024-01..06.csv", registered)]
-    for month in (Month.parse("2024-07"), Month.parse("2024-08"), Month.parse("2024-09")):
-        changes = synthetic.later_decisions(registered, seed=args.seed, month=month, area=area)
-        files.append(synthetic.write_csv(out / f"decisions-{month}.csv", changes))
-
+    registered = synthetic.registrations(args.people, seed=seed, area=area, first=FIRST - 2,
+                                         months_count=len(months) - 2)
     ledger = Ledger(url)
+    started = time.perf_counter()
     try:
-        for path in files:
-            started = time.perf_counter()
-            summary = ledger.import_decisions(path, actor)
-            print(f"  imported {path.name}: {summary.rows} rows, {summary.recorded_events} events "
-                  f"in {time.perf_counter() - started:.1f}s")
-        again = ledger.import_decisions(files[0], actor)
-        print(f"  imported {files[0].name} again: {again.recorded_events} new events (idempotent)")
+        print("month    decisions  lines    advance VND  carried  paid  unpaid  rejected  suspended")
+        for month in months:
+            # Registrations reach the office in their effective month (the first
+            # file also brings the two months before the first payroll).
+            arriving = [r for r in registered if Month.parse(r["effective_month"]) == month
+                        or (month == FIRST and Month.parse(r["effective_month"]) < month)]
+            changes = synthetic.later_decisions(registered, seed=seed, month=month, area=area, share=0.01)
+            changes = [c for c in changes if any(r["citizen_id"] == c["citizen_id"] for r in registered
+                                                 if Month.parse(r["effective_month"]) < month)]
+            path = synthetic.write_csv(out / "decisions" / f"decisions-{month}.csv", arriving + changes)
+            decided = ledger.import_decisions(path, actor)
+            payroll = ledger.run_payroll(month, out / "payroll", actor)
+            counts = _agent_results(ledger, payroll.files, month, out, seed, actor)
+            print(f"{month}  {decided.recorded_events:>9}  {payroll.lines:>5}  {payroll.amount:>13,}  "
+                  f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
+                  f"{counts['rejected']:>8}  {counts['suspended']:>9}")
+        again = ledger.run_payroll(LAST, out / "payroll", actor)
+        print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
+              f"the same {len(again.files)} files rewritten.")
 
-        print("\nEntitlements by month (the standard level rose from 360,000 to 500,000 in 2024-07):")
-        for month in ("2024-06", "2024-07", "2024-09", "2025-01"):
-            rows = entitlements_report(ledger, Month.parse(month))
-            paid = [r for r in rows if r["amount"] > 0]
-            print(f"  {month}: {len(paid):>6} people due, {sum(r['amount'] for r in rows):>15,} VND")
+        queue = unclaimed_report(ledger, LAST)
+        print(f"\nUnclaimed queue after {LAST}: {sum(1 for q in queue if q['flag'] == 'verify')} to verify, "
+              f"{sum(1 for q in queue if q['flag'] == 'suspended')} suspended, "
+              f"{sum(q['amount'] for q in queue):,} VND held by post offices")
+        for row in queue[:5]:
+            print(f"  {row['agent_code']}  commune {row['commune_code']}  {row['citizen_id']}  "
+                  f"{row['consecutive_months']} months  {row['amount']:>10,} VND  {row['flag']}")
 
-        sample = next(r for r in registered if r["category"].startswith("ORPHAN"))
-        report = beneficiary_report(ledger, sample["citizen_id"])
+        sample = next((q["citizen_id"] for q in queue if q["flag"] == "suspended"), registered[0]["citizen_id"])
+        report = beneficiary_report(ledger, sample)
         print(f"\nOne person: {report['citizen_id']} ({report['full_name']}), "
-              f"{', '.join(report['categories'])}, born {report['birth_date']}:")
-        changes = [m for i, m in enumerate(report["months"])
-                   if i == 0 or m["due"] != report["months"][i - 1]["due"]]
-        for m in changes:
-            print(f"  from {m['month']}: {m['due']:>9,} VND ({m['status']})")
+              f"{', '.join(report['categories'])}, status {report['status']}:")
+        print("  month    due        issued     disbursed  unclaimed")
+        for m in report["months"]:
+            if m["month"] >= str(FIRST):
+                print(f"  {m['month']}  {m['due']:>9,}  {m['issued']:>9,}  {m['disbursed']:>9,}  {m['unclaimed']:>9,}")
     finally:
         ledger.close()
-    print(f"\nTry: ledger --db {url} beneficiary show {sample['citizen_id']}")
+    print(f"\n{len(months)} months in {time.perf_counter() - started:.1f}s. "
+          f"Try: ledger --db {url} beneficiary show {sample}")

@@ -126,7 +126,8 @@ def _birthday_months(birth_date: date, ages: set[int]) -> set[Month]:
 def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
     """Every month in which the schedule may change, from the first month on."""
     candidates = facts.fact_months() | rules.change_months()
-    candidates |= _birthday_months(facts.birth_date, rules.all_age_boundaries())
+    codes = frozenset(c for fact in facts.categories.facts for c in fact.categories)
+    candidates |= _birthday_months(facts.birth_date, rules.age_boundaries(codes))
     return sorted(m for m in candidates if m >= facts.first_month)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,10 +24,7 @@ class Month:
 
     @classmethod
     def parse(cls, text: str) -> Month:
-        match = _MONTH_RE.match(text.strip())
-        if not match:
-            raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
-        return cls.of(int(match.group(1)), int(match.group(2)))
+        return _parse(text)
 
     @classmethod
     def containing(cls, day: date) -> Month:
@@ -63,6 +61,15 @@ class Month:
 
     def __repr__(self) -> str:
         return f"Month({str(self)!r})"
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> Month:
+    # Cached: the read models and files repeat the same few hundred months.
+    match = _MONTH_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"expected a month as YYYY-MM, got {text!r}")
+    return Month.of(int(match.group(1)), int(match.group(2)))
 
 
 def month_range(first: Month, last: Month) -> list[Month]:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal, Sequence, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .months import Month
 
@@ -174,9 +174,26 @@ class RuleSet(_Rule):
         return self
 
     # --- lookups (a month is looked up by its first day) ---------------------
+    # Memoised per rule set: the schedule asks the same few questions for
+    # every person and month, and a rule set never changes once loaded.
+    _memo: dict = PrivateAttr(default_factory=dict)
+
+    def model_copy(self, *, update=None, deep: bool = False) -> RuleSet:
+        # A copy with other entries must not share the original's memo.
+        copy = super().model_copy(update=update, deep=deep)
+        copy._memo = {}
+        return copy
+
+    def _remember(self, key: tuple, compute):
+        try:
+            return self._memo[key]
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     def level(self, province: str, month: Month) -> int | None:
-        return self.level_on(province, month.first_day)
+        return self._remember(("level", province, month.index),
+                              lambda: self.level_on(province, month.first_day))
 
     def level_on(self, province: str, day: date) -> int | None:
         """A province may set a level above the national one (Decree 20/2021
@@ -188,11 +205,14 @@ class RuleSet(_Rule):
         return max(amounts) if amounts else None
 
     def table(self, month: Month) -> CoefficientTable | None:
-        return in_force(self.coefficient_tables, month.first_day)
+        return self._remember(("table", month.index),
+                              lambda: in_force(self.coefficient_tables, month.first_day))
 
     def age_convention(self, month: Month) -> AgeConvention:
-        entry = in_force(self.age_conventions, month.first_day)
-        return entry.band_change if entry else "month_after"
+        def compute() -> AgeConvention:
+            entry = in_force(self.age_conventions, month.first_day)
+            return entry.band_change if entry else "month_after"
+        return self._remember(("convention", month.index), compute)
 
     def unclaimed_rule(self, month: Month) -> UnclaimedRule:
         entry = in_force(self.unclaimed, month.first_day)
@@ -213,21 +233,31 @@ class RuleSet(_Rule):
     def change_months(self) -> set[Month]:
         """Months in which some entry takes effect: the schedule can only
         change there (besides the beneficiary's own facts and birthdays)."""
-        entries = [*self.levels, *self.coefficient_tables, *self.age_conventions]
-        return {Month.containing(e.effective_from) for e in entries}
+        def compute() -> frozenset[Month]:
+            entries = [*self.levels, *self.coefficient_tables, *self.age_conventions]
+            return frozenset(Month.containing(e.effective_from) for e in entries)
+        return self._remember(("change_months",), compute)
 
-    def all_age_boundaries(self) -> set[int]:
-        ages: set[int] = set()
-        for table in self.coefficient_tables:
-            for rule in table.categories.values():
-                ages |= rule.age_boundaries()
-        return ages
+    def age_boundaries(self, codes: frozenset[str]) -> frozenset[int]:
+        """The ages at which any of these categories changes band or ends."""
+        def compute() -> frozenset[int]:
+            ages: set[int] = set()
+            for table in self.coefficient_tables:
+                for code in codes & table.categories.keys():
+                    ages |= table.categories[code].age_boundaries()
+            return frozenset(ages)
+        return self._remember(("ages", codes), compute)
+
+    def all_age_boundaries(self) -> frozenset[int]:
+        return self.age_boundaries(frozenset(self.category_codes()))
 
     def fingerprint(self) -> str:
         """A short hash of the rule content: read models computed under
         other rules know they must be rebuilt."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        def compute() -> str:
+            payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+            return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return self._remember(("fingerprint",), compute)
 
 
 def round_vnd(amount: Fraction) -> int:

@@ -221,3 +221,10 @@ def test_shipped_rule_file_validates_and_a_bad_one_is_refused(tmp_path):
     from adapters.rulefiles import RuleFileError
     with pytest.raises(RuleFileError, match="amount_vnd"):
         load_ruleset(bad)
+
+
+def test_a_copied_rule_set_does_not_share_lookups():
+    month = Month.parse("2025-01")
+    assert RULES.level("051", month) == 500_000
+    copy = _with_level(RULES, "*", month, 600_000)
+    assert (copy.level("051", month), RULES.level("051", month)) == (600_000, 500_000)
