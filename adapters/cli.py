@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 
 from ledger.entitlement import due_for_month
 from ledger.months import Month, month_range
+from ledger.clawback import open_overpayment_vnd
 from ledger.payroll import owed_months
 from projections import entitlements as ent_view
 from projections import payouts as pay_view
@@ -111,9 +112,9 @@ def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
                   for x in state.book.lines],
         "holds": [code for _, code in state.book.holds],
         "arrears_due": arrears,
-        "overpayment_open": 0,
-        "recovered": 0,
-        "funeral_support": 0,
+        "overpayment_open": open_overpayment_vnd(state, ledger.rules),
+        "recovered": state.book.recovered_vnd(),
+        "funeral_support": state.book.funeral.amount_vnd if state.book.funeral else 0,
     }
 
 
@@ -171,6 +172,37 @@ def _results_human(d: dict) -> str:
     for flag in d["paid_after_death"]:
         text += f"\nFLAG paid after the date of death: {flag['citizen_id']} line {flag['line_id']}"
     return text
+
+
+def _import_human(d: dict) -> str:
+    return (f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
+            f"{d['unchanged_rows']} rows already recorded")
+
+
+def cmd_import_deaths(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, ledger.import_deaths(args.file, args.actor).as_dict(), _import_human)
+
+
+def cmd_import_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, ledger.import_recoveries(args.file, args.actor).as_dict(), _import_human)
+
+
+def recoveries_report(ledger: Ledger) -> list[dict]:
+    ledger.catch_up()
+    with ledger.engine.connect() as conn:
+        rows = ent_view.recoveries(conn)
+    return [{"citizen_id": r["citizen_id"], "months": [m for m in r["months"].split(";") if m],
+             "amount": r["amount_vnd"], "recovered": r["recovered_vnd"], "open": r["open_vnd"],
+             "status": r["status"], "received_by": [x for x in r["received_by"].split(";") if x],
+             "paid_after_death": [x for x in r["paid_after_death"].split(";") if x]} for r in rows]
+
+
+def cmd_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
+    _emit(args, recoveries_report(ledger), lambda rows: _table(
+        [(r["citizen_id"], ",".join(r["months"]), _vnd(r["amount"]), _vnd(r["recovered"]), _vnd(r["open"]),
+          r["status"], ",".join(r["received_by"])) for r in rows],
+        ("citizen_id", "months", "overpaid", "recovered", "open", "status", "received by"))
+        + f"\n{sum(r['open'] for r in rows):,} VND open in {sum(1 for r in rows if r['open'])} overpayments")
 
 
 def cmd_import_postoffice(ledger: Ledger, args: argparse.Namespace) -> None:
@@ -246,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("bank", cmd_import_bank, "record a bank's results (CSV or camt.054 XML)",
             parent=imports).add_argument("file")
+
+    command("deaths", cmd_import_deaths, "record death notices and their consequences",
+            parent=imports).add_argument("file")
+    command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
+            parent=imports).add_argument("file")
+    command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
     run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)

@@ -21,7 +21,7 @@ from ledger.months import Month
 from ledger.payroll import PayrollOutOfOrder
 from projections import payouts as pay_view
 
-from . import agent_results, clock, payroll_files, progress
+from . import agent_results, clock, notices_file, payroll_files, progress
 from .settings import OfficeSettings
 from .decisions_file import parse_decisions
 from .rulefiles import default_ruleset
@@ -140,6 +140,23 @@ class Ledger:
         self.catch_up()
         return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
                               outcome.suspended, outcome.flagged)
+
+    def _import_items(self, parsed, record) -> ImportSummary:
+        try:
+            outcome = self.command(lambda: record(parsed.items))
+        except Rejected as exc:
+            raise InputRejected([parsed.problem(p.row, p.field, p.message)
+                                 for p in exc.problems]) from None
+        self.catch_up()
+        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+
+    def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
+        return self._import_items(notices_file.parse_deaths(path),
+                                  lambda items: self.app.record_deaths(items, actor))
+
+    def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
+        return self._import_items(notices_file.parse_recoveries(path),
+                                  lambda items: self.app.record_recoveries(items, actor))
 
     def import_postoffice(self, path: str | Path, actor: str) -> ResultsSummary:
         return self._import_results(agent_results.parse_postoffice(path), actor)

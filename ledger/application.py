@@ -16,11 +16,11 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from . import facts as f
 from .beneficiary import Beneficiary, beneficiary_id
-from .decisions import Decision
+from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
-from .payouts import AgentResult
-from .payroll import CALENDAR_ID, PayrollCalendar, citizen_of_line, plan_line
+from .payouts import AgentResult, Recovery
+from .payroll import CALENDAR_ID, PayrollCalendar, citizen_of_line, plan_funeral, plan_line
 from .rules import RuleSet
 
 LoadMany = Callable[[Sequence[UUID]], Mapping[UUID, Beneficiary]]
@@ -149,6 +149,9 @@ class LedgerApp(Application):
                     continue
                 else:
                     aggregate.decide(decision, actor)
+                    # A back-dated decision may leave cash with an agent for
+                    # months no longer due as issued: withdrawn at once.
+                    aggregate.correct_payouts(self.rules, decision.decision_no, actor)
             except Refused as exc:
                 problems.append(RowProblem(row, exc.field, exc.message))
                 continue
@@ -177,14 +180,16 @@ class LedgerApp(Application):
         touched = []
         for person in self._load_all():
             state = person.state
-            planned = plan_line(state, self.rules, month)
-            if planned is not None:
+            for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
+                if planned is None:
+                    continue
                 person.issue(month, planned, self.rules.id, actor)
                 line = person.state.book.lines[-1]
                 entry = agent(line.agent_code, line.channel)
                 entry["lines"].append(line.line_id)
                 entry["advance_vnd"] += line.amount_vnd
-                touched.append(person)
+                if not touched or touched[-1] is not person:
+                    touched.append(person)
             if state.facts.status_at(month) == f.SUSPENDED:
                 continue  # cash held for a suspended person is not handed out
             for line in state.book.open_lines():
@@ -229,6 +234,40 @@ class LedgerApp(Application):
                    if isinstance(e, Beneficiary.PayoutPaid) and e.flags]
         self.save(*touched.values())
         return ResultsOutcome(len(results), recorded, unchanged, suspended, flagged)
+
+
+    # --- deaths and recoveries -------------------------------------------------------
+
+    def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
+        """Apply ``record(person, item)`` to each item's beneficiary, all or nothing."""
+        people = self.beneficiaries({citizen_of(i) for i in items})
+        problems: list[RowProblem] = []
+        touched: dict[str, Beneficiary] = {}
+        unchanged = 0
+        for row, item in enumerate(items):
+            person = people.get(citizen_of(item))
+            try:
+                if person is None:
+                    raise Refused("citizen_id", f"{citizen_of(item)} is not registered")
+                if record(person, item):
+                    touched[person.facts.citizen_id] = person
+                else:
+                    unchanged += 1
+            except Refused as exc:
+                problems.append(RowProblem(row, exc.field, exc.message))
+        if problems:
+            raise Rejected(problems)
+        recordings = self.save(*touched.values())
+        return RecordOutcome(len(items), len(recordings), unchanged)
+
+    def record_deaths(self, notices: Sequence[DeathNotice], actor: str) -> RecordOutcome:
+        return self._record_each(notices, lambda n: n.citizen_id,
+                                 lambda person, n: person.notify_death(n, self.rules, actor))
+
+    def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str) -> RecordOutcome:
+        """Recoveries as (citizen id, recovery) pairs."""
+        return self._record_each(recoveries, lambda r: r[0],
+                                 lambda person, r: person.record_recovery(r[1], self.rules, actor))
 
 
 @dataclass(frozen=True)

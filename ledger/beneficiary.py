@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from . import facts as f
 from . import payouts
-from .decisions import Decision
+from .decisions import Decision, DeathNotice
 from .errors import Refused
 from .facts import BeneficiaryFacts, Basis
 from .months import Month
@@ -231,7 +231,12 @@ class Beneficiary(Aggregate):
         reported_on: date
         document_no: str
         funeral_arranged_by: str
+        corrects: str  # the notice whose date this one corrects, if any
         fingerprint: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.document_no or self.notice_id
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             folded = super().fold(state)
@@ -239,11 +244,46 @@ class Beneficiary(Aggregate):
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
-            if facts.death is not None:  # a second source confirming the same death
-                return facts
+            if facts.death is not None and not self.corrects:
+                return facts  # a second source confirming the same death
             return facts.with_death(
                 f.DeathFact(self.date_of_death, self.notice_id, self.source, self.reported_on)
             )
+
+    class FuneralSupportGranted(Event):
+        notice_id: str
+        amount_vnd: int
+        date_of_death: date
+        arranged_by: str
+        rules_id: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.notice_id
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            grant = payouts.FuneralGrant(self.amount_vnd, self.date_of_death, self.arranged_by, self.notice_id)
+            return replace(state, book=state.book.with_funeral(grant))
+
+    class RecoveryRecorded(Event):
+        receipt_no: str
+        amount_vnd: int
+        paid_on: date
+        paid_by: str
+        method: str
+        decision_no: str
+        reason: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.decision_no or self.receipt_no
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            recovery = payouts.Recovery(self.receipt_no, self.amount_vnd, self.paid_on, self.paid_by,
+                                        self.method, self.decision_no, self.reason)
+            return replace(state, book=state.book.with_recovery(recovery))
 
 
     # --- payouts ---------------------------------------------------------------
@@ -307,6 +347,16 @@ class Beneficiary(Aggregate):
             book = state.book.settle(self.line_id, payouts.REJECTED, self.booked_on, self.reason_code)
             hold = payouts.REASON_HOLDS.get(self.reason_code)
             return replace(state, book=book.with_hold(hold, self.reason_code) if hold else book)
+
+    class LineCancelled(PayoutEvent):
+        """Withdrawn by the office: the months are no longer due as the line
+        pays them (a death, a back-dated decision). The agent returns the cash."""
+
+        reason: str
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=state.book.settle(self.line_id, payouts.CANCELLED, None, self.reason))
 
     class DeathVerificationRequested(PayoutEvent):
         """A bank reported the account holder deceased (MD07): the commune
@@ -404,6 +454,10 @@ class Beneficiary(Aggregate):
         channel = self.facts.channels.at(month) or self.facts.channels.latest()
         proxy = self.facts.proxies.at(month)
         residence = self.facts.residences.at(month) or self.facts.residences.latest()
+        receiver = proxy.proxy_name if proxy and proxy.proxy_name else self.facts.full_name
+        if planned.kind == payouts.FUNERAL:  # to whoever arranged the funeral
+            grant = self.state.book.funeral
+            receiver = grant.arranged_by or f"gia đình {self.facts.full_name}"
         self.trigger_event(
             self.PayoutIssued, actor=actor, line_id=line_id(month, self.facts.citizen_id, planned.kind),
             citizen_id=self.facts.citizen_id, full_name=self.facts.full_name,
@@ -411,7 +465,7 @@ class Beneficiary(Aggregate):
             payroll_id=payroll_id(channel.agent_code, month), agent_code=channel.agent_code,
             channel=channel.channel, payroll_month=month, kind=planned.kind,
             months=list(planned.months), amounts=list(planned.amounts),
-            receiver=proxy.proxy_name if proxy and proxy.proxy_name else self.facts.full_name,
+            receiver=receiver,
             bank_account=channel.bank_account, home_delivery=channel.home_delivery,
             commune_code=residence.commune_code, rules_id=rules_id,
         )
@@ -437,10 +491,14 @@ class Beneficiary(Aggregate):
                 if (line.settled_on, line.detail) == (result.on, result.received_by):
                     return False
                 raise Refused("status", f"line {line.line_id} was reported paid on {line.settled_on} before")
-            if line.status not in payouts.OPEN:
+            if line.status not in payouts.OPEN + (payouts.CANCELLED,):
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be paid")
             died = self.facts.death.date_of_death if self.facts.death else None
             flags = ["paid_after_death"] if died and result.on > died else []
+            if line.status == payouts.CANCELLED:
+                # Paid out before the agent learned of the cancellation: the
+                # money is gone and becomes an overpayment, flagged.
+                flags.append("paid_after_cancellation")
             self.trigger_event(self.PayoutPaid, actor=actor, line_id=line.line_id,
                                document=result.document, paid_on=result.on,
                                amount_vnd=result.amount_vnd, received_by=result.received_by,
@@ -483,6 +541,88 @@ class Beneficiary(Aggregate):
         self.trigger_event(
             self.Suspended, actor=actor, decision_no=f"UNCLAIMED/{last}", signed_on=today,
             effective=last + 1, fingerprint="", reason=f"{rounds} consecutive months unclaimed ({rule.source})")
+        return True
+
+    # --- deaths, corrections, recoveries ---------------------------------------
+
+    def notify_death(self, notice: DeathNotice, rules, actor: str) -> bool:
+        """Record a death notice; False if this notice was recorded before.
+        Two sources on the same date are one death; a different date needs a
+        correcting notice, never a silent choice."""
+        recorded = self.state.notices.get(notice.notice_id)
+        if recorded is not None:
+            if recorded != notice.fingerprint():
+                raise Refused("notice_id", f"notice {notice.notice_id} was recorded before with different content")
+            return False
+        known = self.facts.death
+        if notice.date_of_death < self.facts.birth_date:
+            raise Refused("date_of_death", "date_of_death is before the birth date")
+        if notice.corrects and notice.corrects not in self.state.notices:
+            raise Refused("corrects", f"no notice {notice.corrects} is recorded for {self.facts.citizen_id}")
+        if known is not None and known.date_of_death != notice.date_of_death and not notice.corrects:
+            raise Refused("date_of_death",
+                          f"notice {known.notice_id} ({known.source}) gives {known.date_of_death}, this one "
+                          f"{notice.date_of_death}: record a correcting notice (column corrects) to resolve it")
+        self.trigger_event(
+            self.DeathNotified, actor=actor, notice_id=notice.notice_id,
+            date_of_death=notice.date_of_death, source=notice.source, reported_on=notice.reported_on,
+            document_no=notice.document_no, funeral_arranged_by=notice.funeral_arranged_by,
+            corrects=notice.corrects, fingerprint=notice.fingerprint())
+        self._grant_funeral_support(notice, rules, actor)
+        self.correct_payouts(rules, notice.notice_id, actor)
+        return True
+
+    def _grant_funeral_support(self, notice: DeathNotice, rules, actor: str) -> None:
+        """Once per death of a beneficiary entitled at the time (Decree 20 Art 11)."""
+        if self.state.book.funeral is not None:
+            return
+        death_month = Month.containing(notice.date_of_death)
+        if death_month < self.facts.first_month or self.facts.status_at(death_month) not in (f.ACTIVE, f.SUSPENDED):
+            return
+        residence = self.facts.residences.at(death_month) or self.facts.residences.latest()
+        amount = rules.funeral_support(residence.province_code, notice.date_of_death)
+        if amount:
+            self.trigger_event(self.FuneralSupportGranted, actor=actor, notice_id=notice.notice_id,
+                               amount_vnd=amount, date_of_death=notice.date_of_death,
+                               arranged_by=notice.funeral_arranged_by, rules_id=rules.id)
+
+    def correct_payouts(self, rules, basis: str, actor: str) -> list[str]:
+        """Cancel every open line that pays more than is now due; returns their ids."""
+        from .clawback import lines_to_cancel
+
+        cancelled = []
+        for line in lines_to_cancel(self.state, rules):
+            self.trigger_event(self.LineCancelled, actor=actor, line_id=line.line_id, document=basis,
+                               reason=f"no longer due as issued ({basis})")
+            cancelled.append(line.line_id)
+        return cancelled
+
+    def record_recovery(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
+        """Record money back on the overpayment; False if this receipt was
+        recorded before exactly so."""
+        from .clawback import funeral_to_issue_vnd, open_overpayment_vnd
+
+        for earlier in self.state.book.recoveries:
+            if earlier.receipt_no == recovery.receipt_no:
+                if earlier != recovery:
+                    raise Refused("receipt_no", f"receipt {recovery.receipt_no} was recorded before "
+                                                "with different content")
+                return False
+        open_vnd = open_overpayment_vnd(self.state, rules)
+        if recovery.amount_vnd > open_vnd:
+            raise Refused("amount", f"{recovery.amount_vnd} VND is more than the open overpayment "
+                                    f"of {self.facts.citizen_id} ({open_vnd} VND)")
+        if recovery.method in ("offset", "write_off") and not recovery.decision_no:
+            raise Refused("decision_no", f"a {recovery.method} needs a decision")
+        if recovery.method == "write_off" and not recovery.reason:
+            raise Refused("reason", "a write_off needs a reason")
+        if recovery.method == "offset" and recovery.amount_vnd > funeral_to_issue_vnd(self.state):
+            raise Refused("amount", f"the estate is owed {funeral_to_issue_vnd(self.state)} VND "
+                                    "of funeral support not yet paid: an offset cannot exceed it")
+        self.trigger_event(self.RecoveryRecorded, actor=actor, receipt_no=recovery.receipt_no,
+                           amount_vnd=recovery.amount_vnd, paid_on=recovery.paid_on,
+                           paid_by=recovery.paid_by, method=recovery.method,
+                           decision_no=recovery.decision_no, reason=recovery.reason)
         return True
 
 

@@ -60,3 +60,22 @@ class Decision:
         """Content hash: the same key seen again must carry the same content."""
         text = "\x1f".join(str(part) for part in astuple(self))
         return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+DEATH_SOURCES = ("civil_registry", "commune", "post_office", "bank", "family")
+
+
+@dataclass(frozen=True, slots=True)
+class DeathNotice:
+    notice_id: str
+    citizen_id: str
+    date_of_death: date
+    source: str
+    reported_on: date
+    document_no: str = ""
+    funeral_arranged_by: str = ""
+    corrects: str = ""  # the notice id whose date this one corrects
+
+    def fingerprint(self) -> str:
+        text = "\x1f".join(str(part) for part in astuple(self))
+        return hashlib.sha256(text.encode()).hexdigest()[:24]

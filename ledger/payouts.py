@@ -60,9 +60,49 @@ class MonthFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class Recovery:
+    """Money back on an overpayment: repaid, offset (with a decision) or
+    written off (with a decision and a reason)."""
+
+    receipt_no: str
+    amount_vnd: int
+    paid_on: date
+    paid_by: str
+    method: str  # cash, bank, offset, write_off
+    decision_no: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FuneralGrant:
+    amount_vnd: int
+    date_of_death: date
+    arranged_by: str
+    notice_id: str
+
+
+FUNERAL = "funeral_support"
+
+
+@dataclass(frozen=True, slots=True)
 class PayoutBook:
     lines: tuple[PayLine, ...] = ()
     holds: tuple[tuple[str, str], ...] = ()  # (hold kind, reason code)
+    recoveries: tuple[Recovery, ...] = ()
+    funeral: FuneralGrant | None = None
+
+    def allowance_lines(self) -> tuple[PayLine, ...]:
+        """Lines that pay months of the allowance (not funeral support)."""
+        return tuple(x for x in self.lines if x.kind != FUNERAL)
+
+    def recovered_vnd(self) -> int:
+        return sum(r.amount_vnd for r in self.recoveries)
+
+    def with_recovery(self, recovery: Recovery) -> PayoutBook:
+        return replace(self, recoveries=self.recoveries + (recovery,))
+
+    def with_funeral(self, grant: FuneralGrant) -> PayoutBook:
+        return replace(self, funeral=grant)
 
     def with_hold(self, kind: str, code: str) -> PayoutBook:
         kept = tuple(h for h in self.holds if h[0] != kind)
@@ -89,7 +129,7 @@ class PayoutBook:
     def net_issued_by_month(self) -> dict[Month, int]:
         """Per month, what was issued and not withdrawn (paid or with the agent)."""
         net: dict[Month, int] = {}
-        for pay_line in self.lines:
+        for pay_line in self.allowance_lines():
             if pay_line.status in (REJECTED, CANCELLED):
                 continue
             for month, amount in zip(pay_line.months, pay_line.amounts):
@@ -104,7 +144,7 @@ class PayoutBook:
         with no result yet do not count either way."""
         rounds = 0
         expected: Month | None = None
-        for pay_line in sorted(self.lines, key=lambda x: x.payroll_month, reverse=True):
+        for pay_line in sorted(self.allowance_lines(), key=lambda x: x.payroll_month, reverse=True):
             if pay_line.status == ISSUED and rounds == 0 and expected is None:
                 continue  # this round's results are not in yet
             if pay_line.status != UNPAID:
@@ -118,7 +158,7 @@ class PayoutBook:
 
     def figures(self, month: Month) -> MonthFigures:
         issued = disbursed = unclaimed = cancelled = 0
-        for pay_line in self.lines:
+        for pay_line in self.allowance_lines():
             amount = pay_line.amount_for(month)
             if not amount:
                 continue
@@ -132,7 +172,15 @@ class PayoutBook:
         return MonthFigures(issued, disbursed, unclaimed, cancelled)
 
     def months(self) -> set[Month]:
-        return {m for pay_line in self.lines for m in pay_line.months}
+        return {m for pay_line in self.allowance_lines() for m in pay_line.months}
+
+    def disbursed_by_month(self) -> dict[Month, int]:
+        paid: dict[Month, int] = {}
+        for pay_line in self.allowance_lines():
+            if pay_line.status == PAID:
+                for month, amount in zip(pay_line.months, pay_line.amounts):
+                    paid[month] = paid.get(month, 0) + amount
+        return paid
 
     def open_lines(self) -> list[PayLine]:
         return [x for x in self.lines if x.status in OPEN]

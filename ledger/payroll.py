@@ -12,8 +12,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from . import facts as f
+from .clawback import funeral_to_issue_vnd
 from .entitlement import segments
 from .months import Month, month_range
+from .payouts import FUNERAL
 from .rules import RuleSet
 from .state import BeneficiaryState
 
@@ -68,6 +70,14 @@ def plan_line(state: BeneficiaryState, rules: RuleSet, month: Month) -> PlannedL
     months = tuple(m for m, _ in owed)
     kind = "allowance" if month in months else "arrears"
     return PlannedLine(kind, months, tuple(a for _, a in owed))
+
+
+def plan_funeral(state: BeneficiaryState, month: Month) -> PlannedLine | None:
+    """Funeral support granted and not yet issued (less any offset)."""
+    amount = funeral_to_issue_vnd(state)
+    if not amount or state.book.funeral is None:
+        return None
+    return PlannedLine(FUNERAL, (Month.containing(state.book.funeral.date_of_death),), (amount,))
 
 
 def line_id(month: Month, citizen_id: str, kind: str = "allowance") -> str:

@@ -10,7 +10,7 @@ from datetime import date
 from ledger import facts as f
 from ledger.facts import BeneficiaryFacts, Timeline
 from ledger.months import Month
-from ledger.payouts import PayLine, PayoutBook
+from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery
 from ledger.state import BeneficiaryState
 
 
@@ -73,6 +73,11 @@ def state_to_json(state: BeneficiaryState) -> str:
         "facts": facts_to_dict(state.facts),
         "lines": [_line(x) for x in state.book.lines],
         "holds": [list(h) for h in state.book.holds],
+        "recoveries": [[r.receipt_no, r.amount_vnd, r.paid_on.isoformat(), r.paid_by, r.method,
+                        r.decision_no, r.reason] for r in state.book.recoveries],
+        "funeral": None if state.book.funeral is None else [
+            state.book.funeral.amount_vnd, state.book.funeral.date_of_death.isoformat(),
+            state.book.funeral.arranged_by, state.book.funeral.notice_id],
         "decisions": state.decisions,
         "notices": state.notices,
     }, ensure_ascii=False, separators=(",", ":"))
@@ -82,7 +87,14 @@ def state_from_json(text: str) -> BeneficiaryState:
     raw = json.loads(text)
     return BeneficiaryState(
         facts_from_dict(raw["facts"]),
-        PayoutBook(tuple(_unline(x) for x in raw["lines"]), tuple(tuple(h) for h in raw["holds"])),
+        PayoutBook(
+            tuple(_unline(x) for x in raw["lines"]),
+            tuple(tuple(h) for h in raw["holds"]),
+            tuple(Recovery(n, a, date.fromisoformat(d), by, m, dec, why)
+                  for n, a, d, by, m, dec, why in raw["recoveries"]),
+            None if raw["funeral"] is None else FuneralGrant(
+                raw["funeral"][0], date.fromisoformat(raw["funeral"][1]), raw["funeral"][2], raw["funeral"][3]),
+        ),
         raw["decisions"],
         raw["notices"],
     )

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.beneficiary import Beneficiary
+from ledger.clawback import overpayment
 from ledger.entitlement import segments
 from ledger.facts import BeneficiaryFacts
 from ledger.state import BeneficiaryState
@@ -58,6 +59,18 @@ unclaimed_table = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
 )
 
+overpayments_table = sa.Table(
+    "overpayments", metadata,
+    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("months", sa.Text, nullable=False),
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("recovered_vnd", sa.BigInteger, nullable=False),
+    sa.Column("open_vnd", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open, recovered, written_off
+    sa.Column("received_by", sa.Text, nullable=False),
+    sa.Column("paid_after_death", sa.Text, nullable=False),  # line ids, for follow-up
+)
+
 segments_table = sa.Table(
     "ent_segments", metadata,
     sa.Column("citizen_id", sa.String(12), primary_key=True),
@@ -69,7 +82,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "4"
+CODE_VERSION = "5"
 
 
 def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
@@ -103,7 +116,7 @@ def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modifie
 
 class EntitlementsProjection:
     name = "entitlements"
-    tables = (beneficiaries, segments_table, unclaimed_table)
+    tables = (beneficiaries, segments_table, unclaimed_table, overpayments_table)
 
     def __init__(self, rules: RuleSet):
         self.rules = rules
@@ -144,6 +157,15 @@ class EntitlementsProjection:
         if segment_rows:
             conn.execute(segments_table.insert(), segment_rows)
         self._write_queue(conn, folded)
+        self._write_overpayments(conn, folded)
+
+    def _write_overpayments(self, conn: Connection, folded: dict) -> None:
+        citizen_ids = [f.state.facts.citizen_id for f in folded.values()]
+        for chunk in _chunks(citizen_ids, 500):
+            conn.execute(overpayments_table.delete().where(overpayments_table.c.citizen_id.in_(chunk)))
+        rows = [row for f in folded.values() if (row := overpayment_row(f.state, self.rules))]
+        if rows:
+            conn.execute(overpayments_table.insert(), rows)
 
     def _write_queue(self, conn: Connection, folded: dict) -> None:
         """Who has not collected for consecutive rounds, and the cash held."""
@@ -176,6 +198,22 @@ class Folded:
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
+    over = overpayment(state, rules)
+    recovered = state.book.recovered_vnd()
+    if not over.amount_vnd and not recovered:
+        return None
+    open_vnd = over.amount_vnd - recovered
+    written_off = any(r.method == "write_off" for r in state.book.recoveries)
+    died = state.facts.death.date_of_death if state.facts.death else None
+    late = [x.line_id for x in state.book.allowance_lines()
+            if x.status == "paid" and died and x.settled_on and x.settled_on > died]
+    return dict(citizen_id=state.facts.citizen_id, months=";".join(str(m) for m in over.months),
+                amount_vnd=over.amount_vnd, recovered_vnd=recovered, open_vnd=open_vnd,
+                status="open" if open_vnd > 0 else ("written_off" if written_off else "recovered"),
+                received_by=";".join(over.received_by), paid_after_death=";".join(late))
 
 
 def load_states(conn: Connection, originator_ids: set) -> dict:
@@ -225,3 +263,8 @@ def unclaimed(conn: Connection, month: str) -> list[dict]:
     query = sa.select(u).where(u.c.last_payroll_month <= month).order_by(
         u.c.agent_code, u.c.commune_code, u.c.citizen_id)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def recoveries(conn: Connection) -> list[dict]:
+    o = overpayments_table
+    return [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]

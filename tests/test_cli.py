@@ -92,5 +92,6 @@ def test_demo_runs(tmp_path, capsys, monkeypatch):
     code = main(["demo", "--people", "300", "--out", str(tmp_path / "out")])
     out, _ = capsys.readouterr()
     assert code == 0
-    assert "again: 0 new events (idempotent)" in out
+    assert "payroll again: nothing new" in out
+    assert "Unclaimed queue" in out
     assert (tmp_path / "ledger-demo.db").exists()
