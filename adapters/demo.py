@@ -11,7 +11,7 @@ from pathlib import Path
 from ledger.months import Month, month_range
 
 from . import synthetic
-from .cli import beneficiary_report, unclaimed_report
+from .cli import beneficiary_report, recoveries_report, unclaimed_report
 from .runtime import Ledger
 from .store import open_store
 
@@ -28,7 +28,8 @@ def _fresh_sqlite(url: str) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, seed: int, actor: str):
+def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, seed: int, actor: str,
+                   dead: dict):
     """The agents pay their lists and report back; returns (paid, unpaid, rejected, suspended)."""
     counts = {"paid": 0, "unpaid": 0, "rejected": 0, "suspended": 0}
     for name in files:
@@ -36,12 +37,12 @@ def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, se
             continue
         rows = synthetic.read_payroll_csv(name)
         if "VNPOST" in name:
-            results = synthetic.postoffice_results(rows, str(month), seed=seed)
+            results = synthetic.postoffice_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(out / "results" / f"postoffice-result-{Path(name).stem}.csv",
                                        results, synthetic.POSTOFFICE_RESULT_COLUMNS)
             summary = ledger.import_postoffice(path, actor)
         else:
-            results = synthetic.bank_results(rows, str(month), seed=seed)
+            results = synthetic.bank_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(out / "results" / f"bank-result-{Path(name).stem}.csv",
                                        results, synthetic.BANK_RESULT_COLUMNS)
             summary = ledger.import_bank(path, actor)
@@ -63,10 +64,11 @@ def run_demo(args: argparse.Namespace) -> None:
 
     registered = synthetic.registrations(args.people, seed=seed, area=area, first=FIRST - 2,
                                          months_count=len(months) - 2)
+    dead = synthetic.deaths(registered, seed=seed, first=FIRST, last=LAST)
     ledger = Ledger(url)
     started = time.perf_counter()
     try:
-        print("month    decisions  lines    advance VND  carried  paid  unpaid  rejected  suspended")
+        print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended")
         for month in months:
             # Registrations reach the office in their effective month (the first
             # file also brings the two months before the first payroll).
@@ -77,9 +79,13 @@ def run_demo(args: argparse.Namespace) -> None:
                                                  if Month.parse(r["effective_month"]) < month)]
             path = synthetic.write_csv(out / "decisions" / f"decisions-{month}.csv", arriving + changes)
             decided = ledger.import_decisions(path, actor)
+            notices = synthetic.death_notices(dead, month)
+            if notices:
+                ledger.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
+                                                         synthetic.DEATH_COLUMNS), actor)
             payroll = ledger.run_payroll(month, out / "payroll", actor)
-            counts = _agent_results(ledger, payroll.files, month, out, seed, actor)
-            print(f"{month}  {decided.recorded_events:>9}  {payroll.lines:>5}  {payroll.amount:>13,}  "
+            counts = _agent_results(ledger, payroll.files, month, out, seed, actor, dead)
+            print(f"{month}  {decided.recorded_events:>9}  {len(notices):>6}  {payroll.lines:>5}  {payroll.amount:>13,}  "
                   f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
                   f"{counts['rejected']:>8}  {counts['suspended']:>9}")
         again = ledger.run_payroll(LAST, out / "payroll", actor)
@@ -93,6 +99,14 @@ def run_demo(args: argparse.Namespace) -> None:
         for row in queue[:5]:
             print(f"  {row['agent_code']}  commune {row['commune_code']}  {row['citizen_id']}  "
                   f"{row['consecutive_months']} months  {row['amount']:>10,} VND  {row['flag']}")
+
+        owed = recoveries_report(ledger)
+        print(f"\nOverpayments after late death notices: {sum(1 for r in owed if r['open'])} open, "
+              f"{sum(r['open'] for r in owed):,} VND to recover; "
+              f"{sum(len(r['paid_after_death']) for r in owed)} payments made after a death flagged")
+        for row in owed[:3]:
+            print(f"  {row['citizen_id']}  months {','.join(row['months'])}  {row['open']:>10,} VND  "
+                  f"received by {', '.join(row['received_by'])}")
 
         sample = next((q["citizen_id"] for q in queue if q["flag"] == "suspended"), registered[0]["citizen_id"])
         report = beneficiary_report(ledger, sample)

@@ -185,9 +185,58 @@ def read_payroll_csv(path: str | Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def postoffice_results(payroll_rows: list[dict], month: str, *, seed: int) -> list[dict]:
+DEATH_COLUMNS = ("notice_id", "citizen_id", "date_of_death", "source", "reported_on", "document_no",
+                 "funeral_arranged_by", "corrects")
+
+
+@dataclass(frozen=True)
+class Death:
+    citizen_id: str
+    date_of_death: date
+    notice_month: Month  # when the notice reaches the office: usually late
+    source: str
+
+
+def deaths(registered: list[dict], *, seed: int, first: Month, last: Month,
+           yearly_rate: float = 0.05) -> dict[str, Death]:
+    """About 5 % a year die; most notices reach the office one to four months late."""
+    monthly = yearly_rate / 12
+    out = {}
+    for reg in registered:
+        rng = random.Random(f"{seed}:death:{reg['citizen_id']}")
+        start = max(first, Month.parse(reg["effective_month"]))
+        for month in month_range_inclusive(start, last):
+            if rng.random() < monthly:
+                died = month.first_day + timedelta(days=rng.randint(0, 27))
+                delay = rng.choices((0, 1, 2, 3, 4), (0.15, 0.3, 0.25, 0.2, 0.1))[0]
+                source = rng.choice(("civil_registry", "civil_registry", "commune", "family"))
+                out[reg["citizen_id"]] = Death(reg["citizen_id"], died, month + delay, source)
+                break
+    return out
+
+
+def month_range_inclusive(first: Month, last: Month) -> list[Month]:
+    return [Month(i) for i in range(first.index, last.index + 1)]
+
+
+def death_notices(known: dict[str, Death], month: Month) -> list[dict]:
+    rows = []
+    for death in known.values():
+        if death.notice_month == month:
+            reported = max(death.date_of_death, month.first_day) + timedelta(days=5)
+            rows.append(dict(notice_id=f"{death.source[:2].upper()}-{death.citizen_id}",
+                             citizen_id=death.citizen_id, date_of_death=death.date_of_death.isoformat(),
+                             source=death.source, reported_on=reported.isoformat(),
+                             document_no=f"TK-{death.citizen_id[-6:]}" if death.source == "civil_registry" else "",
+                             funeral_arranged_by="Người thân"))
+    return rows
+
+
+def postoffice_results(payroll_rows: list[dict], month: str, *, seed: int,
+                       dead: dict[str, Death] | None = None) -> list[dict]:
     """The post office's report for a month: each person collects all their
-    lines at once, or none of them."""
+    lines at once, or none of them. After a death, a relative sometimes
+    still collects as proxy before the office knows."""
     by_person: dict[str, list[dict]] = {}
     for row in payroll_rows:
         by_person.setdefault(row["citizen_id"], []).append(row)
@@ -196,8 +245,12 @@ def postoffice_results(payroll_rows: list[dict], month: str, *, seed: int) -> li
     for citizen_id, rows in by_person.items():
         rng = _person_rng(seed, citizen_id, month)
         collects = month not in absent_months(seed, citizen_id) and rng.random() < 0.985
-        paid_on = (first_day + timedelta(days=rng.randint(9, 14))).isoformat()
+        paid_day = first_day + timedelta(days=rng.randint(9, 14))
+        paid_on = paid_day.isoformat()
         by_proxy = rng.random() < 0.1
+        death = (dead or {}).get(citizen_id)
+        if death and death.date_of_death < paid_day and rows[0]["kind"] != "funeral_support":
+            collects, by_proxy = rng.random() < 0.4, True
         for row in rows:
             results.append(dict(
                 payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=citizen_id,
@@ -209,13 +262,19 @@ def postoffice_results(payroll_rows: list[dict], month: str, *, seed: int) -> li
     return results
 
 
-def bank_results(payroll_rows: list[dict], month: str, *, seed: int) -> list[dict]:
+def bank_results(payroll_rows: list[dict], month: str, *, seed: int,
+                 dead: dict[str, Death] | None = None) -> list[dict]:
+    """Mostly credited; a few wrong or closed accounts; after a death the
+    bank sometimes learns of it first (MD07)."""
     results = []
     first_day = Month.parse(month).first_day
     for row in payroll_rows:
         rng = _person_rng(seed, row["citizen_id"], month)
         draw = rng.random()
         reason = "AC04" if draw < 0.004 else "AC01" if draw < 0.007 else "MD07" if draw < 0.009 else ""
+        death = (dead or {}).get(row["citizen_id"])
+        if death and death.date_of_death < first_day and row["kind"] != "funeral_support" and draw < 0.3:
+            reason = "MD07"
         results.append(dict(
             payroll_id=row["payroll_id"], line_id=row["line_id"],
             status="rejected" if reason else "credited",
