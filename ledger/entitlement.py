@@ -133,7 +133,20 @@ def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
 
 def segments(facts: BeneficiaryFacts, rules: RuleSet) -> list[Segment]:
     """The whole schedule, compressed into runs of equal months; the last run
-    is open-ended. Equal to ``due_for_month`` for every month."""
+    is open-ended. Equal to ``due_for_month`` for every month.
+
+    Memoised on the facts value (facts never change in place; every change
+    makes a new value without the memo), keyed by the rule fingerprint."""
+    fingerprint = rules.fingerprint()
+    memo = facts.schedule_memo
+    if memo is not None and memo[0] == fingerprint:
+        return list(memo[1])
+    runs = _compute_segments(facts, rules)
+    object.__setattr__(facts, "schedule_memo", (fingerprint, tuple(runs)))
+    return runs
+
+
+def _compute_segments(facts: BeneficiaryFacts, rules: RuleSet) -> list[Segment]:
     starts = change_months(facts, rules)
     runs: list[Segment] = []
     for index, start in enumerate(starts):

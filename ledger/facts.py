@@ -123,24 +123,28 @@ class BeneficiaryFacts:
     channels: Timeline[ChannelFact] = field(default_factory=Timeline)
     proxies: Timeline[ProxyFact] = field(default_factory=Timeline)
     death: DeathFact | None = None
+    # The schedule computed from these facts under a rule set, memoised on
+    # this immutable value (see entitlement.segments); never compared, and
+    # dropped by every change below.
+    schedule_memo: tuple | None = field(default=None, compare=False, hash=False, repr=False)
 
     def with_category(self, fact: CategoryFact) -> BeneficiaryFacts:
-        return replace(self, categories=self.categories.add(fact))
+        return replace(self, categories=self.categories.add(fact), schedule_memo=None)
 
     def with_status(self, fact: StatusFact) -> BeneficiaryFacts:
-        return replace(self, statuses=self.statuses.add(fact))
+        return replace(self, statuses=self.statuses.add(fact), schedule_memo=None)
 
     def with_residence(self, fact: ResidenceFact) -> BeneficiaryFacts:
-        return replace(self, residences=self.residences.add(fact))
+        return replace(self, residences=self.residences.add(fact), schedule_memo=None)
 
     def with_channel(self, fact: ChannelFact) -> BeneficiaryFacts:
-        return replace(self, channels=self.channels.add(fact))
+        return replace(self, channels=self.channels.add(fact), schedule_memo=None)
 
     def with_proxy(self, fact: ProxyFact) -> BeneficiaryFacts:
-        return replace(self, proxies=self.proxies.add(fact))
+        return replace(self, proxies=self.proxies.add(fact), schedule_memo=None)
 
     def with_death(self, fact: DeathFact) -> BeneficiaryFacts:
-        return replace(self, death=fact)
+        return replace(self, death=fact, schedule_memo=None)
 
     @property
     def death_month(self) -> Month | None:

@@ -9,6 +9,7 @@ from datetime import date
 
 from ledger import facts as f
 from ledger.facts import BeneficiaryFacts, Timeline
+from ledger.entitlement import Segment
 from ledger.months import Month
 from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery
 from ledger.state import BeneficiaryState
@@ -35,6 +36,12 @@ def facts_to_dict(facts: BeneficiaryFacts) -> dict:
         "px": [[_basis(x.basis), x.proxy_name, x.proxy_citizen_id] for x in facts.proxies.facts],
         "d": None if death is None else [death.date_of_death.isoformat(), death.notice_id,
                                          death.source, death.reported_on.isoformat()],
+        # The memoised schedule travels with the facts, so a restored person
+        # needs no recomputation under the same rules.
+        "memo": None if facts.schedule_memo is None else [
+            facts.schedule_memo[0],
+            [[str(r.first), str(r.last) if r.last else None, r.amount_vnd, r.status, list(r.categories)]
+             for r in facts.schedule_memo[1]]],
     }
 
 
@@ -49,6 +56,9 @@ def facts_from_dict(raw: dict) -> BeneficiaryFacts:
         proxies=Timeline(tuple(f.ProxyFact(_unbasis(b), n, c) for b, n, c in raw["px"])),
         death=None if death is None else f.DeathFact(
             date.fromisoformat(death[0]), death[1], death[2], date.fromisoformat(death[3])),
+        schedule_memo=None if not raw.get("memo") else (raw["memo"][0], tuple(
+            Segment(Month.parse(a), Month.parse(b) if b else None, amount, status, tuple(cats))
+            for a, b, amount, status, cats in raw["memo"][1])),
     )
 
 

@@ -82,7 +82,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "5"
+CODE_VERSION = "6"
 
 
 def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
@@ -139,6 +139,8 @@ class EntitlementsProjection:
         self._write(conn, folded, replace=set(existing))
 
     def _write(self, conn: Connection, folded: dict, replace: set) -> None:
+        for f in folded.values():
+            segments(f.state.facts, self.rules)  # memoised on the facts, saved with the state
         rows = [beneficiary_row(agg_id, f.state, f.version, f.modified_on) for agg_id, f in folded.items()]
         for chunk in _chunks([str(i) for i in replace], 500):
             conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
