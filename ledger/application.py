@@ -151,7 +151,7 @@ class LedgerApp(Application):
                     aggregate.decide(decision, actor)
                     # A back-dated decision may leave cash with an agent for
                     # months no longer due as issued: withdrawn at once.
-                    aggregate.correct_payouts(self.rules, decision.decision_no, actor)
+                    aggregate.correct_payouts(self.rules, decision.decision_no, actor, on=decision.signed_on)
             except Refused as exc:
                 problems.append(RowProblem(row, exc.field, exc.message))
                 continue
@@ -227,6 +227,11 @@ class LedgerApp(Application):
                 problems.append(RowProblem(row, exc.field, exc.message))
         if problems:
             raise Rejected(problems)
+        for person in touched.values():
+            # A payment after a death or a lowering decision is an overpayment
+            # at once; with the registration alone nothing can be overpaid.
+            if person.facts.amended or person.state.book.overpaid_recorded_vnd:
+                person.correct_payouts(self.rules, results[0].document, actor, on=today)
         suspended = [c for c, person in sorted(touched.items())
                      if person.suspend_if_unclaimed(self.rules, today, actor)]
         flagged = [(c, e.line_id) for c, person in sorted(touched.items())

@@ -290,6 +290,8 @@ class Beneficiary(Aggregate):
 
     class PayoutEvent(Event):
         line_id: str
+        agent_code: str  # who holds or held the money
+        kind: str  # allowance, arrears, funeral_support
         document: str  # the payroll or the agent's result file it comes from
 
         @property
@@ -353,10 +355,32 @@ class Beneficiary(Aggregate):
         pays them (a death, a back-dated decision). The agent returns the cash."""
 
         reason: str
+        on: date  # the date of the fact that made it so (notice reported, decision signed)
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             assert state is not None
             return replace(state, book=state.book.settle(self.line_id, payouts.CANCELLED, None, self.reason))
+
+    class OverpaymentChanged(Event):
+        """Money disbursed beyond what is now due, re-derived after a fact
+        changed (a death, a back-dated decision, a payment after either):
+        the receivable to recover, month by month, and from whom."""
+
+        delta_vnd: int
+        total_vnd: int
+        months: list[Month]
+        amounts: list[int]
+        received_by: list[str]
+        on: date
+        basis: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.basis
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=replace(state.book, overpaid_recorded_vnd=self.total_vnd))
 
     class DeathVerificationRequested(PayoutEvent):
         """A bank reported the account holder deceased (MD07): the commune
@@ -499,7 +523,7 @@ class Beneficiary(Aggregate):
                 # Paid out before the agent learned of the cancellation: the
                 # money is gone and becomes an overpayment, flagged.
                 flags.append("paid_after_cancellation")
-            self.trigger_event(self.PayoutPaid, actor=actor, line_id=line.line_id,
+            self.trigger_event(self.PayoutPaid, actor=actor, **_line(line),
                                document=result.document, paid_on=result.on,
                                amount_vnd=result.amount_vnd, received_by=result.received_by,
                                at_home=result.at_home, source=result.source, flags=flags)
@@ -509,7 +533,7 @@ class Beneficiary(Aggregate):
                 return False  # still carried forward
             if line.status != payouts.ISSUED:
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be unpaid")
-            self.trigger_event(self.PayoutUnpaid, actor=actor, line_id=line.line_id,
+            self.trigger_event(self.PayoutUnpaid, actor=actor, **_line(line),
                                document=result.document, note=result.note)
             return True
         if result.status == "rejected":
@@ -519,11 +543,11 @@ class Beneficiary(Aggregate):
                 raise Refused("reason_code", f"line {line.line_id} was rejected with {line.detail} before")
             if line.status != payouts.ISSUED:
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be rejected")
-            self.trigger_event(self.PayoutRejected, actor=actor, line_id=line.line_id,
+            self.trigger_event(self.PayoutRejected, actor=actor, **_line(line),
                                document=result.document, booked_on=result.on,
                                reason_code=result.reason_code)
             if payouts.REASON_HOLDS.get(result.reason_code) == payouts.DEATH_VERIFICATION:
-                self.trigger_event(self.DeathVerificationRequested, actor=actor, line_id=line.line_id,
+                self.trigger_event(self.DeathVerificationRequested, actor=actor, **_line(line),
                                    document=result.document, reason_code=result.reason_code)
             return True
         raise AssertionError(f"unknown result status {result.status!r}")
@@ -569,7 +593,7 @@ class Beneficiary(Aggregate):
             document_no=notice.document_no, funeral_arranged_by=notice.funeral_arranged_by,
             corrects=notice.corrects, fingerprint=notice.fingerprint())
         self._grant_funeral_support(notice, rules, actor)
-        self.correct_payouts(rules, notice.notice_id, actor)
+        self.correct_payouts(rules, notice.notice_id, actor, on=notice.reported_on)
         return True
 
     def _grant_funeral_support(self, notice: DeathNotice, rules, actor: str) -> None:
@@ -586,15 +610,22 @@ class Beneficiary(Aggregate):
                                amount_vnd=amount, date_of_death=notice.date_of_death,
                                arranged_by=notice.funeral_arranged_by, rules_id=rules.id)
 
-    def correct_payouts(self, rules, basis: str, actor: str) -> list[str]:
-        """Cancel every open line that pays more than is now due; returns their ids."""
-        from .clawback import lines_to_cancel
+    def correct_payouts(self, rules, basis: str, actor: str, on: date) -> list[str]:
+        """After a fact changed: cancel every open line that pays more than is
+        now due, and re-derive the overpayment; returns the cancelled ids."""
+        from .clawback import lines_to_cancel, overpayment
 
         cancelled = []
         for line in lines_to_cancel(self.state, rules):
-            self.trigger_event(self.LineCancelled, actor=actor, line_id=line.line_id, document=basis,
-                               reason=f"no longer due as issued ({basis})")
+            self.trigger_event(self.LineCancelled, actor=actor, **_line(line), document=basis,
+                               reason=f"no longer due as issued ({basis})", on=on)
             cancelled.append(line.line_id)
+        over = overpayment(self.state, rules)
+        recorded = self.state.book.overpaid_recorded_vnd
+        if over.amount_vnd != recorded:
+            self.trigger_event(self.OverpaymentChanged, actor=actor, delta_vnd=over.amount_vnd - recorded,
+                               total_vnd=over.amount_vnd, months=list(over.months), amounts=list(over.amounts),
+                               received_by=list(over.received_by), on=on, basis=basis)
         return cancelled
 
     def record_recovery(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
@@ -624,6 +655,11 @@ class Beneficiary(Aggregate):
                            paid_by=recovery.paid_by, method=recovery.method,
                            decision_no=recovery.decision_no, reason=recovery.reason)
         return True
+
+
+def _line(line: PayLine) -> dict:
+    """The line fields every payout event carries."""
+    return dict(line_id=line.line_id, agent_code=line.agent_code, kind=line.kind)
 
 
 def _decision_meta(decision: Decision) -> dict:

@@ -147,6 +147,13 @@ class BeneficiaryFacts:
         return replace(self, death=fact, schedule_memo=None)
 
     @property
+    def amended(self) -> bool:
+        """Anything decided or notified beyond the registration that could
+        lower what is due (channels and proxies cannot)."""
+        return (self.death is not None or len(self.categories.facts) > 1
+                or len(self.statuses.facts) > 1 or len(self.residences.facts) > 1)
+
+    @property
     def death_month(self) -> Month | None:
         return Month.containing(self.death.date_of_death) if self.death else None
 

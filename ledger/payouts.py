@@ -90,6 +90,7 @@ class PayoutBook:
     holds: tuple[tuple[str, str], ...] = ()  # (hold kind, reason code)
     recoveries: tuple[Recovery, ...] = ()
     funeral: FuneralGrant | None = None
+    overpaid_recorded_vnd: int = 0  # the overpayment as last derived and recorded
 
     def allowance_lines(self) -> tuple[PayLine, ...]:
         """Lines that pay months of the allowance (not funeral support)."""

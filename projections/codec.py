@@ -83,6 +83,7 @@ def state_to_json(state: BeneficiaryState) -> str:
         "facts": facts_to_dict(state.facts),
         "lines": [_line(x) for x in state.book.lines],
         "holds": [list(h) for h in state.book.holds],
+        "overpaid": state.book.overpaid_recorded_vnd,
         "recoveries": [[r.receipt_no, r.amount_vnd, r.paid_on.isoformat(), r.paid_by, r.method,
                         r.decision_no, r.reason] for r in state.book.recoveries],
         "funeral": None if state.book.funeral is None else [
@@ -104,6 +105,7 @@ def state_from_json(text: str) -> BeneficiaryState:
                   for n, a, d, by, m, dec, why in raw["recoveries"]),
             None if raw["funeral"] is None else FuneralGrant(
                 raw["funeral"][0], date.fromisoformat(raw["funeral"][1]), raw["funeral"][2], raw["funeral"][3]),
+            raw["overpaid"],
         ),
         raw["decisions"],
         raw["notices"],

@@ -82,7 +82,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "6"
+CODE_VERSION = "7"
 
 
 def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:

@@ -141,7 +141,7 @@ def test_back_dated_change_gives_arrears_minus_overpayment_equal_to_the_schedule
     effective = months[-1] - min(back, paid_months - 1)
     person.decide(Decision("C1", months[-1].last_day, "change_category", person.facts.citizen_id,
                            effective, categories=(category,)), "t")
-    person.correct_payouts(RULES, "C1", "t")
+    person.correct_payouts(RULES, "C1", "t", on=months[-1].last_day)
     new_due = due_by_month(person.state, RULES, months[-1])
     disbursed = person.state.book.disbursed_by_month()
     arrears = sum(a for _, a in owed_months(person.state, RULES, months[-1]))
