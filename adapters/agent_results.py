@@ -159,3 +159,58 @@ def parse_bank(path: str | Path) -> ParsedResults:
     else:
         table = read_table(path)
     return _parse(table, BankRow, BANK_COLUMNS, {})
+
+
+class AgentReportRow(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    agent_code: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    advance_received: int = Field(ge=0)
+    paid_total: int = Field(ge=0)
+    unpaid_total: int = Field(ge=0)
+    fee_claimed: int = Field(ge=0)
+    balance_remaining: int
+
+
+REPORT_COLUMNS = (("agent_code", "month", "advance_received", "paid_total", "unpaid_total",
+                   "fee_claimed", "balance_remaining"), ())
+
+
+def parse_agent_report(path: str | Path) -> list:
+    """agent-report.csv: one summary per agent and month."""
+    from ledger.application import AgentReport
+    from ledger.months import Month
+
+    table = read_table(path)
+    table.check_columns(*REPORT_COLUMNS)
+    problems, reports, seen = [], [], {}
+    for row in table.rows:
+        try:
+            parsed = AgentReportRow.model_validate({k: v for k, v in row.cells.items() if v != ""})
+        except ValidationError as exc:
+            for error in exc.errors():
+                column = str(error["loc"][0]) if error["loc"] else "agent_code"
+                problems.append(table.problem(row.line, column, f"{column}: {error['msg']}"))
+            continue
+        key = (parsed.agent_code, parsed.month)
+        if key in seen and seen[key] != parsed:
+            problems.append(table.problem(row.line, "agent_code",
+                                          f"{parsed.agent_code} {parsed.month} is reported twice"))
+            continue
+        seen[key] = parsed
+        reports.append(AgentReport(parsed.agent_code, Month.parse(parsed.month), parsed.advance_received,
+                                   parsed.paid_total, parsed.unpaid_total, parsed.fee_claimed,
+                                   parsed.balance_remaining, Path(path).name))
+    if problems:
+        raise InputRejected(problems[:MAX_PROBLEMS])
+    return reports
+
+
+def evidence_lines(path: str | Path) -> list[dict]:
+    """An agent's result file as evidence for a reconciliation: shape-checked
+    like an import, but compared with the payroll rather than recorded."""
+    parsed = parse_bank(path) if "bank" in Path(path).name.lower() or Path(path).suffix == ".xml" \
+        else parse_postoffice(path)
+    return [dict(line_id=r.line_id, payroll_id=r.payroll_id, citizen_id=r.citizen_id, status=r.status,
+                 on=r.on, amount=r.amount_vnd) for r in parsed.results]

@@ -206,11 +206,46 @@ def cmd_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
 
 
 def cmd_import_postoffice(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_postoffice(args.file, args.actor).as_dict(), _results_human)
+    _emit(args, ledger.import_postoffice(args.file, args.actor, args.report).as_dict(), _results_human)
 
 
 def cmd_import_bank(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_bank(args.file, args.actor).as_dict(), _results_human)
+    _emit(args, ledger.import_bank(args.file, args.actor, args.report).as_dict(), _results_human)
+
+
+def _settlement_human(rows: list[dict]) -> str:
+    out = []
+    for r in rows:
+        reported = "not reported" if r["reported_balance"] is None else f"reported {_vnd(r['reported_balance'])}"
+        out.append(f"{r['agent_code']} {r['month']}{' (closed)' if r['closed'] else ''}: "
+                   f"opening {_vnd(r['opening_balance'])} + advance {_vnd(r['advance'])} - disbursed "
+                   f"{_vnd(r['disbursed'])} - fee {_vnd(r['fee'])} - returned {_vnd(r['returned'])} = closing "
+                   f"{_vnd(r['closing_balance'])} ({reported})")
+        for v in r["variances"]:
+            out.append(f"  VARIANCE {v['kind']} {v['line_id'] or '-'} {v['citizen_id'] or ''} "
+                       f"{_vnd(v['amount'])} VND: {v['detail']}")
+    variances = sum(len(r["variances"]) for r in rows)
+    return "\n".join(out + [f"{len(rows)} agents, {variances} variances"])
+
+
+def cmd_settlement_reconcile(ledger: Ledger, args: argparse.Namespace) -> None:
+    rows = [s.as_dict() for s in ledger.reconcile(args.month, args.agent, args.results or ())]
+    _emit(args, rows, _settlement_human)
+
+
+def cmd_settlement_close(ledger: Ledger, args: argparse.Namespace) -> None:
+    acceptances = {}
+    for text in args.accept or ():
+        key, _, reason = text.partition("=")
+        if not reason.strip():
+            raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
+        acceptances[key.strip()] = reason.strip()
+    missing = ledger.close_month(args.month, acceptances, args.actor)
+    if missing:
+        lines = "\n".join(f"  {key}" for key in missing)
+        raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
+                           f"with --accept KEY=REASON (and --actor):\n{lines}")
+    _emit(args, {"month": str(args.month), "closed": True}, lambda d: f"{d['month']} closed")
 
 
 def unclaimed_report(ledger: Ledger, month: Month) -> list[dict]:
@@ -274,10 +309,23 @@ def build_parser() -> argparse.ArgumentParser:
     command("decisions", cmd_import_decisions, "record beneficiary decisions (CSV or XLSX)",
             parent=imports).add_argument("file")
 
-    command("postoffice", cmd_import_postoffice, "record a post office's paid / unpaid lines",
-            parent=imports).add_argument("file")
-    command("bank", cmd_import_bank, "record a bank's results (CSV or camt.054 XML)",
-            parent=imports).add_argument("file")
+    for name, handler, text in (("postoffice", cmd_import_postoffice, "record a post office's paid / unpaid lines"),
+                                ("bank", cmd_import_bank, "record a bank's results (CSV or camt.054 XML)")):
+        p = command(name, handler, text, parent=imports)
+        p.add_argument("file")
+        p.add_argument("--report", help="the agent's monthly summary (agent-report.csv), recorded with it")
+
+    settle = sub.add_parser("settlement", help="the monthly settlement with each agent").add_subparsers(
+        dest="what", required=True)
+    p = command("reconcile", cmd_settlement_reconcile, "each agent's settlement for a month, with variances",
+                parent=settle)
+    p.add_argument("--month", type=_month, required=True)
+    p.add_argument("--agent")
+    p.add_argument("--results", action="append", help="an agent's result file to check (not recorded)")
+    p = command("close", cmd_settlement_close, "close a month once every variance is explained", parent=settle)
+    p.add_argument("--month", type=_month, required=True)
+    p.add_argument("--accept", action="append", metavar="AGENT/KIND/LINE_ID=REASON",
+                   help="accept a variance, with the reason (repeatable)")
 
     command("deaths", cmd_import_deaths, "record death notices and their consequences",
             parent=imports).add_argument("file")

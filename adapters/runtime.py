@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from eventsourcing.persistence import IntegrityError
 
@@ -15,18 +15,24 @@ from ledger.application import LedgerApp, Rejected
 from ledger.rules import RuleSet
 from projections.entitlements import EntitlementsProjection
 from projections.payouts import PayoutsProjection
+from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 
+from ledger import settlement
+from ledger.contracts import Contracts
 from ledger.months import Month
 from ledger.payroll import PayrollOutOfOrder
+from ledger.settlement import AgentSettlement
+from projections import entitlements as ent_view
 from projections import payouts as pay_view
+from projections import postings as post_view
 
 from . import agent_results, clock, notices_file, payroll_files, progress
 from .settings import OfficeSettings
 from .decisions_file import parse_decisions
-from .rulefiles import default_ruleset
+from .rulefiles import default_contracts, default_ruleset
 from .store import StateLoader, Store, open_store
-from .tabular import InputRejected
+from .tabular import InputRejected, Problem
 
 
 @dataclass(frozen=True)
@@ -47,16 +53,18 @@ T = TypeVar("T")
 class Ledger:
     RETRIES = 3
 
-    def __init__(self, url: str | None = None, rules: RuleSet | None = None):
+    def __init__(self, url: str | None = None, rules: RuleSet | None = None,
+                 contracts: Contracts | None = None):
         self.store: Store = open_store(url)
         self.rules = rules or default_ruleset()
+        self.contracts = contracts or default_contracts()
         self.app = LedgerApp(env=dict(self.store.env), rules=self.rules)
         self.engine = self.store.engine()
         loader = StateLoader(self.engine)
         self.app.use_loader(loader, loader.all)
         self.runner = ProjectionRunner(
             self.engine, self.app.recorder, self.app.mapper,
-            [EntitlementsProjection(self.rules), PayoutsProjection()],
+            [EntitlementsProjection(self.rules), PayoutsProjection(), PostingsProjection()],
         )
         self.runner.create_tables()
 
@@ -131,12 +139,15 @@ class Ledger:
                     created_at=datetime.fromisoformat(run["recorded_at"]))
         return written
 
-    def _import_results(self, parsed, actor: str) -> ResultsSummary:
+    def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
+        reports = agent_results.parse_agent_report(report) if report else []
         try:
-            outcome = self.command(lambda: self.app.record_agent_results(parsed.results, actor, clock.today()))
+            outcome = self.command(lambda: self.app.record_agent_results(
+                parsed.results, actor, clock.today(), reports))
         except Rejected as exc:
-            raise InputRejected([parsed.problem(p.row, p.field, p.message)
-                                 for p in exc.problems]) from None
+            raise InputRejected([
+                parsed.problem(p.row, p.field, p.message) if p.row >= 0
+                else Problem(str(report), 2, 2, p.message) for p in exc.problems]) from None
         self.catch_up()
         return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
                               outcome.suspended, outcome.flagged)
@@ -158,11 +169,69 @@ class Ledger:
         return self._import_items(notices_file.parse_recoveries(path),
                                   lambda items: self.app.record_recoveries(items, actor))
 
-    def import_postoffice(self, path: str | Path, actor: str) -> ResultsSummary:
-        return self._import_results(agent_results.parse_postoffice(path), actor)
+    def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
+        return self._import_results(agent_results.parse_postoffice(path), actor, report)
 
-    def import_bank(self, path: str | Path, actor: str) -> ResultsSummary:
-        return self._import_results(agent_results.parse_bank(path), actor)
+    def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
+        return self._import_results(agent_results.parse_bank(path), actor, report)
+
+    # --- the monthly settlement ---------------------------------------------------
+
+    def reconcile(self, month: Month, agent: str | None = None,
+                  evidence: Sequence[str | Path] = ()) -> list[AgentSettlement]:
+        """Each agent's settlement for the month, with the variances found in
+        the books (reports, flagged payments) and in any result files given
+        as evidence."""
+        self.catch_up()
+        calendar = self.app.calendar()
+        closed = calendar.closed.get(str(month)) if calendar else None
+        reports = calendar.reports if calendar else {}
+        with self.engine.connect() as conn:
+            movements = post_view.agent_movements(conn, str(month))
+            for run in pay_view.payroll_of(conn, str(month)):
+                movements.setdefault(run["agent_code"], post_view.empty_movement())
+            flagged = pay_view.flagged_payments(conn, str(month))
+            evidence_rows = [row for path in evidence for row in agent_results.evidence_lines(path)]
+            issued = pay_view.lines_by_id(conn, [r["line_id"] for r in evidence_rows])
+            deaths = ent_view.dates_of_death(conn, {r["citizen_id"] for r in evidence_rows if r["citizen_id"]}
+                                             | {line["citizen_id"] for line in issued.values()})
+        settlements = []
+        for code, m in sorted(movements.items()):
+            if agent and code != agent:
+                continue
+            if closed is not None and code in closed:
+                fee = closed[code]["fee"]
+                advance = m["advance"]  # the fee advance is posted at the close
+            else:
+                fee = self.contracts.fee_vnd(code, month, m["paid_vnd"], len(m["persons_paid"]))
+                advance = m["advance"] + fee  # advanced with the settlement, taken as the fee
+            result = settlement.settle(code, month, opening=m["opening"], advance=advance,
+                                       disbursed=m["disbursed"], returned=m["returned"], fee=fee,
+                                       report=reports.get(f"{code}/{month}"))
+            result.closed = closed is not None
+            lines = [x for x in flagged if x["agent_code"] == code]
+            result.variances += [settlement.flagged_variance(x, x["other_paid_months"]) for x in lines]
+            result.variances += settlement.compare_result_lines(
+                [r for r in evidence_rows if r["payroll_id"].split("/")[0] == code], issued, deaths)
+            settlements.append(result)
+        return settlements
+
+    def close_month(self, month: Month, acceptances: dict[str, str], actor: str) -> list[str]:
+        """Close the month unless a variance in the books is unexplained;
+        returns the unexplained ones (then nothing is recorded)."""
+        def run() -> list[str]:
+            settlements = self.reconcile(month)
+            keys = [v.key(s.agent_code) for s in settlements for v in s.variances]
+            settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
+                                          fee=s.fee, returned=s.returned, closing=s.closing_balance)
+                       for s in settlements}
+            return self.app.close_month(month, settled, keys, acceptances, actor)
+        try:
+            missing = self.command(run)
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.catch_up()
+        return missing
 
 
 class CommandRefused(Exception):

@@ -20,7 +20,7 @@ from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
 from .payouts import AgentResult, Recovery
-from .payroll import CALENDAR_ID, PayrollCalendar, citizen_of_line, plan_funeral, plan_line
+from .payroll import CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, plan_funeral, plan_line
 from .rules import RuleSet
 
 LoadMany = Callable[[Sequence[UUID]], Mapping[UUID, Beneficiary]]
@@ -204,10 +204,11 @@ class LedgerApp(Application):
         self.save(calendar, *touched)
         return PayrollOutcome(month, agents, issued_now=True)
 
-    def record_agent_results(self, results: Sequence[AgentResult], actor: str,
-                             today: date) -> ResultsOutcome:
-        """Record a post office's or bank's results, all or nothing; then
-        suspend whoever reached the unclaimed threshold, in the same save."""
+    def record_agent_results(self, results: Sequence[AgentResult], actor: str, today: date,
+                             reports: Sequence[AgentReport] = ()) -> ResultsOutcome:
+        """Record a post office's or bank's results (and its monthly report),
+        all or nothing; then suspend whoever reached the unclaimed threshold,
+        in the same save."""
         owners = [citizen_of_line(r.line_id) for r in results]
         people = self.beneficiaries({c for c in owners if c})
         problems: list[RowProblem] = []
@@ -237,9 +238,32 @@ class LedgerApp(Application):
         flagged = [(c, e.line_id) for c, person in sorted(touched.items())
                    for e in person.pending_events
                    if isinstance(e, Beneficiary.PayoutPaid) and e.flags]
-        self.save(*touched.values())
+        calendar = None
+        if reports:
+            calendar = self.calendar()
+            if calendar is None:
+                raise Refused("month", "no payroll has been run: there is nothing to report on")
+            for report in reports:
+                try:
+                    calendar.file_report(report.agent_code, report.month, report.figures(),
+                                         report.document, actor)
+                except PayrollOutOfOrder as exc:
+                    raise Rejected([RowProblem(-1, "month", str(exc))]) from None
+        self.save(calendar, *touched.values())
         return ResultsOutcome(len(results), recorded, unchanged, suspended, flagged)
 
+
+    def close_month(self, month: Month, settled: dict, open_variances: list[str],
+                    acceptances: dict[str, str], actor: str) -> list[str]:
+        """Close a month on the calendar (see PayrollCalendar.close); returns
+        the variances still unexplained, in which case nothing was recorded."""
+        calendar = self.calendar()
+        if calendar is None:
+            raise PayrollOutOfOrder(f"no payroll was run for {month}")
+        missing = calendar.close(month, settled, open_variances, acceptances, actor)
+        if not missing:
+            self.save(calendar)
+        return missing
 
     # --- deaths and recoveries -------------------------------------------------------
 
@@ -276,6 +300,25 @@ class LedgerApp(Application):
 
 
 @dataclass(frozen=True)
+class AgentReport:
+    """An agent's own monthly summary (agent-report.csv)."""
+
+    agent_code: str
+    month: Month
+    advance_received: int
+    paid_total: int
+    unpaid_total: int
+    fee_claimed: int
+    balance_remaining: int
+    document: str
+
+    def figures(self) -> dict:
+        return dict(advance_received=self.advance_received, paid_total=self.paid_total,
+                    unpaid_total=self.unpaid_total, fee_claimed=self.fee_claimed,
+                    balance_remaining=self.balance_remaining)
+
+
+@dataclass(frozen=True)
 class PayrollOutcome:
     month: Month
     agents: dict
@@ -297,3 +340,4 @@ class ResultsOutcome:
     unchanged: int
     suspended: list[str]  # citizen ids suspended for unclaimed months
     flagged: list[tuple[str, str]]  # (citizen id, line id) paid after the date of death
+

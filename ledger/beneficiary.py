@@ -343,6 +343,7 @@ class Beneficiary(Aggregate):
     class PayoutRejected(PayoutEvent):
         booked_on: date
         reason_code: str
+        amount_vnd: int  # returned to the office
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             assert state is not None
@@ -356,6 +357,7 @@ class Beneficiary(Aggregate):
 
         reason: str
         on: date  # the date of the fact that made it so (notice reported, decision signed)
+        amount_vnd: int  # the line's amount, handed back by the agent
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             assert state is not None
@@ -518,7 +520,9 @@ class Beneficiary(Aggregate):
             if line.status not in payouts.OPEN + (payouts.CANCELLED,):
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be paid")
             died = self.facts.death.date_of_death if self.facts.death else None
-            flags = ["paid_after_death"] if died and result.on > died else []
+            # Funeral support is paid after a death by its nature; anything else
+            # collected after it is followed up (who collected, and why).
+            flags = ["paid_after_death"] if died and result.on > died and line.kind != payouts.FUNERAL else []
             if line.status == payouts.CANCELLED:
                 # Paid out before the agent learned of the cancellation: the
                 # money is gone and becomes an overpayment, flagged.
@@ -545,7 +549,7 @@ class Beneficiary(Aggregate):
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be rejected")
             self.trigger_event(self.PayoutRejected, actor=actor, **_line(line),
                                document=result.document, booked_on=result.on,
-                               reason_code=result.reason_code)
+                               reason_code=result.reason_code, amount_vnd=line.amount_vnd)
             if payouts.REASON_HOLDS.get(result.reason_code) == payouts.DEATH_VERIFICATION:
                 self.trigger_event(self.DeathVerificationRequested, actor=actor, **_line(line),
                                    document=result.document, reason_code=result.reason_code)
@@ -618,7 +622,8 @@ class Beneficiary(Aggregate):
         cancelled = []
         for line in lines_to_cancel(self.state, rules):
             self.trigger_event(self.LineCancelled, actor=actor, **_line(line), document=basis,
-                               reason=f"no longer due as issued ({basis})", on=on)
+                               reason=f"no longer due as issued ({basis})", on=on,
+                               amount_vnd=line.amount_vnd)
             cancelled.append(line.line_id)
         over = overpayment(self.state, rules)
         recorded = self.state.book.overpaid_recorded_vnd

@@ -108,9 +108,10 @@ class PayrollOutOfOrder(ValueError):
 
 
 class PayrollCalendar(Aggregate):
-    """One per ledger: every payroll run, in month order. Being a single
-    aggregate, two runs at once conflict on its version: one of them is
-    refused, nothing is issued twice."""
+    """One per ledger: the monthly cycle, in month order. Every payroll run,
+    the agents' monthly reports, accepted variances and month closes. Being a
+    single aggregate, two runs (or closes) at once conflict on its version:
+    one of them is refused, nothing is done twice."""
 
     @staticmethod
     def create_id() -> UUID:
@@ -118,6 +119,9 @@ class PayrollCalendar(Aggregate):
 
     def __init__(self) -> None:
         self.months: dict[str, dict] = {}  # "YYYY-MM" -> per-agent summary
+        self.reports: dict[str, dict] = {}  # "AGENT/YYYY-MM" -> the agent's own figures
+        self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
+        self.closed: dict[str, dict] = {}  # "YYYY-MM" -> per-agent settled figures
 
     class Opened(Aggregate.Created):
         actor: str
@@ -131,6 +135,40 @@ class PayrollCalendar(Aggregate):
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.months[str(self.month)] = self.agents
+
+    class AgentReportFiled(Aggregate.Event):
+        agent_code: str
+        month: Month
+        advance_received: int
+        paid_total: int
+        unpaid_total: int
+        fee_claimed: int
+        balance_remaining: int
+        document: str
+        actor: str
+
+        def apply(self, calendar: PayrollCalendar) -> None:
+            calendar.reports[f"{self.agent_code}/{self.month}"] = dict(
+                advance_received=self.advance_received, paid_total=self.paid_total,
+                unpaid_total=self.unpaid_total, fee_claimed=self.fee_claimed,
+                balance_remaining=self.balance_remaining, document=self.document)
+
+    class VarianceAccepted(Aggregate.Event):
+        month: Month
+        key: str  # agent/kind/line id
+        reason: str
+        actor: str
+
+        def apply(self, calendar: PayrollCalendar) -> None:
+            calendar.accepted.setdefault(str(self.month), {})[self.key] = self.reason
+
+    class MonthClosed(Aggregate.Event):
+        month: Month
+        agents: dict  # agent code -> settled figures, fee included
+        actor: str
+
+        def apply(self, calendar: PayrollCalendar) -> None:
+            calendar.closed[str(self.month)] = self.agents
 
     @classmethod
     def open(cls, actor: str) -> PayrollCalendar:
@@ -153,3 +191,42 @@ class PayrollCalendar(Aggregate):
         self.check_next(month)
         self.trigger_event(self.MonthIssued, month=month, agents=agents, rules_id=rules.id,
                            rules_fingerprint=rules.fingerprint(), actor=actor)
+
+    # --- the agents' reports and the month close ----------------------------------
+
+    def file_report(self, agent_code: str, month: Month, figures: dict, document: str, actor: str) -> bool:
+        """Record an agent's monthly report; False if filed before exactly so.
+        A changed report is filed again (the latest one counts)."""
+        if str(month) in self.closed:
+            raise PayrollOutOfOrder(f"{month} is closed: its reports are final")
+        earlier = self.reports.get(f"{agent_code}/{month}")
+        if earlier is not None and {k: earlier[k] for k in figures} == figures:
+            return False
+        self.trigger_event(self.AgentReportFiled, agent_code=agent_code, month=month, document=document,
+                           actor=actor, **figures)
+        return True
+
+    def close(self, month: Month, settled: dict, open_variances: list[str],
+              acceptances: dict[str, str], actor: str) -> list[str]:
+        """Close a month once every variance is explained. Returns the
+        variances still unexplained (then nothing is recorded)."""
+        if not self.has_run(month):
+            raise PayrollOutOfOrder(f"no payroll was run for {month}")
+        if str(month) in self.closed:
+            return []
+        earlier = [m for m in self.months if m < str(month) and m not in self.closed]
+        if earlier:
+            raise PayrollOutOfOrder(f"months close in order: close {min(earlier)} first")
+        accepted = self.accepted.get(str(month), {})
+        missing = [v for v in open_variances if v not in accepted and not acceptances.get(v)]
+        if missing:
+            return missing
+        for key in open_variances:
+            if key not in accepted:
+                self.trigger_event(self.VarianceAccepted, month=month, key=key,
+                                   reason=acceptances[key], actor=actor)
+        self.trigger_event(self.MonthClosed, month=month, agents=settled, actor=actor)
+        return []
+
+    def is_closed(self, month: Month) -> bool:
+        return str(month) in self.closed

@@ -270,3 +270,15 @@ def unclaimed(conn: Connection, month: str) -> list[dict]:
 def recoveries(conn: Connection) -> list[dict]:
     o = overpayments_table
     return [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
+
+
+def dates_of_death(conn: Connection, citizen_ids: set[str]) -> dict[str, "date"]:
+    from datetime import date
+
+    found = {}
+    for chunk in _chunks(sorted(citizen_ids), 500):
+        query = sa.select(beneficiaries.c.citizen_id, beneficiaries.c.date_of_death).where(
+            beneficiaries.c.citizen_id.in_(chunk), beneficiaries.c.date_of_death.is_not(None))
+        for citizen_id, died in conn.execute(query):
+            found[citizen_id] = date.fromisoformat(died)
+    return found

@@ -56,6 +56,7 @@ STATUS_OF = {
     Beneficiary.PayoutPaid: payouts.PAID,
     Beneficiary.PayoutUnpaid: payouts.UNPAID,
     Beneficiary.PayoutRejected: payouts.REJECTED,
+    Beneficiary.LineCancelled: payouts.CANCELLED,
 }
 
 
@@ -64,7 +65,7 @@ class PayoutsProjection:
     tables = (lines, runs)
 
     def version(self) -> str:
-        return "1"
+        return "2"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         inserts, updates, run_rows = [], [], []
@@ -80,9 +81,10 @@ class PayoutsProjection:
                     home_delivery=event.home_delivery, status=payouts.ISSUED, settled_on=None,
                     detail="", flags=""))
             elif type(event) in STATUS_OF:
-                settled_on = getattr(event, "paid_on", None) or getattr(event, "booked_on", None)
+                settled_on = (getattr(event, "paid_on", None) or getattr(event, "booked_on", None)
+                              or getattr(event, "on", None))
                 detail = getattr(event, "received_by", "") or getattr(event, "reason_code", "") \
-                    or getattr(event, "note", "")
+                    or getattr(event, "note", "") or getattr(event, "reason", "")
                 updates.append(dict(b_line_id=event.line_id, status=STATUS_OF[type(event)],
                                     settled_on=settled_on.isoformat() if settled_on else None,
                                     detail=detail, flags=";".join(getattr(event, "flags", []))))
@@ -124,3 +126,17 @@ def lines_by_id(conn: Connection, line_ids: Sequence[str]) -> dict[str, dict]:
 
 def last_payroll_month(conn: Connection) -> str | None:
     return conn.execute(sa.select(sa.func.max(runs.c.month))).scalar()
+
+
+def flagged_payments(conn: Connection, month: str) -> list[dict]:
+    """Payments settled in the month that were flagged for follow-up, each
+    with the months the same person was paid on other lines."""
+    flagged = [dict(r._mapping) for r in conn.execute(
+        sa.select(lines).where(lines.c.flags != "", lines.c.settled_on.like(f"{month}-%"))
+        .order_by(lines.c.agent_code, lines.c.line_id))]
+    for line in flagged:
+        others = conn.execute(sa.select(lines.c.months).where(
+            lines.c.citizen_id == line["citizen_id"], lines.c.line_id != line["line_id"],
+            lines.c.status == "paid", lines.c.kind != "funeral_support")).scalars()
+        line["other_paid_months"] = {m for text in others for m in text.split(";")}
+    return flagged

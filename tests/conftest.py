@@ -34,6 +34,33 @@ def postgres_url():
 
 
 @pytest.fixture
+def fresh_store(request, tmp_path_factory):
+    """A factory of fresh, empty stores of the parametrised kind, for
+    property tests that need one database per example."""
+    kind = request.param if hasattr(request, "param") else "sqlite"
+    made: list[str] = []
+
+    def make() -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path_factory.mktemp('store') / 'ledger.db'}"
+        if not POSTGRES_URL:
+            if REQUIRE_POSTGRES:
+                pytest.fail("LEDGER_TEST_POSTGRES_URL is not set but PostgreSQL is required")
+            pytest.skip("no PostgreSQL (run scripts/test.sh)")
+        dbname = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {dbname}")
+        made.append(dbname)
+        return _with_database(POSTGRES_URL, dbname)
+
+    yield make
+    if made:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            for dbname in made:
+                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'ledger.db'}"
 

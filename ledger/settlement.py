@@ -1,0 +1,125 @@
+"""The monthly settlement with each agent (quyết toán): what the books say
+the agent held, received, paid out, earned and handed back, set beside what
+the agent reported, with every difference named and classified."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from .months import Month
+
+# Kinds of variance, as an officer would name them.
+NOT_IN_PAYROLL = "not_in_payroll"          # reported, but no such line was issued
+CITIZEN_DIFFERS = "citizen_differs"        # the line was issued to someone else
+AMOUNT_DIFFERS = "amount_differs"          # a line's amount, or the month's paid total
+PAID_AFTER_DEATH = "paid_after_death"
+PAID_TWICE = "paid_twice"                  # a line (or a month) paid more than once
+PAID_AFTER_CANCELLATION = "paid_after_cancellation"  # the office had withdrawn it
+BALANCE_DIFFERS = "balance_differs"
+FEE_DIFFERS = "fee_differs"                # claimed fee other than the contract's
+ADVANCE_DIFFERS = "advance_differs"
+
+
+@dataclass(frozen=True)
+class Variance:
+    kind: str
+    line_id: str
+    citizen_id: str
+    amount: int  # VND: the difference, or the line's amount
+    detail: str
+
+    def key(self, agent_code: str) -> str:
+        """How an officer names it when accepting it."""
+        return f"{agent_code}/{self.kind}/{self.line_id}"
+
+
+@dataclass
+class AgentSettlement:
+    agent_code: str
+    month: str
+    opening_balance: int
+    advance: int
+    disbursed: int
+    fee: int
+    returned: int
+    closing_balance: int
+    reported_balance: int | None
+    variances: list[Variance] = field(default_factory=list)
+    closed: bool = False
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["variances"] = [asdict(v) for v in self.variances]
+        return data
+
+
+def settle(agent_code: str, month: Month, *, opening: int, advance: int, disbursed: int,
+           returned: int, fee: int, report: dict | None) -> AgentSettlement:
+    """Figures and the variances against the agent's own report. The fee is
+    advanced and taken in the same month, so the closing balance is what the
+    agent still owes beneficiaries."""
+    closing = opening + advance - disbursed - fee - returned
+    result = AgentSettlement(agent_code, str(month), opening, advance, disbursed, fee, returned, closing,
+                             report["balance_remaining"] if report else None)
+    if report is None:
+        return result
+    checks = (
+        (BALANCE_DIFFERS, report["balance_remaining"], closing, "balance remaining"),
+        (FEE_DIFFERS, report["fee_claimed"], fee, "fee claimed"),
+        (AMOUNT_DIFFERS, report["paid_total"], disbursed, "paid total"),
+        (ADVANCE_DIFFERS, report["advance_received"], advance, "advance received"),
+    )
+    for kind, reported, booked, what in checks:
+        if reported != booked:
+            result.variances.append(Variance(kind, "", "", reported - booked,
+                                             f"{what}: reported {reported:,}, books {booked:,} VND"))
+    return result
+
+
+def flagged_variance(line: dict, other_paid_months: set[str]) -> Variance:
+    """A payment the ledger recorded but flagged for follow-up."""
+    flags = line["flags"].split(";")
+    months = set(line["months"].split(";"))
+    if "paid_after_cancellation" in flags and months & other_paid_months:
+        kind, detail = PAID_TWICE, f"months {', '.join(sorted(months & other_paid_months))} were paid on another line too"
+    elif "paid_after_death" in flags:
+        kind, detail = PAID_AFTER_DEATH, f"paid on {line['settled_on']}, after the date of death"
+    else:
+        kind, detail = PAID_AFTER_CANCELLATION, f"paid on {line['settled_on']} after the office withdrew it"
+    return Variance(kind, line["line_id"], line["citizen_id"], line["amount_vnd"], detail)
+
+
+def compare_result_lines(results: list[dict], issued: dict[str, dict],
+                         deaths: dict[str, date]) -> list[Variance]:
+    """An agent's result lines (not recorded: evidence) against the payroll.
+
+    ``results``: dicts with line_id, payroll_id, citizen_id, status, on (date),
+    amount; ``issued``: the ledger's lines by id; ``deaths``: date of death by
+    citizen id."""
+    variances: list[Variance] = []
+    seen: set[str] = set()
+    for r in results:
+        if r["status"] not in ("paid", "credited"):
+            continue
+        line = issued.get(r["line_id"])
+        if line is None or line["payroll_id"] != r["payroll_id"]:
+            variances.append(Variance(NOT_IN_PAYROLL, r["line_id"], r.get("citizen_id", ""), r["amount"],
+                                      f"{r['payroll_id']} has no line {r['line_id']}"))
+            continue
+        citizen = line["citizen_id"]
+        if r.get("citizen_id") and r["citizen_id"] != citizen:
+            variances.append(Variance(CITIZEN_DIFFERS, r["line_id"], r["citizen_id"], r["amount"],
+                                      f"issued to {citizen}"))
+        if r["amount"] != line["amount_vnd"]:
+            variances.append(Variance(AMOUNT_DIFFERS, r["line_id"], citizen, r["amount"] - line["amount_vnd"],
+                                      f"issued {line['amount_vnd']:,}, reported {r['amount']:,} VND"))
+        if r["line_id"] in seen or (line["status"] == "paid" and line["settled_on"]
+                                    and line["settled_on"] != r["on"].isoformat()):
+            variances.append(Variance(PAID_TWICE, r["line_id"], citizen, r["amount"],
+                                      f"already paid on {line['settled_on'] or 'another line of this file'}"))
+        seen.add(r["line_id"])
+        died = deaths.get(citizen)
+        if died and r["on"] > died:
+            variances.append(Variance(PAID_AFTER_DEATH, r["line_id"], citizen, r["amount"],
+                                      f"paid on {r['on']}, died on {died}"))
+    return variances

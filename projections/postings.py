@@ -1,0 +1,127 @@
+"""The postings read model: every money-moving event as balanced
+double-entry postings, each in an accounting month (period).
+
+A posting's period is the month the money moved in, unless that month is
+already closed: then it lands in the first open month, as a correction. Month
+closes are events in the same log, so a replay assigns the same periods and a
+closed month's figures never change."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.beneficiary import Beneficiary
+from ledger.months import Month
+from ledger.payroll import PayrollCalendar
+from ledger.postings import fee_postings, postings_for
+
+from .runner import metadata
+
+postings = sa.Table(
+    "postings", metadata,
+    sa.Column("position", sa.BigInteger, primary_key=True),  # the event's notification id
+    sa.Column("seq", sa.Integer, primary_key=True),  # postings of one event, in order
+    sa.Column("period", sa.String(7), nullable=False),
+    sa.Column("natural_month", sa.String(7), nullable=False),
+    sa.Column("debit", sa.String(80), nullable=False),
+    sa.Column("credit", sa.String(80), nullable=False),
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("agent_code", sa.String(64), nullable=False),
+    sa.Column("line_id", sa.String(40), nullable=False),
+    sa.Column("citizen_id", sa.String(12), nullable=False),
+    sa.Index("ix_postings_period", "period"),
+)
+
+closed_months = sa.Table(
+    "closed_months", metadata,
+    sa.Column("month", sa.String(7), primary_key=True),
+)
+
+
+class PostingsProjection:
+    name = "postings"
+    tables = (postings, closed_months)
+
+    def version(self) -> str:
+        return "1"
+
+    def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
+        last_closed = conn.execute(sa.select(sa.func.max(closed_months.c.month))).scalar()
+        rows, closes = [], []
+        for position, event in events:
+            if isinstance(event, PayrollCalendar.MonthClosed):
+                entries = [p for code, figures in sorted(event.agents.items())
+                           for p in fee_postings(event.month, code, figures["fee"])]
+                closes.append({"month": str(event.month)})
+                period_floor = None  # the fees belong to the month being closed
+                last_closed = str(event.month)
+            elif isinstance(event, Beneficiary.Event):
+                entries = postings_for(event)
+                period_floor = last_closed
+            else:
+                continue
+            citizen = getattr(event, "citizen_id", "") or (event.line_id[8:20] if getattr(event, "line_id", "") else "")
+            for seq, p in enumerate(entries):
+                natural = str(p.month)
+                period = natural
+                if period_floor is not None and natural <= period_floor:
+                    period = str(Month.parse(period_floor) + 1)  # a correction in the first open month
+                rows.append(dict(position=position, seq=seq, period=period, natural_month=natural,
+                                 debit=p.debit, credit=p.credit, amount_vnd=p.amount_vnd, kind=p.kind,
+                                 agent_code=p.agent_code, line_id=p.line_id, citizen_id=citizen))
+        if rows:
+            conn.execute(postings.insert(), rows)
+        if closes:
+            conn.execute(closed_months.insert(), closes)
+
+
+# --- queries -----------------------------------------------------------------------
+
+def empty_movement() -> dict:
+    return dict(opening=0, advance=0, disbursed=0, returned=0, fee=0, persons_paid=set(), paid_vnd=0)
+
+
+def agent_movements(conn: Connection, month: str) -> dict[str, dict]:
+    """Per agent: float balance before the month, and the month's movements."""
+    out: dict[str, dict] = {}
+
+    def entry(agent: str) -> dict:
+        return out.setdefault(agent, empty_movement())
+
+    query = sa.select(postings.c.period, postings.c.debit, postings.c.credit, postings.c.amount_vnd,
+                      postings.c.kind, postings.c.agent_code, postings.c.citizen_id
+                      ).where(postings.c.agent_code != "", postings.c.period <= month)
+    for period, debit, credit, amount, kind, agent, citizen in conn.execute(query):
+        account = f"float:{agent}"
+        e = entry(agent)
+        signed = (amount if debit == account else 0) - (amount if credit == account else 0)
+        if period < month:
+            e["opening"] += signed
+            continue
+        if kind in ("advance", "fee_advance"):
+            e["advance"] += amount
+        elif kind == "disbursed":
+            e["disbursed"] += amount
+        elif kind == "returned":
+            e["returned"] += amount
+        elif kind == "fee":
+            e["fee"] += amount
+        if kind in ("disbursed", "disbursed_after_cancellation"):
+            e["paid_vnd"] += amount
+            e["persons_paid"].add(citizen)
+    return out
+
+
+def trial_balance(conn: Connection, month: str | None = None) -> dict[str, int]:
+    """Balance per account (debits positive), for one period or all."""
+    balances: dict[str, int] = {}
+    query = sa.select(postings.c.debit, postings.c.credit, postings.c.amount_vnd)
+    if month is not None:
+        query = query.where(postings.c.period == month)
+    for debit, credit, amount in conn.execute(query):
+        balances[debit] = balances.get(debit, 0) + amount
+        balances[credit] = balances.get(credit, 0) - amount
+    return balances
