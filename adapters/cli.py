@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ledger.entitlement import due_for_month
@@ -188,13 +189,7 @@ def cmd_import_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
 
 
 def recoveries_report(ledger: Ledger) -> list[dict]:
-    ledger.catch_up()
-    with ledger.engine.connect() as conn:
-        rows = ent_view.recoveries(conn)
-    return [{"citizen_id": r["citizen_id"], "months": [m for m in r["months"].split(";") if m],
-             "amount": r["amount_vnd"], "recovered": r["recovered_vnd"], "open": r["open_vnd"],
-             "status": r["status"], "received_by": [x for x in r["received_by"].split(";") if x],
-             "paid_after_death": [x for x in r["paid_after_death"].split(";") if x]} for r in rows]
+    return ledger.recoveries()
 
 
 def cmd_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
@@ -233,6 +228,14 @@ def cmd_settlement_reconcile(ledger: Ledger, args: argparse.Namespace) -> None:
     _emit(args, rows, _settlement_human)
 
 
+def cmd_settlement_report(ledger: Ledger, args: argparse.Namespace) -> None:
+    from .reports import write_settlement_reports
+
+    paths = write_settlement_reports(Path(args.out), ledger.district_summary(args.month))
+    _emit(args, {"month": str(args.month), "files": [str(p) for p in paths]},
+          lambda d: "\n".join(d["files"]))
+
+
 def cmd_settlement_close(ledger: Ledger, args: argparse.Namespace) -> None:
     acceptances = {}
     for text in args.accept or ():
@@ -249,20 +252,7 @@ def cmd_settlement_close(ledger: Ledger, args: argparse.Namespace) -> None:
 
 
 def unclaimed_report(ledger: Ledger, month: Month) -> list[dict]:
-    ledger.catch_up()
-    with ledger.engine.connect() as conn:
-        rows = ent_view.unclaimed(conn, str(month))
-    rule = ledger.rules.unclaimed_rule(month)
-    out = []
-    for r in rows:
-        if r["consecutive_months"] < rule.verify_after_months:
-            continue
-        flag = "suspended" if (r["status"] == "suspended" or
-                               r["consecutive_months"] >= rule.suspend_after_months) else "verify"
-        out.append({"citizen_id": r["citizen_id"], "agent_code": r["agent_code"],
-                    "commune_code": r["commune_code"], "consecutive_months": r["consecutive_months"],
-                    "amount": r["amount_vnd"], "flag": flag})
-    return out
+    return ledger.unclaimed(month)
 
 
 def cmd_unclaimed(ledger: Ledger, args: argparse.Namespace) -> None:
@@ -322,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", type=_month, required=True)
     p.add_argument("--agent")
     p.add_argument("--results", action="append", help="an agent's result file to check (not recorded)")
+    p = command("report", cmd_settlement_report, "the settlement and district summary as XLSX, PDF and charts",
+                parent=settle)
+    p.add_argument("--month", type=_month, required=True)
+    p.add_argument("--out", required=True, help="folder for the reports")
     p = command("close", cmd_settlement_close, "close a month once every variance is explained", parent=settle)
     p.add_argument("--month", type=_month, required=True)
     p.add_argument("--accept", action="append", metavar="AGENT/KIND/LINE_ID=REASON",

@@ -52,6 +52,16 @@ def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, se
     return counts
 
 
+def _close(ledger: Ledger, month: Month) -> int:
+    """The settlement: every variance is followed up and accepted by the
+    head of the office, with a reason, and the month is closed."""
+    keys = [v.key(s.agent_code) for s in ledger.reconcile(month) for v in s.variances]
+    reason = "followed up with the commune and the agent; recovery opened where money was overpaid"
+    missing = ledger.close_month(month, {key: reason for key in keys}, "demo-head-of-office")
+    assert not missing, missing
+    return len(keys)
+
+
 def run_demo(args: argparse.Namespace) -> None:
     url = args.db or DEMO_URL  # its own file: the demo never touches ledger.db
     _fresh_sqlite(url)
@@ -68,7 +78,7 @@ def run_demo(args: argparse.Namespace) -> None:
     ledger = Ledger(url)
     started = time.perf_counter()
     try:
-        print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended")
+        print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")
         for month in months:
             # Registrations reach the office in their effective month (the first
             # file also brings the two months before the first payroll).
@@ -85,9 +95,10 @@ def run_demo(args: argparse.Namespace) -> None:
                                                          synthetic.DEATH_COLUMNS), actor)
             payroll = ledger.run_payroll(month, out / "payroll", actor)
             counts = _agent_results(ledger, payroll.files, month, out, seed, actor, dead)
+            variances = _close(ledger, month)
             print(f"{month}  {decided.recorded_events:>9}  {len(notices):>6}  {payroll.lines:>5}  {payroll.amount:>13,}  "
                   f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
-                  f"{counts['rejected']:>8}  {counts['suspended']:>9}")
+                  f"{counts['rejected']:>8}  {counts['suspended']:>9}  {variances:>9}")
         again = ledger.run_payroll(LAST, out / "payroll", actor)
         print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
               f"the same {len(again.files)} files rewritten.")

@@ -216,6 +216,66 @@ class Ledger:
             settlements.append(result)
         return settlements
 
+    # --- queries ----------------------------------------------------------------------
+
+    def unclaimed(self, month: Month) -> list[dict]:
+        """The unclaimed-month queue: who has not collected for the rule's
+        number of rounds, by agent and commune (cli.md keys)."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            rows = ent_view.unclaimed(conn, str(month))
+        rule = self.rules.unclaimed_rule(month)
+        out = []
+        for r in rows:
+            if r["consecutive_months"] < rule.verify_after_months:
+                continue
+            suspended = r["status"] == "suspended" or r["consecutive_months"] >= rule.suspend_after_months
+            out.append({"citizen_id": r["citizen_id"], "agent_code": r["agent_code"],
+                        "commune_code": r["commune_code"], "consecutive_months": r["consecutive_months"],
+                        "amount": r["amount_vnd"], "flag": "suspended" if suspended else "verify"})
+        return out
+
+    def recoveries(self) -> list[dict]:
+        """Open and closed overpayments with what was recovered (cli.md keys)."""
+        self.catch_up()
+        with self.engine.connect() as conn:
+            rows = ent_view.recoveries(conn)
+        return [{"citizen_id": r["citizen_id"], "months": [m for m in r["months"].split(";") if m],
+                 "amount": r["amount_vnd"], "recovered": r["recovered_vnd"], "open": r["open_vnd"],
+                 "status": r["status"], "written_off": r["written_off_vnd"],
+                 "received_by": [x for x in r["received_by"].split(";") if x],
+                 "paid_after_death": [x for x in r["paid_after_death"].split(";") if x]} for r in rows]
+
+    def district_summary(self, month: Month) -> dict:
+        """What the settlement reports show: each agent's settlement and the
+        district's figures for the month (see adapters/reports.py)."""
+        settlements = [s.as_dict() for s in self.reconcile(month)]
+        totals = {key: sum(s[key] for s in settlements)
+                  for key in ("advance", "disbursed", "fee", "returned", "closing_balance")}
+        with self.engine.connect() as conn:
+            communes = pay_view.paid_by_commune(conn, str(month))
+            trend = pay_view.unclaimed_trend(conn, str(month))
+        owed = self.recoveries()
+        paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
+        queue = self.unclaimed(month)
+        return {
+            "month": str(month),
+            "office": OfficeSettings.from_env().office_name,
+            "closed": any(s["closed"] for s in settlements),
+            "agents": settlements,
+            "totals": totals,
+            "cashless_share": (sum(c["paid_bank_vnd"] for c in communes) / paid) if paid else 0.0,
+            "communes": communes,
+            "unclaimed_trend": trend,
+            "unclaimed_queue": {"verify": sum(1 for q in queue if q["flag"] == "verify"),
+                                "suspended": sum(1 for q in queue if q["flag"] == "suspended"),
+                                "held_vnd": sum(q["amount"] for q in queue)},
+            "overpayments": {"open_count": sum(1 for r in owed if r["open"] > 0),
+                             "open_vnd": sum(r["open"] for r in owed),
+                             "recovered_vnd": sum(r["recovered"] - r["written_off"] for r in owed),
+                             "written_off_vnd": sum(r["written_off"] for r in owed)},
+        }
+
     def close_month(self, month: Month, acceptances: dict[str, str], actor: str) -> list[str]:
         """Close the month unless a variance in the books is unexplained;
         returns the unexplained ones (then nothing is recorded)."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 class OfficeSettings(BaseModel):
     # The paying office, as named on bank credit-transfer files (pain.001).
-    office_name: str = Field(default="Phong Lao dong - Thuong binh va Xa hoi", min_length=1)
+    office_name: str = Field(default="Phòng Lao động - Thương binh và Xã hội", min_length=1)
     # The office's account at the State Treasury, the debtor account.
     treasury_account: str = Field(default="KBNN-0000000000", min_length=4, max_length=34)
 

@@ -64,7 +64,8 @@ overpayments_table = sa.Table(
     sa.Column("citizen_id", sa.String(12), primary_key=True),
     sa.Column("months", sa.Text, nullable=False),
     sa.Column("amount_vnd", sa.BigInteger, nullable=False),
-    sa.Column("recovered_vnd", sa.BigInteger, nullable=False),
+    sa.Column("recovered_vnd", sa.BigInteger, nullable=False),  # every method, write-offs included
+    sa.Column("written_off_vnd", sa.BigInteger, nullable=False),
     sa.Column("open_vnd", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # open, recovered, written_off
     sa.Column("received_by", sa.Text, nullable=False),
@@ -82,7 +83,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "7"
+CODE_VERSION = "8"
 
 
 def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
@@ -214,6 +215,7 @@ def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
             if x.status == "paid" and died and x.settled_on and x.settled_on > died]
     return dict(citizen_id=state.facts.citizen_id, months=";".join(str(m) for m in over.months),
                 amount_vnd=over.amount_vnd, recovered_vnd=recovered, open_vnd=open_vnd,
+                written_off_vnd=sum(r.amount_vnd for r in state.book.recoveries if r.method == "write_off"),
                 status="open" if open_vnd > 0 else ("written_off" if written_off else "recovered"),
                 received_by=";".join(over.received_by), paid_after_death=";".join(late))
 

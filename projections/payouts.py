@@ -140,3 +140,36 @@ def flagged_payments(conn: Connection, month: str) -> list[dict]:
             lines.c.status == "paid", lines.c.kind != "funeral_support")).scalars()
         line["other_paid_months"] = {m for text in others for m in text.split(";")}
     return flagged
+
+
+def paid_by_commune(conn: Connection, month: str) -> list[dict]:
+    """The month's payments by commune and channel (the cashless share)."""
+    query = (sa.select(lines.c.commune_code, lines.c.channel, sa.func.sum(lines.c.amount_vnd),
+                       sa.func.count(sa.distinct(lines.c.citizen_id)))
+             .where(lines.c.status == "paid", lines.c.settled_on.like(f"{month}-%"))
+             .group_by(lines.c.commune_code, lines.c.channel))
+    communes: dict[str, dict] = {}
+    for commune, channel, amount, people in conn.execute(query):
+        row = communes.setdefault(commune, dict(commune_code=commune, paid_cash_vnd=0, paid_bank_vnd=0,
+                                                people_paid=0))
+        row["paid_bank_vnd" if channel == "bank" else "paid_cash_vnd"] += int(amount)
+        row["people_paid"] += int(people)
+    for row in communes.values():
+        total = row["paid_cash_vnd"] + row["paid_bank_vnd"]
+        row["cashless_share"] = row["paid_bank_vnd"] / total if total else 0.0
+    return [communes[c] for c in sorted(communes)]
+
+
+def unclaimed_trend(conn: Connection, month: str) -> list[dict]:
+    """Per payroll month up to ``month``: the cash lines not collected in the
+    month they were issued for (still unpaid, or collected later)."""
+    query = (sa.select(lines.c.payroll_month, lines.c.status, lines.c.settled_on, lines.c.amount_vnd)
+             .where(lines.c.channel == "cash", lines.c.payroll_month <= month, lines.c.kind != "funeral_support"))
+    trend: dict[str, dict] = {}
+    for payroll_month, status, settled_on, amount in conn.execute(query):
+        row = trend.setdefault(payroll_month, dict(month=payroll_month, lines_unclaimed=0, amount_vnd=0))
+        late = status == "paid" and settled_on and settled_on[:7] > payroll_month
+        if status == "unpaid" or late:
+            row["lines_unclaimed"] += 1
+            row["amount_vnd"] += int(amount)
+    return [trend[m] for m in sorted(trend)]

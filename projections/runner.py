@@ -65,8 +65,12 @@ class ProjectionRunner:
         return positions
 
     def _reset(self, conn: Connection, projection: Projection) -> None:
+        # Dropped and made anew, not just emptied: a new version of a view
+        # may have another shape (a column added), and the rows are derived.
         for table in reversed(projection.tables):
-            conn.execute(table.delete())
+            table.drop(conn, checkfirst=True)
+        for table in projection.tables:
+            table.create(conn)
         conn.execute(tracking.delete().where(tracking.c.name == projection.name))
         conn.execute(tracking.insert().values(
             name=projection.name, position=0, version=projection.version()))
