@@ -262,6 +262,24 @@ def cmd_unclaimed(ledger: Ledger, args: argparse.Namespace) -> None:
         ("agent", "commune", "citizen_id", "months", "held VND", "flag")) + f"\n{len(rows)} people")
 
 
+def cmd_audit_timeline(ledger: Ledger, args: argparse.Namespace) -> None:
+    rows = ledger.timeline(args.citizen_id)
+    _emit(args, rows, lambda rows: _table(
+        [(r["position"], r["recorded_at"][:19], r["effective"], r["type"], r["actor"], r["basis"],
+          "" if r["amount"] is None else _vnd(r["amount"])) for r in rows],
+        ("position", "recorded at", "effective", "event", "actor", "basis", "VND")))
+
+
+def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:
+    verdict = ledger.verify()
+    _emit(args, verdict.as_dict(), lambda d: (
+        f"history intact: {d['checked']} events match their seals"
+        + (f"; {d['unsealed']} recorded since the last seal" if d["unsealed"] else "")) if d["ok"]
+        else f"HISTORY ALTERED at position {d['first_bad_position']}: {d['problem']}")
+    if not verdict.ok:
+        raise SystemExit(2)
+
+
 def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
     from . import progress
 
@@ -341,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("entitlements", cmd_entitlements, "everyone's entitlement for a month"
             ).add_argument("--month", type=_month, required=True)
+
+    audit_cmds = sub.add_parser("audit", help="for auditors").add_subparsers(dest="what", required=True)
+    command("timeline", cmd_audit_timeline, "every event about a person, in recorded order",
+            parent=audit_cmds).add_argument("citizen_id")
+    command("verify", cmd_audit_verify, "check the recorded history against its hash chain", parent=audit_cmds)
 
     command("replay", cmd_replay, "rebuild the projections from the event log")
 

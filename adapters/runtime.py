@@ -15,10 +15,14 @@ from ledger.application import LedgerApp, Rejected
 from ledger.rules import RuleSet
 from projections.entitlements import EntitlementsProjection
 from projections.payouts import PayoutsProjection
+from projections.chain import ChainKeeper, Verdict
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 
-from ledger import settlement
+from eventsourcing.persistence import StoredEvent
+
+from ledger import audit, settlement
+from ledger.beneficiary import beneficiary_id
 from ledger.contracts import Contracts
 from ledger.months import Month
 from ledger.payroll import PayrollOutOfOrder
@@ -31,7 +35,7 @@ from . import agent_results, clock, notices_file, payroll_files, progress
 from .settings import OfficeSettings
 from .decisions_file import parse_decisions
 from .rulefiles import default_contracts, default_ruleset
-from .store import StateLoader, Store, open_store
+from .store import StateLoader, Store, open_store, raw_event_rows, raw_event_rows_of
 from .tabular import InputRejected, Problem
 
 
@@ -67,6 +71,7 @@ class Ledger:
             [EntitlementsProjection(self.rules), PayoutsProjection(), PostingsProjection()],
         )
         self.runner.create_tables()
+        self.chain = ChainKeeper(self.engine, raw_event_rows(self.store, self.engine))
 
     def close(self) -> None:
         self.engine.dispose()
@@ -75,7 +80,9 @@ class Ledger:
     # --- projections ----------------------------------------------------------
 
     def catch_up(self, *, show_progress: bool = True) -> int:
-        """Bring every read model up to the last recorded event."""
+        """Seal the events recorded since the last seal, and bring every read
+        model up to the last recorded event."""
+        self.chain.extend()
         pending = self.runner.pending()
         if not pending:
             return 0
@@ -215,6 +222,28 @@ class Ledger:
                 [r for r in evidence_rows if r["payroll_id"].split("/")[0] == code], issued, deaths)
             settlements.append(result)
         return settlements
+
+    # --- audit -----------------------------------------------------------------------
+
+    def timeline(self, citizen_id: str) -> list[dict]:
+        """Every event about a person, in recorded order, with its money consequence."""
+        aggregate_id = beneficiary_id(citizen_id)
+        rows = raw_event_rows_of(self.store, self.engine, aggregate_id)
+        if not rows:
+            raise CommandRefused(f"{citizen_id} is not registered")
+        state, out = None, []
+        for position, originator_id, version, topic, blob in rows:
+            event = self.app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, blob))
+            after = event.fold(state)
+            out.append({"position": position, "recorded_at": event.timestamp.isoformat(),
+                        "effective": audit.effective_of(event), "type": type(event).__name__,
+                        "actor": event.actor, "basis": event.basis_text,
+                        "amount": audit.money_consequence(event, state, after, self.rules)})
+            state = after
+        return out
+
+    def verify(self) -> Verdict:
+        return self.chain.verify()
 
     # --- queries ----------------------------------------------------------------------
 

@@ -127,6 +127,32 @@ class EventReplayLoader:
         self.engine.dispose()
 
 
+def raw_event_rows(store: Store, engine: sa.Engine):
+    """Stored event rows after a position, in log order, exactly as stored:
+    (position, aggregate id, version, topic, state bytes)."""
+    position = "rowid" if store.kind == "sqlite" else "notification_id"
+
+    def read(after: int, limit: int) -> list[tuple]:
+        query = sa.text(f"SELECT {position}, originator_id, originator_version, topic, state "
+                        f"FROM {store.events_table} WHERE {position} > :after "
+                        f"ORDER BY {position} LIMIT :limit")
+        with engine.connect() as conn:
+            return [(p, o if isinstance(o, UUID) else UUID(str(o)), v, t, bytes(s))
+                    for p, o, v, t, s in conn.execute(query, {"after": after, "limit": limit})]
+    return read
+
+
+def raw_event_rows_of(store: Store, engine: sa.Engine, aggregate_id: UUID) -> list[tuple]:
+    """One aggregate's stored rows with their log positions, in log order."""
+    position = "rowid" if store.kind == "sqlite" else "notification_id"
+    key = aggregate_id.hex if store.kind == "sqlite" else aggregate_id
+    query = sa.text(f"SELECT {position}, originator_id, originator_version, topic, state "
+                    f"FROM {store.events_table} WHERE originator_id = :id ORDER BY {position}")
+    with engine.connect() as conn:
+        return [(p, o if isinstance(o, UUID) else UUID(str(o)), v, t, bytes(s))
+                for p, o, v, t, s in conn.execute(query, {"id": key})]
+
+
 class StateLoader:
     """Restores aggregates from the state the read model keeps per person
     (one indexed query per batch, no event replay). The read model must be

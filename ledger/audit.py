@@ -1,0 +1,45 @@
+"""What an auditor reads off each event: when it took effect, what it rests
+on, and its money consequence."""
+from __future__ import annotations
+
+from .beneficiary import Beneficiary
+from .clawback import due_by_month
+from .months import Month, month_range
+from .rules import RuleSet
+from .state import BeneficiaryState
+
+B = Beneficiary
+
+
+def effective_of(event) -> str:
+    for name in ("effective", "date_of_death", "payroll_month", "paid_on", "booked_on", "on"):
+        value = getattr(event, name, None)
+        if value is not None:
+            return str(value)
+    return ""
+
+
+def money_consequence(event, before: BeneficiaryState | None, after: BeneficiaryState,
+                      rules: RuleSet) -> int | None:
+    """Signed VND this event moves or changes; None when it moves no money.
+
+    For a decision or a death notice: the change in what is due over the
+    months it reaches, from its effective month through the last month paid
+    for (or the effective month alone)."""
+    if isinstance(event, B.PayoutIssued):
+        return sum(event.amounts)
+    if isinstance(event, B.PayoutPaid):
+        return event.amount_vnd
+    if isinstance(event, (B.PayoutRejected, B.LineCancelled)):
+        return -event.amount_vnd
+    if isinstance(event, B.OverpaymentChanged):
+        return event.delta_vnd
+    if isinstance(event, (B.RecoveryRecorded, B.FuneralSupportGranted)):
+        return event.amount_vnd
+    if isinstance(event, (B.DecisionEvent, B.DeathNotified)) and (before is None or after.facts is not before.facts):
+        start = getattr(event, "effective", None) or Month.containing(event.date_of_death)
+        last = max([start, *after.book.months()])
+        new = due_by_month(after, rules, last)
+        old = due_by_month(before, rules, last) if before is not None else {}
+        return sum(new.get(m, 0) - old.get(m, 0) for m in month_range(start, last))
+    return None
