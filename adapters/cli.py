@@ -6,17 +6,13 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ledger.entitlement import due_for_month
-from ledger.months import Month, month_range
-from ledger.clawback import open_overpayment_vnd
-from ledger.payroll import owed_months
+from ledger.months import Month
 from projections import entitlements as ent_view
-from projections import payouts as pay_view
 
-from . import clock
 from .runtime import CommandRefused, Ledger
 from .store import StoreURLError
 from .tabular import InputRejected
@@ -31,6 +27,18 @@ def _month(text: str) -> Month:
         return Month.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected an ISO date-time: {exc}") from None
+    if moment.tzinfo is None:  # recorded times are UTC
+        moment = moment.replace(tzinfo=timezone.utc)
+    if len(text) == 10:  # a plain date: as known at the end of that day
+        moment = moment + timedelta(days=1) - timedelta(microseconds=1)
+    return moment
 
 
 def _emit(args: argparse.Namespace, data: Any, human: Callable[[Any], str]) -> None:
@@ -68,55 +76,8 @@ def cmd_import_decisions(ledger: Ledger, args: argparse.Namespace) -> None:
         f"{d['unchanged_rows']} rows already recorded"))
 
 
-def beneficiary_report(ledger: Ledger, citizen_id: str) -> dict:
-    ledger.catch_up()
-    with ledger.engine.connect() as conn:
-        state = ent_view.read_state(conn, citizen_id)
-        last_payroll = pay_view.last_payroll_month(conn)
-    if state is None:
-        raise CommandError(f"{citizen_id} is not registered")
-    facts = state.facts
-    now = clock.this_month()
-    last_payroll_month = Month.parse(last_payroll) if last_payroll else None
-    last = max(now, facts.first_month, last_payroll_month or now)
-    months = [due_for_month(facts, ledger.rules, m) for m in month_range(facts.first_month, last)]
-    figures = {d.month: state.book.figures(d.month) for d in months}
-    arrears = sum(a for _, a in owed_months(state, ledger.rules, last_payroll_month)) \
-        if last_payroll_month else 0
-    current = due_for_month(facts, ledger.rules, now)
-    channel = facts.channels.latest()
-    residence = facts.residences.latest()
-    proxy = facts.proxies.latest()
-    return {
-        "citizen_id": facts.citizen_id,
-        "full_name": facts.full_name,
-        "birth_date": facts.birth_date.isoformat(),
-        "status": facts.current_status(),
-        "categories": list(current.categories or (facts.categories.latest().categories)),
-        "monthly_amount": current.amount_vnd,
-        "province_code": residence.province_code if residence else "",
-        "commune_code": residence.commune_code if residence else "",
-        "channel": channel.channel if channel else "",
-        "agent_code": channel.agent_code if channel else "",
-        "proxy_name": proxy.proxy_name if proxy else "",
-        "date_of_death": facts.death.date_of_death.isoformat() if facts.death else None,
-        "months": [
-            {"month": str(d.month), "due": d.amount_vnd, "status": d.status,
-             "categories": list(d.paying), "issued": figures[d.month].issued,
-             "disbursed": figures[d.month].disbursed, "unclaimed": figures[d.month].unclaimed,
-             "cancelled": figures[d.month].cancelled}
-            for d in months
-        ],
-        "lines": [{"line_id": x.line_id, "payroll_id": x.payroll_id, "kind": x.kind,
-                   "months": [str(m) for m in x.months], "amount": x.amount_vnd, "status": x.status,
-                   "settled_on": x.settled_on.isoformat() if x.settled_on else None}
-                  for x in state.book.lines],
-        "holds": [code for _, code in state.book.holds],
-        "arrears_due": arrears,
-        "overpayment_open": open_overpayment_vnd(state, ledger.rules),
-        "recovered": state.book.recovered_vnd(),
-        "funeral_support": state.book.funeral.amount_vnd if state.book.funeral else 0,
-    }
+def beneficiary_report(ledger: Ledger, citizen_id: str, as_known_at: datetime | None = None) -> dict:
+    return ledger.beneficiary_report(citizen_id, as_known_at)
 
 
 def _show_human(d: dict) -> str:
@@ -131,7 +92,7 @@ def _show_human(d: dict) -> str:
 
 
 def cmd_beneficiary_show(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, beneficiary_report(ledger, args.citizen_id), _show_human)
+    _emit(args, beneficiary_report(ledger, args.citizen_id, args.as_known_at), _show_human)
 
 
 def entitlements_report(ledger: Ledger, month: Month) -> list[dict]:
@@ -281,12 +242,33 @@ def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:
 
 
 def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
-    from . import progress
+    """Rebuild every projection from the event log into a separate store and
+    compare with the live views; or, as known at a time, into its own file."""
+    import tempfile
 
-    total = ledger.app.recorder.max_notification_id() or 0
-    with progress.bar(total, "replay") as advance:
-        count = ledger.runner.rebuild(advance)
-    _emit(args, {"events": count}, lambda d: f"rebuilt the projections from {d['events']} events")
+    if args.as_known_at is not None:
+        stamp = args.as_known_at.strftime("%Y%m%dT%H%M%S")
+        into = args.into or f"ledger-as-known-at-{stamp}.db"
+        Path(into).unlink(missing_ok=True)
+        count, sums = ledger.rebuild_into(f"sqlite:///{into}", until=args.as_known_at)
+        data = {"as_known_at": args.as_known_at.isoformat(), "into": into, "events": count, "checksums": sums}
+        _emit(args, data, lambda d: f"the views as known at {d['as_known_at']} are in {d['into']} "
+                                    f"({d['events']} events read)")
+        return
+    live = ledger.live_checksums()
+    with tempfile.TemporaryDirectory() as folder:
+        into = args.into or str(Path(folder) / "replay.db")
+        count, sums = ledger.rebuild_into(f"sqlite:///{into}")
+    data = {"events": count, "projections": [
+        {"name": name, "checksum": sums[name], "live": live[name], "matches": sums[name] == live[name]}
+        for name in sorted(sums)]}
+    data["matches"] = all(p["matches"] for p in data["projections"])
+    _emit(args, data, lambda d: "\n".join(
+        [f"rebuilt from {d['events']} events:"] +
+        [f"  {p['name']:<13} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
+         for p in d["projections"]]))
+    if not data["matches"]:
+        raise SystemExit(3)
 
 
 def cmd_demo(_ledger: None, args: argparse.Namespace) -> None:
@@ -354,8 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
             ).add_argument("--month", type=_month, required=True)
 
     bene = sub.add_parser("beneficiary", help="one person").add_subparsers(dest="what", required=True)
-    command("show", cmd_beneficiary_show, "status, categories and the month-by-month schedule",
-            parent=bene).add_argument("citizen_id")
+    p = command("show", cmd_beneficiary_show, "status, categories and the month-by-month schedule", parent=bene)
+    p.add_argument("citizen_id")
+    p.add_argument("--as-known-at", type=_instant, help="as the ledger knew it then (ISO date-time)")
 
     command("entitlements", cmd_entitlements, "everyone's entitlement for a month"
             ).add_argument("--month", type=_month, required=True)
@@ -365,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
             parent=audit_cmds).add_argument("citizen_id")
     command("verify", cmd_audit_verify, "check the recorded history against its hash chain", parent=audit_cmds)
 
-    command("replay", cmd_replay, "rebuild the projections from the event log")
+    p = command("replay", cmd_replay, "rebuild the projections from the event log and check them")
+    p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")
+    p.add_argument("--into", help="SQLite file for the rebuilt views (default: a temporary one)")
 
     demo = command("demo", cmd_demo, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)

@@ -239,12 +239,12 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
     shared by the workbook (one list) and the PDF (a table per group)."""
     totals, queue, owed = summary["totals"], summary["unclaimed_queue"], summary["overpayments"]
     return [
-        ("Thông tin chung (general)", [
+        ("Thông tin chung", [
             ("Đơn vị", summary["office"], None),
             ("Tháng", summary["month"], None),
             ("Tình trạng", _status_text(summary), None),
         ]),
-        ("Quyết toán (settlement)", [
+        ("Quyết toán với đại lý", [
             ("Số đại lý chi trả", len(summary["agents"]), _COUNT_FORMAT),
             ("Tổng tạm ứng (đồng)", totals["advance"], _VND_FORMAT),
             ("Tổng đã chi trả (đồng)", totals["disbursed"], _VND_FORMAT),
@@ -253,13 +253,13 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
             ("Tổng số dư cuối kỳ (đồng)", totals["closing_balance"], _VND_FORMAT),
             ("Số khoản chênh lệch", len(_variance_rows(summary)), _COUNT_FORMAT),
         ]),
-        ("Không dùng tiền mặt, chưa nhận tiền (cashless, unclaimed)", [
+        ("Không dùng tiền mặt và chưa nhận tiền", [
             ("Tỷ lệ chi trả không dùng tiền mặt", summary["cashless_share"], _SHARE_FORMAT),
             ("Chưa nhận tiền: cần xác minh (người)", queue["verify"], _COUNT_FORMAT),
-            ("Chưa nhận tiền: đã tạm dừng chi trả (người)", queue["suspended"], _COUNT_FORMAT),
+            ("Chưa nhận tiền: tạm dừng chi trả (người)", queue["suspended"], _COUNT_FORMAT),
             ("Chưa nhận tiền: số tiền đang giữ (đồng)", queue["held_vnd"], _VND_FORMAT),
         ]),
-        ("Chi thừa (overpayments)", [
+        ("Chi thừa cần thu hồi", [
             ("Chi thừa chưa thu hồi (khoản)", owed["open_count"], _COUNT_FORMAT),
             ("Chi thừa chưa thu hồi (đồng)", owed["open_vnd"], _VND_FORMAT),
             ("Chi thừa đã thu hồi (đồng)", owed["recovered_vnd"], _VND_FORMAT),
@@ -410,8 +410,14 @@ def cashless_by_commune_png(summary: dict) -> bytes:
         return _png(figure)
     shares = [c["cashless_share"] * 100 for c in communes]
     bars = axes.barh([f"Xã {c['commune_code']}" for c in communes], shares, color="#5b9bd5")
-    axes.bar_label(bars, labels=[_percent(c["cashless_share"]) for c in communes],
-                   fontsize=8, padding=3)
+    # Labels inside the end of the bar, where the district line cannot cross
+    # them; a bar too short to hold its label gets it just outside.
+    for bar, commune in zip(bars, communes):
+        share = commune["cashless_share"]
+        inside = share >= 0.12
+        axes.text(bar.get_width() + (-1 if inside else 1), bar.get_y() + bar.get_height() / 2,
+                  _percent(share), va="center", ha="right" if inside else "left", fontsize=8,
+                  color="white" if inside else "black")
     district = summary["cashless_share"]
     axes.axvline(district * 100, color="#c0392b", linestyle="--", linewidth=1.5,
                  label=f"Toàn huyện (district): {_percent(district)}")
@@ -479,7 +485,9 @@ class _Styles:
         self.cell = ParagraphStyle("cell", body, fontSize=8, leading=10)
         self.header_cell = ParagraphStyle("header_cell", self.cell, fontName=_BOLD_FONT,
                                           alignment=TA_CENTER)
-        self.amount = ParagraphStyle("amount", self.cell, alignment=TA_RIGHT)
+        # A number too wide for its cell runs over the border rather than
+        # breaking into two lines that read as two amounts.
+        self.amount = ParagraphStyle("amount", self.cell, alignment=TA_RIGHT, splitLongWords=0)
         self.caption = ParagraphStyle("caption", body, fontSize=8, textColor=colors.HexColor("#555555"))
         self.signature = ParagraphStyle("signature", body, alignment=TA_CENTER)
 
@@ -489,14 +497,14 @@ def settlement_pdf(summary: dict, trend_png: bytes, cashless_png: bytes) -> byte
     of full VND amounts, which portrait paper only fits in unreadable type."""
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
-    from reportlab.platypus import SimpleDocTemplate
+    from reportlab.platypus import KeepTogether, PageBreak, SimpleDocTemplate
 
     _register_fonts()
     styles = _Styles()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
-        topMargin=14 * mm, bottomMargin=16 * mm,
+        topMargin=12 * mm, bottomMargin=16 * mm,
         title=f"{REPORT_TITLE} {summary['month']}", author=summary["office"],
         subject=f"Quyết toán chi trả {summary['month']}",
         # A fixed creation date and document id: the same summary, the same bytes.
@@ -505,9 +513,12 @@ def settlement_pdf(summary: dict, trend_png: bytes, cashless_png: bytes) -> byte
         *_title_block(summary, styles),
         *_agents_section(summary, styles, document.width),
         *_variances_section(summary, styles, document.width),
-        *_summary_section(summary, styles, document.width),
+        # The signatures close the figures they sign: never alone on a page.
+        KeepTogether([*_summary_section(summary, styles, document.width),
+                      *_signatures(styles, document.width)]),
+        # The charts are an annex on a page of their own, after the signatures.
+        PageBreak(),
         *_charts_section(trend_png, cashless_png, styles, document.width),
-        *_signatures(styles, document.width),
     ]
     decorate = _page_decorator(summary)
     document.build(story, onFirstPage=decorate, onLaterPages=decorate)
@@ -519,6 +530,7 @@ def _page_decorator(summary: dict):
     PROVISIONAL across each page, drawn first so the figures stay legible."""
     from reportlab.lib import colors
     from reportlab.lib.units import mm
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     footer = f"{summary['office']} - {REPORT_TITLE} - tháng {_month_label(summary['month'])}"
     footer = unicodedata.normalize("NFC", footer)
@@ -529,7 +541,9 @@ def _page_decorator(summary: dict):
         if not summary["closed"]:
             canvas.setFillColor(colors.HexColor("#c0392b"))
             canvas.setFillAlpha(0.10)
-            canvas.setFont(_BOLD_FONT, 64)
+            # As large as fits across the page once turned.
+            size = min(64, 0.8 * width / stringWidth(PROVISIONAL_MARK, _BOLD_FONT, 1))
+            canvas.setFont(_BOLD_FONT, size)
             canvas.translate(width / 2, height / 2)
             canvas.rotate(30)
             canvas.drawCentredString(0, -20, PROVISIONAL_MARK)
@@ -606,7 +620,8 @@ def _agents_section(summary: dict, styles: _Styles, width: float) -> list:
                     _vnd(totals["reported_balance"]), _vnd(totals["difference"]),
                     str(sum(len(a["variances"]) for a in agents)), ""]
     rows.append(_cells(total_values, column_styles, bold=True))
-    fractions = [0.11, *[0.088] * 6, 0.088, 0.075, 0.068, 0.071]
+    # The amount columns hold a bold ten-digit total ("2.356.220.000").
+    fractions = [0.1, *[0.094] * 8, 0.078, 0.07]
     table = Table(rows, colWidths=[width * f for f in fractions], repeatRows=1)
     table.setStyle(_grid_style(total_row=True))
     return [Paragraph("1. Quyết toán theo đại lý chi trả (settlement by payment agent)", styles.heading),
@@ -627,7 +642,7 @@ def _variances_section(summary: dict, styles: _Styles, width: float) -> list:
     for agent_code, v in variances:
         rows.append(_cells([agent_code, variance_kind_text(v["kind"]), v["line_id"] or "-",
                             v["citizen_id"] or "-", _vnd(v["amount"]), v["detail"]], column_styles))
-    fractions = [0.11, 0.2, 0.14, 0.1, 0.09, 0.36]
+    fractions = [0.1, 0.23, 0.14, 0.1, 0.09, 0.34]
     table = Table(rows, colWidths=[width * f for f in fractions], repeatRows=1)
     table.setStyle(_grid_style())
     return [heading, table]
@@ -642,8 +657,7 @@ def _figure_text(value, number_format: str | None) -> str:
 def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
     """The district's figures as three small tables side by side; office,
     month and status are in the title already."""
-    from reportlab.lib import colors
-    from reportlab.platypus import KeepTogether, Paragraph, Table, TableStyle
+    from reportlab.platypus import Paragraph, Table, TableStyle
 
     gap = width * 0.02
     group_width = (width - 2 * gap) / 3
@@ -652,7 +666,7 @@ def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
         rows = [[Paragraph(f"<b>{_pdf_text(title)}</b>", styles.cell), ""]]
         rows += [_cells([label, _figure_text(value, number_format)], [styles.cell, styles.amount])
                  for label, value, number_format in figures]
-        table = Table(rows, colWidths=[group_width * 0.64, group_width * 0.36])
+        table = Table(rows, colWidths=[group_width * 0.7, group_width * 0.3])
         style = _grid_style()
         style.add("SPAN", (0, 0), (1, 0))
         table.setStyle(style)
@@ -661,9 +675,8 @@ def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
                 colWidths=[group_width, gap, group_width, gap, group_width])
     row.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                              ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                             ("LINEBELOW", (0, 0), (-1, -1), 0, colors.white)]))
-    return [KeepTogether([Paragraph("3. Tổng hợp toàn huyện (district summary)", styles.heading), row])]
+                             ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    return [Paragraph("3. Tổng hợp toàn huyện (district summary)", styles.heading), row]
 
 
 def _image(png: bytes, max_width: float, max_height: float):
@@ -681,17 +694,23 @@ def _charts_section(trend_png: bytes, cashless_png: bytes, styles: _Styles, widt
     from reportlab.platypus import KeepTogether, Paragraph, Table, TableStyle
 
     box_width = width / 2 - 3 * mm
-    charts = Table([[_image(trend_png, box_width, 120 * mm), _image(cashless_png, box_width, 120 * mm)]],
+    charts = Table([[_image(trend_png, box_width, 140 * mm), _image(cashless_png, box_width, 140 * mm)]],
                    colWidths=[width / 2, width / 2])
     charts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                 ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
-    return [KeepTogether([Paragraph("4. Biểu đồ (charts)", styles.heading), charts])]
+    return [KeepTogether([Paragraph("Phụ lục: Biểu đồ (annex: charts)", styles.heading), charts])]
 
 
 def _signatures(styles: _Styles, width: float) -> list:
-    """The signature block of a Vietnamese financial report."""
-    from reportlab.platypus import KeepTogether, Paragraph, Spacer, Table
+    """The signature block of a Vietnamese financial report. The date is
+    left for the pen: the report is printed before it is signed, and a
+    printed date would also make the file differ from day to day."""
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     roles = ("NGƯỜI LẬP BIỂU", "KẾ TOÁN", "THỦ TRƯỞNG ĐƠN VỊ")
+    dated = ["", "", Paragraph("Ngày ...... tháng ...... năm ........", styles.signature)]
     cells = [Paragraph(f"<b>{role}</b><br/>(Ký, ghi rõ họ tên)", styles.signature) for role in roles]
-    return [KeepTogether([Spacer(1, 10), Table([cells], colWidths=[width / 3] * 3)])]
+    # Room below the titles for the signatures and the office's seal.
+    table = Table([dated, cells, ["", "", ""]], colWidths=[width / 3] * 3, rowHeights=[None, None, 45])
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [Spacer(1, 6), table]

@@ -17,15 +17,17 @@ from projections.entitlements import EntitlementsProjection
 from projections.payouts import PayoutsProjection
 from projections.chain import ChainKeeper, Verdict
 from projections.postings import PostingsProjection
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, checksums
 
 from eventsourcing.persistence import StoredEvent
 
 from ledger import audit, settlement
 from ledger.beneficiary import beneficiary_id
 from ledger.contracts import Contracts
-from ledger.months import Month
-from ledger.payroll import PayrollOutOfOrder
+from ledger.months import Month, month_range
+from ledger.clawback import open_overpayment_vnd
+from ledger.entitlement import due_for_month
+from ledger.payroll import CALENDAR_ID, PayrollOutOfOrder, owed_months
 from ledger.settlement import AgentSettlement
 from projections import entitlements as ent_view
 from projections import payouts as pay_view
@@ -54,6 +56,11 @@ class ImportSummary:
 T = TypeVar("T")
 
 
+def view_projections(rules: RuleSet) -> list:
+    """Every read model, in the order they are folded."""
+    return [EntitlementsProjection(rules), PayoutsProjection(), PostingsProjection()]
+
+
 class Ledger:
     RETRIES = 3
 
@@ -68,7 +75,7 @@ class Ledger:
         self.app.use_loader(loader, loader.all)
         self.runner = ProjectionRunner(
             self.engine, self.app.recorder, self.app.mapper,
-            [EntitlementsProjection(self.rules), PayoutsProjection(), PostingsProjection()],
+            self._projections(),
         )
         self.runner.create_tables()
         self.chain = ChainKeeper(self.engine, raw_event_rows(self.store, self.engine))
@@ -245,7 +252,109 @@ class Ledger:
     def verify(self) -> Verdict:
         return self.chain.verify()
 
+    def _projections(self) -> list:
+        return view_projections(self.rules)
+
+    def rebuild_into(self, url: str, *, until: datetime | None = None,
+                     show_progress: bool = True) -> tuple[int, dict[str, str]]:
+        """Fold the event log from scratch into the views of another store
+        (never the live views); returns the events read and the checksums."""
+        target = open_store(url).engine()
+        try:
+            runner = ProjectionRunner(target, self.app.recorder, self.app.mapper, self._projections())
+            runner.create_tables()
+            total = self.app.recorder.max_notification_id() or 0
+            with progress.bar(total, "replay", enabled=show_progress) as advance:
+                count = runner.rebuild(advance) if until is None else _rebuild_until(runner, until, advance)
+            return count, checksums(target, runner.projections)
+        finally:
+            target.dispose()
+
+    def live_checksums(self) -> dict[str, str]:
+        self.catch_up()
+        return checksums(self.engine, self.runner.projections)
+
+    def state_as_known_at(self, citizen_id: str, when: datetime):
+        """One person's state from the events recorded up to ``when``."""
+        state = None
+        for position, originator_id, version, topic, blob in raw_event_rows_of(
+                self.store, self.engine, beneficiary_id(citizen_id)):
+            event = self.app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, blob))
+            if event.timestamp <= when:
+                state = event.fold(state)
+        return state
+
+    def last_payroll_month_as_known_at(self, when: datetime) -> Month | None:
+        months = []
+        for position, originator_id, version, topic, blob in raw_event_rows_of(
+                self.store, self.engine, CALENDAR_ID):
+            event = self.app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, blob))
+            if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id"):
+                months.append(event.month)
+        return max(months, default=None)
+
     # --- queries ----------------------------------------------------------------------
+
+    def beneficiary_report(self, citizen_id: str, as_known_at: datetime | None = None) -> dict:
+        """One person: status, categories, the month-by-month schedule with
+        what was issued, disbursed, left unclaimed and cancelled (cli.md keys);
+        with ``as_known_at``, from the events recorded up to then."""
+        if as_known_at is None:
+            self.catch_up()
+            with self.engine.connect() as conn:
+                state = ent_view.read_state(conn, citizen_id)
+                last_payroll = pay_view.last_payroll_month(conn)
+        else:
+            state = self.state_as_known_at(citizen_id, as_known_at)
+            month = self.last_payroll_month_as_known_at(as_known_at)
+            last_payroll = str(month) if month else None
+        if state is None:
+            raise CommandRefused(f"{citizen_id} is not registered"
+                                 + (f" as known at {as_known_at.isoformat()}" if as_known_at else ""))
+        facts = state.facts
+        now = clock.this_month()
+        last_payroll_month = Month.parse(last_payroll) if last_payroll else None
+        last = max(now, facts.first_month, last_payroll_month or now)
+        months = [due_for_month(facts, self.rules, m) for m in month_range(facts.first_month, last)]
+        figures = {d.month: state.book.figures(d.month) for d in months}
+        arrears = sum(a for _, a in owed_months(state, self.rules, last_payroll_month)) \
+            if last_payroll_month else 0
+        current = due_for_month(facts, self.rules, now)
+        channel = facts.channels.latest()
+        residence = facts.residences.latest()
+        proxy = facts.proxies.latest()
+        return {
+            "citizen_id": facts.citizen_id,
+            "full_name": facts.full_name,
+            "birth_date": facts.birth_date.isoformat(),
+            "status": facts.current_status(),
+            "categories": list(current.categories or (facts.categories.latest().categories)),
+            "monthly_amount": current.amount_vnd,
+            "province_code": residence.province_code if residence else "",
+            "commune_code": residence.commune_code if residence else "",
+            "channel": channel.channel if channel else "",
+            "agent_code": channel.agent_code if channel else "",
+            "proxy_name": proxy.proxy_name if proxy else "",
+            "date_of_death": facts.death.date_of_death.isoformat() if facts.death else None,
+            "months": [
+                {"month": str(d.month), "due": d.amount_vnd, "status": d.status,
+                 "categories": list(d.paying), "issued": figures[d.month].issued,
+                 "disbursed": figures[d.month].disbursed, "unclaimed": figures[d.month].unclaimed,
+                 "cancelled": figures[d.month].cancelled}
+                for d in months
+            ],
+            "lines": [{"line_id": x.line_id, "payroll_id": x.payroll_id, "kind": x.kind,
+                       "months": [str(m) for m in x.months], "amount": x.amount_vnd, "status": x.status,
+                       "settled_on": x.settled_on.isoformat() if x.settled_on else None}
+                      for x in state.book.lines],
+            "holds": [code for _, code in state.book.holds],
+            "arrears_due": arrears,
+            "overpayment_open": open_overpayment_vnd(state, self.rules),
+        "as_known_at": as_known_at.isoformat() if as_known_at else None,
+            "recovered": state.book.recovered_vnd(),
+            "funeral_support": state.book.funeral.amount_vnd if state.book.funeral else 0,
+        }
+
 
     def unclaimed(self, month: Month) -> list[dict]:
         """The unclaimed-month queue: who has not collected for the rule's
@@ -334,6 +443,13 @@ def _file_line(row: dict, carried: bool) -> payroll_files.PayrollFileLine:
         months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],
         receiver=row["receiver"], bank_account=row["bank_account"],
         home_delivery=row["home_delivery"], carried=carried)
+
+
+def _rebuild_until(runner: ProjectionRunner, until: datetime, advance) -> int:
+    with runner.engine.begin() as conn:
+        for projection in runner.projections:
+            runner._reset(conn, projection)
+    return runner.catch_up(advance, until=until)
 
 
 @dataclass(frozen=True)
