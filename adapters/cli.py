@@ -14,6 +14,7 @@ from ledger.months import Month
 from projections import entitlements as ent_view
 
 from .runtime import CommandRefused, Ledger
+from .rulefiles import RuleFileError
 from .store import StoreURLError
 from .tabular import InputRejected
 
@@ -223,6 +224,22 @@ def cmd_unclaimed(ledger: Ledger, args: argparse.Namespace) -> None:
         ("agent", "commune", "citizen_id", "months", "held VND", "flag")) + f"\n{len(rows)} people")
 
 
+def cmd_rules_whatif(ledger: Ledger, args: argparse.Namespace) -> None:
+    from ledger.whatif import with_level
+
+    from .rulefiles import load_ruleset
+
+    candidate = load_ruleset(args.rules) if args.rules else with_level(ledger.rules, args.level, args.month_from)
+    last = args.month_to or args.month_from + 11
+    result = ledger.whatif(candidate, args.month_from, last).as_dict()
+    _emit(args, result, lambda d: (
+        f"{d['from']} to {d['to']}, {d['people']} people: current rules {_vnd(d['baseline_total'])} VND, "
+        f"candidate {_vnd(d['candidate_total'])} VND, difference {d['difference']:+,} VND; "
+        f"{len({c['citizen_id'] for c in d['changed']})} people in {len(d['changed'])} months change"
+        + "".join(f"\n  {c['citizen_id']} {c['month']}: {_vnd(c['baseline'])} -> {_vnd(c['candidate'])}"
+                  for c in d["changed"][:20])))
+
+
 def cmd_audit_timeline(ledger: Ledger, args: argparse.Namespace) -> None:
     rows = ledger.timeline(args.citizen_id)
     _emit(args, rows, lambda rows: _table(
@@ -343,6 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     command("entitlements", cmd_entitlements, "everyone's entitlement for a month"
             ).add_argument("--month", type=_month, required=True)
 
+    rules = sub.add_parser("rules", help="rule sets").add_subparsers(dest="what", required=True)
+    p = command("whatif", cmd_rules_whatif, "what a rule change would have paid, recording nothing", parent=rules)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--rules", help="a candidate rule file (TOML; may extend the current one)")
+    source.add_argument("--level", type=int, help="the current rules with the standard level set to VND")
+    p.add_argument("--from", dest="month_from", type=_month, required=True)
+    p.add_argument("--to", dest="month_to", type=_month, help="last month (default: a year from --from)")
+
     audit_cmds = sub.add_parser("audit", help="for auditors").add_subparsers(dest="what", required=True)
     command("timeline", cmd_audit_timeline, "every event about a person, in recorded order",
             parent=audit_cmds).add_argument("citizen_id")
@@ -375,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"rejected: {len(exc.problems)} problem(s); nothing was recorded", file=sys.stderr)
         return 1
-    except (CommandError, CommandRefused, StoreURLError) as exc:
+    except (CommandError, CommandRefused, StoreURLError, RuleFileError) as exc:
         print(f"ledger: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -243,15 +243,15 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
             ("Đơn vị", summary["office"], None),
             ("Tháng", summary["month"], None),
             ("Tình trạng", _status_text(summary), None),
+            ("Số đại lý chi trả", len(summary["agents"]), _COUNT_FORMAT),
+            ("Số khoản chênh lệch", len(_variance_rows(summary)), _COUNT_FORMAT),
         ]),
         ("Quyết toán với đại lý", [
-            ("Số đại lý chi trả", len(summary["agents"]), _COUNT_FORMAT),
             ("Tổng tạm ứng (đồng)", totals["advance"], _VND_FORMAT),
             ("Tổng đã chi trả (đồng)", totals["disbursed"], _VND_FORMAT),
             ("Tổng phí dịch vụ (đồng)", totals["fee"], _VND_FORMAT),
             ("Tổng hoàn trả (đồng)", totals["returned"], _VND_FORMAT),
             ("Tổng số dư cuối kỳ (đồng)", totals["closing_balance"], _VND_FORMAT),
-            ("Số khoản chênh lệch", len(_variance_rows(summary)), _COUNT_FORMAT),
         ]),
         ("Không dùng tiền mặt và chưa nhận tiền", [
             ("Tỷ lệ chi trả không dùng tiền mặt", summary["cashless_share"], _SHARE_FORMAT),
@@ -367,7 +367,7 @@ def unclaimed_trend_png(summary: dict) -> bytes:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     trend = _continuous_trend(summary["unclaimed_trend"])
-    figure = _figure(8, 4.2)
+    figure = _figure(7, 5.2)
     lines_axes = figure.add_subplot()
     lines_axes.set_title("Chi trả chưa nhận theo tháng (Unclaimed payments by month)")
     if not trend:
@@ -376,12 +376,13 @@ def unclaimed_trend_png(summary: dict) -> bytes:
     positions = range(len(trend))
     bars = lines_axes.bar(positions, [p["lines_unclaimed"] for p in trend], color="#8fb3d9",
                           label="Số dòng chưa nhận (lines)")
-    lines_axes.bar_label(bars, fontsize=8, padding=2)
+    if len(trend) <= 18:  # beyond that the counts crowd into each other; the axis reads them
+        lines_axes.bar_label(bars, fontsize=9, padding=2)
     lines_axes.set_ylabel("Số dòng (lines)")
     lines_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     lines_axes.set_ylim(0, max(1, *(p["lines_unclaimed"] for p in trend)) * 1.18)
     lines_axes.set_xticks(list(positions), [_month_label(p["month"]) for p in trend],
-                          rotation=45 if len(trend) > 12 else 0, fontsize=8)
+                          rotation=45 if len(trend) > 12 else 0, fontsize=9)
     lines_axes.set_xlabel("Tháng chi trả (payroll month)")
 
     amount_axes = lines_axes.twinx()
@@ -392,7 +393,7 @@ def unclaimed_trend_png(summary: dict) -> bytes:
     amount_axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _vi_number(v, 1)))
 
     handles = [bars, *amount_axes.get_lines()]
-    lines_axes.legend(handles, [h.get_label() for h in handles], loc="upper left", fontsize=8)
+    lines_axes.legend(handles, [h.get_label() for h in handles], loc="best", fontsize=9)
     return _png(figure)
 
 
@@ -402,7 +403,9 @@ def cashless_by_commune_png(summary: dict) -> bytes:
     from matplotlib.ticker import FuncFormatter
 
     communes = sorted(summary["communes"], key=lambda c: (c["cashless_share"], c["commune_code"]))
-    figure = _figure(8, max(3.2, 1.6 + 0.32 * len(communes)))
+    # A quarter of an inch per commune: a district's 30 or so fit on one
+    # printed page beside the trend, labels still legible.
+    figure = _figure(7, max(5.2, 1.6 + 0.25 * len(communes)))
     axes = figure.add_subplot()
     axes.set_title("Tỷ lệ chi trả không dùng tiền mặt theo xã\n(Cashless share by commune)")
     if not communes:
@@ -416,7 +419,7 @@ def cashless_by_commune_png(summary: dict) -> bytes:
         share = commune["cashless_share"]
         inside = share >= 0.12
         axes.text(bar.get_width() + (-1 if inside else 1), bar.get_y() + bar.get_height() / 2,
-                  _percent(share), va="center", ha="right" if inside else "left", fontsize=8,
+                  _percent(share), va="center", ha="right" if inside else "left", fontsize=9,
                   color="white" if inside else "black")
     district = summary["cashless_share"]
     axes.axvline(district * 100, color="#c0392b", linestyle="--", linewidth=1.5,
@@ -425,7 +428,7 @@ def cashless_by_commune_png(summary: dict) -> bytes:
     axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
     axes.set_xlabel("Tỷ lệ số tiền chi qua tài khoản (share of amount paid by bank)")
     axes.tick_params(axis="y", labelsize=8)
-    axes.legend(loc="lower right", fontsize=8)
+    axes.legend(loc="best", fontsize=9)
     return _png(figure)
 
 
@@ -481,7 +484,7 @@ class _Styles:
                                     textColor=colors.HexColor("#1e7b34"))
         self.provisional = ParagraphStyle("provisional", self.final, textColor=colors.HexColor("#c0392b"))
         self.heading = ParagraphStyle("heading", body, fontName=_BOLD_FONT, fontSize=11, leading=14,
-                                      spaceBefore=10, spaceAfter=4)
+                                      spaceBefore=8, spaceAfter=4)
         self.cell = ParagraphStyle("cell", body, fontSize=8, leading=10)
         self.header_cell = ParagraphStyle("header_cell", self.cell, fontName=_BOLD_FONT,
                                           alignment=TA_CENTER)
@@ -504,7 +507,7 @@ def settlement_pdf(summary: dict, trend_png: bytes, cashless_png: bytes) -> byte
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer, pagesize=landscape(A4), leftMargin=15 * mm, rightMargin=15 * mm,
-        topMargin=12 * mm, bottomMargin=16 * mm,
+        topMargin=12 * mm, bottomMargin=14 * mm,
         title=f"{REPORT_TITLE} {summary['month']}", author=summary["office"],
         subject=f"Quyết toán chi trả {summary['month']}",
         # A fixed creation date and document id: the same summary, the same bytes.
@@ -518,7 +521,7 @@ def settlement_pdf(summary: dict, trend_png: bytes, cashless_png: bytes) -> byte
                       *_signatures(styles, document.width)]),
         # The charts are an annex on a page of their own, after the signatures.
         PageBreak(),
-        *_charts_section(trend_png, cashless_png, styles, document.width),
+        *_charts_section(trend_png, cashless_png, styles, document.width, document.height),
     ]
     decorate = _page_decorator(summary)
     document.build(story, onFirstPage=decorate, onLaterPages=decorate)
@@ -655,8 +658,8 @@ def _figure_text(value, number_format: str | None) -> str:
 
 
 def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
-    """The district's figures as three small tables side by side; office,
-    month and status are in the title already."""
+    """The district's figures as three small tables side by side. The
+    general group is left out: the title and the tables above show it."""
     from reportlab.platypus import Paragraph, Table, TableStyle
 
     gap = width * 0.02
@@ -689,12 +692,15 @@ def _image(png: bytes, max_width: float, max_height: float):
     return Image(io.BytesIO(png), width=pixels_wide * scale, height=pixels_high * scale)
 
 
-def _charts_section(trend_png: bytes, cashless_png: bytes, styles: _Styles, width: float) -> list:
+def _charts_section(trend_png: bytes, cashless_png: bytes, styles: _Styles, width: float,
+                    height: float) -> list:
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, Paragraph, Table, TableStyle
 
-    box_width = width / 2 - 3 * mm
-    charts = Table([[_image(trend_png, box_width, 140 * mm), _image(cashless_png, box_width, 140 * mm)]],
+    # Side by side, each as large as half the page and its height allow
+    # (the heading takes the rest).
+    box_width, box_height = width / 2 - 3 * mm, height - 20 * mm
+    charts = Table([[_image(trend_png, box_width, box_height), _image(cashless_png, box_width, box_height)]],
                    colWidths=[width / 2, width / 2])
     charts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                 ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
@@ -711,6 +717,6 @@ def _signatures(styles: _Styles, width: float) -> list:
     dated = ["", "", Paragraph("Ngày ...... tháng ...... năm ........", styles.signature)]
     cells = [Paragraph(f"<b>{role}</b><br/>(Ký, ghi rõ họ tên)", styles.signature) for role in roles]
     # Room below the titles for the signatures and the office's seal.
-    table = Table([dated, cells, ["", "", ""]], colWidths=[width / 3] * 3, rowHeights=[None, None, 45])
+    table = Table([dated, cells, ["", "", ""]], colWidths=[width / 3] * 3, rowHeights=[None, None, 42])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return [Spacer(1, 6), table]

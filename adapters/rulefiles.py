@@ -22,12 +22,42 @@ class RuleFileError(ValueError):
 DEFAULT_CONTRACTS = RULESETS_DIR / "agent-contracts.toml"
 
 
+LISTS = ("levels", "coefficient_tables", "age_conventions", "unclaimed", "funeral")
+
+
+def _read(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RuleFileError(f"{path}: {exc}") from None
+
+
+def _extend(path: Path, data: dict) -> dict:
+    """A rule file may extend another (``extends = "file.toml"``, beside it or
+    among the shipped rule sets): its dated entries are added to the base's,
+    and a coefficient table marked ``inherit = true`` starts from the base
+    table in force before it, so a new decree states only what it changes."""
+    base_name = data.pop("extends", None)
+    if base_name is None:
+        return data
+    base_path = path.parent / base_name
+    if not base_path.exists():
+        base_path = RULESETS_DIR / base_name
+    base = _extend(base_path, _read(base_path))
+    merged = {**base, **{k: v for k, v in data.items() if k not in LISTS}}
+    for key in LISTS:
+        merged[key] = list(base.get(key, [])) + list(data.get(key, []))
+    tables = sorted(merged["coefficient_tables"], key=lambda t: t["effective_from"])
+    for index, table in enumerate(tables):
+        if table.pop("inherit", False) and index > 0:
+            table["categories"] = {**tables[index - 1]["categories"], **table.get("categories", {})}
+    merged["coefficient_tables"] = tables
+    return merged
+
+
 def _load(path: str | Path, model):
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleFileError(f"{path}: {exc}") from None
+    data = _extend(path, _read(path))
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -21,7 +21,7 @@ from projections.runner import ProjectionRunner, checksums
 
 from eventsourcing.persistence import StoredEvent
 
-from ledger import audit, settlement
+from ledger import audit, settlement, whatif
 from ledger.beneficiary import beneficiary_id
 from ledger.contracts import Contracts
 from ledger.months import Month, month_range
@@ -292,6 +292,13 @@ class Ledger:
             if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id"):
                 months.append(event.month)
         return max(months, default=None)
+
+    def whatif(self, candidate: RuleSet, first: Month, last: Month) -> "whatif.WhatIf":
+        """Everyone's schedule under the candidate rules beside the current
+        ones; reads the views, records nothing."""
+        self.catch_up()
+        loader = StateLoader(self.engine)
+        return whatif.compare((person.facts for person in loader.all()), self.rules, candidate, first, last)
 
     # --- queries ----------------------------------------------------------------------
 

@@ -83,7 +83,9 @@ def due_for_month(facts: BeneficiaryFacts, rules: RuleSet, month: Month) -> Mont
     best: dict[str, tuple[int, str | None]] = {}  # stream -> (amount, code)
     additive: dict[str, int] = {}
     paying: list[str] = []
-    for code in category_fact.categories:
+    implicit = [code for code, rule in table.categories.items()
+                if rule.implicit_for and set(rule.implicit_for) & set(category_fact.categories)]
+    for code in (*category_fact.categories, *implicit):
         rule = table.categories.get(code)
         if rule is None:
             continue  # a code the rules in force do not know pays nothing
@@ -92,7 +94,8 @@ def due_for_month(facts: BeneficiaryFacts, rules: RuleSet, month: Month) -> Mont
         if coefficient is None:
             continue  # outside the category's ages: it ends by itself
         times = category_fact.children_count if rule.per_child else 1
-        amount = round_vnd(Fraction(level) * Fraction(coefficient) * times)
+        base = Fraction(rule.fixed_vnd) if rule.fixed_vnd else Fraction(level) * Fraction(coefficient)
+        amount = round_vnd(base * times)
         if rule.additive:
             additive[rule.stream] = additive.get(rule.stream, 0) + amount
             paying.append(code)
@@ -107,7 +110,7 @@ def due_for_month(facts: BeneficiaryFacts, rules: RuleSet, month: Month) -> Mont
     total = sum(amount for _, amount in streams)
     if total == 0 and status == f.ACTIVE:
         status = AGE_LIMIT
-    ordered = tuple(code for code in decided if code in paying)
+    ordered = tuple(code for code in (*decided, *implicit) if code in paying)
     return MonthDue(month, total, status, decided, ordered, streams)
 
 
@@ -127,6 +130,8 @@ def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
     """Every month in which the schedule may change, from the first month on."""
     candidates = facts.fact_months() | rules.change_months()
     codes = frozenset(c for fact in facts.categories.facts for c in fact.categories)
+    codes |= frozenset(code for table in rules.coefficient_tables for code, rule in table.categories.items()
+                       if set(rule.implicit_for) & codes)
     candidates |= _birthday_months(facts.birth_date, rules.age_boundaries(codes))
     return sorted(m for m in candidates if m >= facts.first_month)
 

@@ -71,6 +71,12 @@ class CategoryRule(_Rule):
     # Overrides the rule set's age convention for this category (ELDERLY_80
     # starts in the month of the 80th birthday).
     age_convention: AgeConvention | None = None
+    # A fixed monthly amount instead of level x coefficient (e.g. the social
+    # pension of Decree 176/2025).
+    fixed_vnd: int | None = Field(default=None, gt=0)
+    # Applies by itself to anyone holding one of these categories, with no
+    # decision of its own (a benefit the law gives by age to those people).
+    implicit_for: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _bands_disjoint(self) -> CategoryRule:
