@@ -288,6 +288,12 @@ def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
         raise SystemExit(3)
 
 
+def cmd_keygen(_ledger: None, args: argparse.Namespace) -> None:
+    from eventsourcing.cryptography import AESCipher
+
+    print(AESCipher.create_key(32))
+
+
 def cmd_demo(_ledger: None, args: argparse.Namespace) -> None:
     from .demo import run_demo
 
@@ -377,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")
     p.add_argument("--into", help="SQLite file for the rebuilt views (default: a temporary one)")
 
+    command("keygen", cmd_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest)", json_flag=False)
+
     demo = command("demo", cmd_demo, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
@@ -387,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.handler is cmd_demo:
+        if args.handler in (cmd_demo, cmd_keygen):
             args.handler(None, args)
             return 0
         ledger = Ledger(args.db)

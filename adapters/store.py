@@ -48,6 +48,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _cipher_settings() -> dict[str, str]:
+    """Personal data at rest (names, citizen ids, bank accounts, in every
+    stored event) is encrypted with AES-GCM when LEDGER_CIPHER_KEY is set,
+    through the event store's own cipher support."""
+    key = os.environ.get("LEDGER_CIPHER_KEY")
+    if not key:
+        return {}
+    return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
+
+
 def resolve_url(url: str | None) -> str:
     return url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
 
@@ -65,6 +75,7 @@ def open_store(url: str | None = None) -> Store:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            **_cipher_settings(),
         }
         return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")
     if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -80,6 +91,7 @@ def open_store(url: str | None = None) -> Store:
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
+            **_cipher_settings(),
         }
         netloc = parsed.netloc
         return Store(url, "postgresql", env, f"postgresql+psycopg://{netloc}/{dbname}",
