@@ -5,6 +5,7 @@ figures, the unclaimed queue and one person's history."""
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def _close(ledger: Ledger, month: Month) -> int:
 
 def run_demo(args: argparse.Namespace) -> None:
     url = args.db or DEMO_URL  # its own file: the demo never touches ledger.db
+    os.environ.setdefault("LEDGER_OFFICE_NAME", "Phòng Lao động - Thương binh và Xã hội huyện Bình Sơn")
     _fresh_sqlite(url)
     out = Path(args.out)
     actor = "demo-officer"

@@ -238,10 +238,10 @@ def postoffice_xlsx(agent_code: str, month: str, lines: Sequence[PayrollFileLine
     _fill_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), agent_code, month, lines)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return _stable_xlsx(buffer.getvalue(), created_at)
+    return stable_xlsx(buffer.getvalue(), created_at)
 
 
-def _stable_xlsx(data: bytes, created_at: datetime) -> bytes:
+def stable_xlsx(data: bytes, created_at: datetime) -> bytes:
     """openpyxl stamps the save time into docProps/core.xml and into every
     zip entry; both are set to ``created_at`` instead, so re-running a
     month's payroll rewrites the very same file."""

@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 from ledger import settlement
 from ledger.months import Month, month_range
 
-from .payroll_files import _stable_xlsx, write_atomically
+from .payroll_files import stable_xlsx, write_atomically
 
 REPORT_TITLE = "Quyết toán chi trả trợ cấp xã hội hằng tháng"
 
@@ -115,6 +115,8 @@ def _check_summary(summary: dict) -> None:
             raise ValueError(f"agent {agent['agent_code']}: settlement of {agent['month']}, not {month}")
         for key, _ in AGENT_AMOUNTS:
             _check_vnd(agent[key], f"agent {agent['agent_code']}: {key}")
+        if agent["reported_balance"] is not None:
+            _check_vnd(agent["reported_balance"], f"agent {agent['agent_code']}: reported balance")
         for variance in agent["variances"]:
             _check_vnd(variance["amount"], f"agent {agent['agent_code']}: variance {variance['kind']}")
     for key in TOTAL_KEYS:
@@ -197,7 +199,7 @@ def settlement_xlsx(summary: dict) -> bytes:
     _fill_communes_sheet(workbook.create_sheet(COMMUNES_SHEET), summary)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return _stable_xlsx(buffer.getvalue(), _report_time(summary["month"]))
+    return stable_xlsx(buffer.getvalue(), _report_time(summary["month"]))
 
 
 def _put(sheet, row: int, column: int, value, number_format: str | None = None, *,
@@ -321,11 +323,14 @@ def _fill_communes_sheet(sheet, summary: dict) -> None:
 # --- charts -------------------------------------------------------------------
 
 def _figure(width_in: float, height_in: float):
-    """A Figure outside pyplot: no global state, no GUI backend, and safe to
-    use from a command that never shows a window."""
+    """A Figure on the Agg canvas, outside pyplot: no global state and no
+    GUI backend, so a command on a server without a display can draw it."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width_in, height_in), dpi=_CHART_DPI, layout="constrained")
+    figure = Figure(figsize=(width_in, height_in), dpi=_CHART_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
 
 
 def _png(figure) -> bytes:
@@ -413,8 +418,8 @@ def cashless_by_commune_png(summary: dict) -> bytes:
         return _png(figure)
     shares = [c["cashless_share"] * 100 for c in communes]
     bars = axes.barh([f"Xã {c['commune_code']}" for c in communes], shares, color="#5b9bd5")
-    # Labels inside the end of the bar, where the district line cannot cross
-    # them; a bar too short to hold its label gets it just outside.
+    # Labels in white inside the end of the bar stay readable where the
+    # district line crosses them; a bar too short for its label has it outside.
     for bar, commune in zip(bars, communes):
         share = commune["cashless_share"]
         inside = share >= 0.12

@@ -406,7 +406,7 @@ class Ledger:
         return {
             "month": str(month),
             "office": OfficeSettings.from_env().office_name,
-            "closed": any(s["closed"] for s in settlements),
+            "closed": bool(settlements) and all(s["closed"] for s in settlements),
             "agents": settlements,
             "totals": totals,
             "cashless_share": (sum(c["paid_bank_vnd"] for c in communes) / paid) if paid else 0.0,

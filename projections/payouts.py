@@ -149,11 +149,15 @@ def paid_by_commune(conn: Connection, month: str) -> list[dict]:
              .where(lines.c.status == "paid", lines.c.settled_on.like(f"{month}-%"))
              .group_by(lines.c.commune_code, lines.c.channel))
     communes: dict[str, dict] = {}
-    for commune, channel, amount, people in conn.execute(query):
+    for commune, channel, amount, _ in conn.execute(query):
         row = communes.setdefault(commune, dict(commune_code=commune, paid_cash_vnd=0, paid_bank_vnd=0,
                                                 people_paid=0))
         row["paid_bank_vnd" if channel == "bank" else "paid_cash_vnd"] += int(amount)
-        row["people_paid"] += int(people)
+    people = (sa.select(lines.c.commune_code, sa.func.count(sa.distinct(lines.c.citizen_id)))
+              .where(lines.c.status == "paid", lines.c.settled_on.like(f"{month}-%"))
+              .group_by(lines.c.commune_code))
+    for commune, count in conn.execute(people):  # someone paid by both channels counts once
+        communes[commune]["people_paid"] = int(count)
     for row in communes.values():
         total = row["paid_cash_vnd"] + row["paid_bank_vnd"]
         row["cashless_share"] = row["paid_bank_vnd"] / total if total else 0.0

@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
+# pdftotext lets the report tests read the PDF they wrote (best effort: they
+# skip that check without it).
+if ! command -v pdftotext >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils) >/dev/null 2>&1 || true
+fi
+
 eval "$(scripts/pg-tmp.sh start)"
 trap 'scripts/pg-tmp.sh stop "$PGTMP_DIR"' EXIT
 export LEDGER_TEST_POSTGRES_URL
