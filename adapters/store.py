@@ -91,6 +91,9 @@ def open_store(url: str | None = None) -> Store:
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
+            # Same guarantees as the library's recorder, without its pipelined
+            # INSERT that deadlocks on large batches (see pg_recorder.py).
+            "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:LedgerPostgresRecorder",
             **_cipher_settings(),
         }
         netloc = parsed.netloc

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from fractions import Fraction
 
 from . import facts as f
 from .facts import BeneficiaryFacts
 from .months import Month, month_range
-from .rules import AgeConvention, RuleSet, round_vnd
+from .rules import AgeConvention, RuleSet
 
 NOT_YET = "not_registered"
 AGE_LIMIT = "age_limit"
@@ -94,8 +93,7 @@ def due_for_month(facts: BeneficiaryFacts, rules: RuleSet, month: Month) -> Mont
         if coefficient is None:
             continue  # outside the category's ages: it ends by itself
         times = category_fact.children_count if rule.per_child else 1
-        base = Fraction(rule.fixed_vnd) if rule.fixed_vnd else Fraction(level) * Fraction(coefficient)
-        amount = round_vnd(base * times)
+        amount = rules.amount_vnd(level, rule, coefficient, times)
         if rule.additive:
             additive[rule.stream] = additive.get(rule.stream, 0) + amount
             paying.append(code)

@@ -57,10 +57,15 @@ class Month:
         return other.index - self.index
 
     def __str__(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
+        return _text(self.index)
 
     def __repr__(self) -> str:
         return f"Month({str(self)!r})"
+
+
+@lru_cache(maxsize=4096)
+def _text(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 @lru_cache(maxsize=4096)

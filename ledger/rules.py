@@ -13,7 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal, Sequence, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .months import Month
 
@@ -180,22 +180,26 @@ class RuleSet(_Rule):
         return self
 
     # --- lookups (a month is looked up by its first day) ---------------------
-    # Memoised per rule set: the schedule asks the same few questions for
-    # every person and month, and a rule set never changes once loaded.
-    _memo: dict = PrivateAttr(default_factory=dict)
-
-    def model_copy(self, *, update=None, deep: bool = False) -> RuleSet:
-        # A copy with other entries must not share the original's memo.
-        copy = super().model_copy(update=update, deep=deep)
-        copy._memo = {}
-        return copy
+    # Memoised per rule set object: the schedule asks the same few questions
+    # for every person and month, and a rule set never changes once loaded
+    # (frozen). A copy with other entries is another object, with its own memo.
 
     def _remember(self, key: tuple, compute):
+        memo = _MEMOS.get(id(self))
+        if memo is None or memo[0] is not self:
+            memo = _MEMOS[id(self)] = (self, {})  # holding the object keeps its id unique
         try:
-            return self._memo[key]
+            return memo[1][key]
         except KeyError:
-            value = self._memo[key] = compute()
+            value = memo[1][key] = compute()
             return value
+
+    def amount_vnd(self, level: int, rule: CategoryRule, coefficient: Decimal, times: int) -> int:
+        """level x coefficient x times (or the fixed amount), whole VND."""
+        def compute() -> int:
+            base = Fraction(rule.fixed_vnd) if rule.fixed_vnd else Fraction(level) * Fraction(coefficient)
+            return round_vnd(base * times)
+        return self._remember(("amount", level, rule.fixed_vnd, coefficient, times), compute)
 
     def level(self, province: str, month: Month) -> int | None:
         return self._remember(("level", province, month.index),
@@ -264,6 +268,9 @@ class RuleSet(_Rule):
             payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
             return hashlib.sha256(payload.encode()).hexdigest()[:16]
         return self._remember(("fingerprint",), compute)
+
+
+_MEMOS: dict[int, tuple[RuleSet, dict]] = {}
 
 
 def round_vnd(amount: Fraction) -> int:

@@ -22,14 +22,20 @@ class Crash(Exception):
 
 
 def _crash_after_writing(ledger, monkeypatch):
-    """The recorder writes every row, then the process 'dies' before commit."""
-    original = ledger.app.recorder._insert_events
+    """The recorder writes every row, then the process 'dies' before commit:
+    the last step inside each recorder's transaction is made to fail."""
+    recorder = ledger.app.recorder
+    # SQLite: the library's insert; PostgreSQL: reading back the ids inserted
+    # (or copied), the last thing before the commit.
+    names = ["_insert_events"] if ledger.store.kind == "sqlite" else ["_fetch_ids_after_insert_events", "_copy"]
+    for name in names:
+        original = getattr(recorder, name)
 
-    def write_then_crash(*args, **kwargs):
-        original(*args, **kwargs)
-        raise Crash("power cut before commit")
+        def write_then_crash(*args, _original=original, **kwargs):
+            _original(*args, **kwargs)
+            raise Crash("power cut before commit")
 
-    monkeypatch.setattr(ledger.app.recorder, "_insert_events", write_then_crash)
+        monkeypatch.setattr(recorder, name, write_then_crash)
 
 
 @pytest.mark.parametrize("step", ["decisions", "payroll", "postoffice"])

@@ -1,0 +1,53 @@
+"""The PostgreSQL event recorder the ledger uses: the library's own, with
+two changes to how a batch of events is sent, and none to what is stored.
+
+- Not in pipeline mode. With eventsourcing 9.5.6 and psycopg 3.3, one
+  pipelined INSERT of more than about 15,000 events (an office's decisions
+  file, a month's payroll) deadlocks: the client waits on the pipeline sync
+  while the server waits for the rest of the message. A plain transaction
+  does not.
+- Large batches by binary COPY, 25 to 40 times fewer round trips of Python
+  work per row than the composite-type INSERT.
+
+The guarantees are the library's: the same EXCLUSIVE table lock taken first
+(insert order = commit order, so readers of the notification log never skip
+a gap filled in later), the same NOTIFY, the same unique (aggregate, version)
+key raising IntegrityError on a stale aggregate, all in one transaction."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresAggregateRecorder
+from psycopg.sql import SQL, Identifier
+
+# Below this, one INSERT ... RETURNING; from it on, COPY.
+COPY_FROM_EVENTS = 500
+
+
+class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            if len(stored_events) < COPY_FROM_EVENTS:
+                # The library's composite-type INSERT ... RETURNING, sent plainly.
+                PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
+                return self._fetch_ids_after_insert_events(curs, stored_events)
+            return self._copy(curs, stored_events)
+
+    def _copy(self, curs, stored_events: Sequence[StoredEvent]) -> list[int]:
+        table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        statement = SQL("COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+                        ).format(table)
+        with curs.copy(statement) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for e in stored_events:
+                copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+        # Under the table lock nobody else takes numbers from the sequence, so
+        # this transaction's notification ids are the last len(events) issued.
+        curs.execute(SQL("SELECT max(notification_id) AS last FROM {}").format(table))
+        last = curs.fetchone()["last"]
+        return list(range(last - len(stored_events) + 1, last + 1))
