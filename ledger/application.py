@@ -81,6 +81,7 @@ class LedgerApp(Application):
         super().__init__(env)
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
+        self.saved_states: dict = {}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -88,6 +89,19 @@ class LedgerApp(Application):
         transcoder.register(DateAsISO())
 
     # --- loading ------------------------------------------------------------
+
+    def save(self, *objs, **kwargs):
+        recordings = super().save(*objs, **kwargs)
+        # What was just saved, for the read model to take instead of reading
+        # it back (see EntitlementsProjection.hints).
+        for obj in objs:
+            if isinstance(obj, Beneficiary):
+                self.saved_states[obj.id] = (obj.version, obj.state)
+        return recordings
+
+    def take_saved_states(self) -> dict:
+        taken, self.saved_states = self.saved_states, {}
+        return taken
 
     def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None) -> None:
         """Install faster ways to load many aggregates (see adapters.store)."""

@@ -125,25 +125,52 @@ class EntitlementsProjection:
     def version(self) -> str:
         return f"{CODE_VERSION}:{self.rules.fingerprint()}"
 
+    # States of aggregates a command has just saved, by aggregate id:
+    # (version, state). The same fold the events give, already done by the
+    # aggregate: used instead of reading the state back from the view.
+    hints: dict = {}
+
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
         if not relevant:
             return
-        existing = load_states(conn, {e.originator_id for e in relevant})
-        folded: dict = {}  # originator_id -> Folded
+        last: dict = {}  # originator_id -> its last event in this batch
+        facts_touched = set()
         for event in relevant:
+            last[event.originator_id] = event
+            if event.changes_facts:
+                facts_touched.add(event.originator_id)
+        hinted = {i for i, e in last.items()
+                  if i in self.hints and self.hints[i][0] == e.originator_version}
+        present = existing_ids(conn, set(last))
+        existing = load_states(conn, set(last) - hinted)
+        folded: dict = {}  # originator_id -> Folded
+        for i in hinted:
+            folded[i] = Folded(self.hints[i][1], last[i].originator_version, last[i].timestamp,
+                               facts_changed=i in facts_touched or i not in present)
+        for event in relevant:
+            if event.originator_id in hinted:
+                continue
             before = folded.get(event.originator_id) or existing.get(event.originator_id)
             state = event.fold(before.state if before else None)
             facts_changed = before is None or before.facts_changed or state.facts is not before.state.facts
             folded[event.originator_id] = Folded(state, event.originator_version, event.timestamp,
                                                  facts_changed)
-        self._write(conn, folded, replace=set(existing))
+        self._write(conn, folded, present)
 
-    def _write(self, conn: Connection, folded: dict, replace: set) -> None:
+    def _write(self, conn: Connection, folded: dict, present: set) -> None:
         for f in folded.values():
             segments(f.state.facts, self.rules)  # memoised on the facts, saved with the state
-        rows = [beneficiary_row(agg_id, f.state, f.version, f.modified_on) for agg_id, f in folded.items()]
-        for chunk in _chunks([str(i) for i in replace], 500):
+        # Rows whose facts did not change keep their columns: only the state moves.
+        kept = {i for i, f in folded.items() if i in present and not f.facts_changed}
+        updates = [dict(b_id=str(i), state=state_to_json(f.state), aggregate_version=f.version,
+                        modified_on=f.modified_on.isoformat()) for i, f in folded.items() if i in kept]
+        if updates:
+            conn.execute(beneficiaries.update().where(beneficiaries.c.aggregate_id == sa.bindparam("b_id"))
+                         .values(state=sa.bindparam("state"), aggregate_version=sa.bindparam("aggregate_version"),
+                                 modified_on=sa.bindparam("modified_on")), updates)
+        rows = [beneficiary_row(i, f.state, f.version, f.modified_on) for i, f in folded.items() if i not in kept]
+        for chunk in _chunks([str(i) for i in present - kept], 500):
             conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
         if rows:
             conn.execute(beneficiaries.insert(), rows)
@@ -204,6 +231,8 @@ def _chunks(items: list, size: int):
 
 
 def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
+    if not state.book.overpaid_recorded_vnd and not state.book.recoveries:
+        return None  # nothing was ever overpaid (the aggregate records every change)
     over = overpayment(state, rules)
     recovered = state.book.recovered_vnd()
     if not over.amount_vnd and not recovered:
@@ -218,6 +247,14 @@ def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
                 written_off_vnd=sum(r.amount_vnd for r in state.book.recoveries if r.method == "write_off"),
                 status="open" if open_vnd > 0 else ("written_off" if written_off else "recovered"),
                 received_by=";".join(over.received_by), paid_after_death=";".join(late))
+
+
+def existing_ids(conn: Connection, originator_ids: set) -> set:
+    found = set()
+    for chunk in _chunks([str(i) for i in originator_ids], 500):
+        found |= {UUID(i) for i in conn.execute(
+            sa.select(beneficiaries.c.aggregate_id).where(beneficiaries.c.aggregate_id.in_(chunk))).scalars()}
+    return found
 
 
 def load_states(conn: Connection, originator_ids: set) -> dict:
