@@ -231,13 +231,20 @@ def with_english_headers(table: Table) -> Table:
 
 def postoffice_xlsx(agent_code: str, month: str, lines: Sequence[PayrollFileLine],
                     created_at: datetime) -> bytes:
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    workbook = Workbook()
-    _fill_list_sheet(workbook.active, month, lines)
-    _fill_summary_sheet(workbook.create_sheet(SUMMARY_SHEET), agent_code, month, lines)
+    # XlsxWriter streaming rows (constant memory): a post office's tens of
+    # thousands of lines in a fraction of the time cell-by-cell writing takes.
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
+                                            "strings_to_formulas": False, "strings_to_numbers": False,
+                                            "strings_to_urls": False})
+    workbook.set_properties({"created": created_at.replace(tzinfo=None)})
+    bold = workbook.add_format({"bold": True})
+    vnd = workbook.add_format({"num_format": _VND_FORMAT})
+    _fill_list_sheet(workbook.add_worksheet(f"Bảng kê {month}"), lines, bold, vnd)
+    _fill_summary_sheet(workbook.add_worksheet(SUMMARY_SHEET), agent_code, month, lines, bold, vnd)
+    workbook.close()
     return stable_xlsx(buffer.getvalue(), created_at)
 
 
@@ -265,39 +272,28 @@ def stable_xlsx(data: bytes, created_at: datetime) -> bytes:
     return out.getvalue()
 
 
-def _fill_list_sheet(sheet, month: str, lines: Sequence[PayrollFileLine]) -> None:
+def _fill_list_sheet(sheet, lines: Sequence[PayrollFileLine], bold, vnd) -> None:
     """A plain table (header in row 1, no title block, no total row) so the
     same reader that reads the CSV reads this sheet."""
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    sheet.title = f"Bảng kê {month}"
     names = [*COLUMNS, SIGNATURE_COLUMN]
-    sheet.append([POSTOFFICE_XLSX_HEADERS[n] for n in COLUMNS] + [SIGNATURE_TITLE])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    amount_column = COLUMNS.index("amount") + 1
-    # Rows are counted here: sheet.max_row scans every cell, which would make
-    # a post office's 25,000-line list quadratic.
-    for row_number, line in enumerate(lines, start=2):
+    for index, name in enumerate(names):
+        sheet.set_column(index, index, _XLSX_WIDTHS[name])
+    sheet.freeze_panes(1, 0)
+    sheet.write_row(0, 0, [POSTOFFICE_XLSX_HEADERS[n] for n in COLUMNS] + [SIGNATURE_TITLE], bold)
+    amount_column = COLUMNS.index("amount")
+    for row, line in enumerate(lines, start=1):
         cells = csv_cells(line)
-        for column, name in enumerate(COLUMNS, start=1):
-            # Ids stay text cells: a number cell would lose the leading zero of a CCCD.
-            value = line.amount if name == "amount" else cells[name]
-            cell = sheet.cell(row=row_number, column=column, value=value)
-            # A name typed as "=..." must print as text, not run as a formula.
-            if isinstance(value, str) and value.startswith("="):
-                cell.data_type = "s"
-        sheet.cell(row=row_number, column=amount_column).number_format = _VND_FORMAT
-    for index, name in enumerate(names, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = _XLSX_WIDTHS[name]
-    sheet.freeze_panes = "A2"
+        for column, name in enumerate(COLUMNS):
+            if column == amount_column:
+                sheet.write_number(row, column, line.amount, vnd)
+            else:
+                # Text cells, always: ids keep their leading zero, and a name
+                # typed as "=..." prints as text instead of running as a formula.
+                sheet.write_string(row, column, cells[name])
 
 
-def _fill_summary_sheet(sheet, agent_code: str, month: str,
-                        lines: Sequence[PayrollFileLine]) -> None:
-    from openpyxl.styles import Font
-
+def _fill_summary_sheet(sheet, agent_code: str, month: str, lines: Sequence[PayrollFileLine],
+                        bold, vnd) -> None:
     total_vnd = sum(line.amount for line in lines)
     new_vnd = sum(line.amount for line in lines if not line.carried)
     rows = [
@@ -308,13 +304,14 @@ def _fill_summary_sheet(sheet, agent_code: str, month: str,
         ("Tổng số tiền (đồng)", total_vnd),
         ("Số tiền kỳ này (đồng)", new_vnd),
     ]
-    for label, value in rows:
-        sheet.append([label, value])
-        sheet.cell(row=sheet.max_row, column=1).font = Font(bold=True)
+    sheet.set_column(0, 0, 30)
+    sheet.set_column(1, 1, 22)
+    for row, (label, value) in enumerate(rows):
+        sheet.write_string(row, 0, label, bold)
         if isinstance(value, int):
-            sheet.cell(row=sheet.max_row, column=2).number_format = _VND_FORMAT
-    sheet.column_dimensions["A"].width = 30
-    sheet.column_dimensions["B"].width = 22
+            sheet.write_number(row, 1, value, vnd)
+        else:
+            sheet.write_string(row, 1, value)
 
 
 # --- pain.001 for banks -----------------------------------------------------

@@ -4,7 +4,7 @@ re-reading the person's history, and hand bulk commands a restored
 aggregate."""
 from __future__ import annotations
 
-import json
+import orjson
 from datetime import date
 
 from ledger import facts as f
@@ -79,7 +79,8 @@ def _unline(raw: list) -> PayLine:
 
 
 def state_to_json(state: BeneficiaryState) -> str:
-    return json.dumps({
+    # orjson: a few times faster than json on the states every command reads and writes.
+    return orjson.dumps({
         "facts": facts_to_dict(state.facts),
         "lines": [_line(x) for x in state.book.lines],
         "holds": [list(h) for h in state.book.holds],
@@ -91,11 +92,11 @@ def state_to_json(state: BeneficiaryState) -> str:
             state.book.funeral.arranged_by, state.book.funeral.notice_id],
         "decisions": state.decisions,
         "notices": state.notices,
-    }, ensure_ascii=False, separators=(",", ":"))
+    }).decode()
 
 
 def state_from_json(text: str) -> BeneficiaryState:
-    raw = json.loads(text)
+    raw = orjson.loads(text)
     return BeneficiaryState(
         facts_from_dict(raw["facts"]),
         PayoutBook(
