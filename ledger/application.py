@@ -223,25 +223,11 @@ class LedgerApp(Application):
         """Record a post office's or bank's results (and its monthly report),
         all or nothing; then suspend whoever reached the unclaimed threshold,
         in the same save."""
-        owners = [citizen_of_line(r.line_id) for r in results]
-        people = self.beneficiaries({c for c in owners if c})
-        problems: list[RowProblem] = []
-        touched: dict[str, Beneficiary] = {}
-        recorded = unchanged = 0
-        for row, (result, owner) in enumerate(zip(results, owners)):
-            person = people.get(owner or "")
-            try:
-                if person is None:
-                    raise Refused("line_id", f"line {result.line_id} is not in payroll {result.payroll_id}")
-                if person.record_result(result, actor):
-                    recorded += 1
-                    touched[person.facts.citizen_id] = person
-                else:
-                    unchanged += 1
-            except Refused as exc:
-                problems.append(RowProblem(row, exc.field, exc.message))
-        if problems:
-            raise Rejected(problems)
+        touched, unchanged = self._apply_each(
+            results, lambda r: citizen_of_line(r.line_id) or "",
+            lambda person, r: person.record_result(r, actor),
+            unknown=lambda r: Refused("line_id", f"line {r.line_id} is not in payroll {r.payroll_id}"))
+        recorded = len(results) - unchanged
         for person in touched.values():
             # A payment after a death or a lowering decision is an overpayment
             # at once; with the registration alone nothing can be overpaid.
@@ -256,7 +242,7 @@ class LedgerApp(Application):
         if reports:
             calendar = self.calendar()
             if calendar is None:
-                raise Refused("month", "no payroll has been run: there is nothing to report on")
+                raise Rejected([RowProblem(-1, "month", "no payroll has been run: there is nothing to report on")])
             for report in reports:
                 try:
                     calendar.file_report(report.agent_code, report.month, report.figures(),
@@ -281,8 +267,10 @@ class LedgerApp(Application):
 
     # --- deaths and recoveries -------------------------------------------------------
 
-    def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
-        """Apply ``record(person, item)`` to each item's beneficiary, all or nothing."""
+    def _apply_each(self, items: Sequence, citizen_of, record, unknown=None) -> tuple[dict, int]:
+        """Apply ``record(person, item)`` to each item's beneficiary, in order.
+        Returns the people changed and how many items were recorded before;
+        raises Rejected listing every item refused (then nothing is saved)."""
         people = self.beneficiaries({citizen_of(i) for i in items})
         problems: list[RowProblem] = []
         touched: dict[str, Beneficiary] = {}
@@ -291,7 +279,8 @@ class LedgerApp(Application):
             person = people.get(citizen_of(item))
             try:
                 if person is None:
-                    raise Refused("citizen_id", f"{citizen_of(item)} is not registered")
+                    raise (unknown(item) if unknown else
+                           Refused("citizen_id", f"{citizen_of(item)} is not registered"))
                 if record(person, item):
                     touched[person.facts.citizen_id] = person
                 else:
@@ -300,6 +289,10 @@ class LedgerApp(Application):
                 problems.append(RowProblem(row, exc.field, exc.message))
         if problems:
             raise Rejected(problems)
+        return touched, unchanged
+
+    def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
+        touched, unchanged = self._apply_each(items, citizen_of, record)
         recordings = self.save(*touched.values())
         return RecordOutcome(len(items), len(recordings), unchanged)
 
