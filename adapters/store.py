@@ -58,6 +58,11 @@ def _cipher_settings() -> dict[str, str]:
     return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
 
 
+def _common_settings() -> dict[str, str]:
+    # The same stored format as the library's transcoder, on orjson.
+    return {"TRANSCODER_TOPIC": "adapters.transcoder:OrjsonTranscoder", **_cipher_settings()}
+
+
 def resolve_url(url: str | None) -> str:
     return url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
 
@@ -75,7 +80,7 @@ def open_store(url: str | None = None) -> Store:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
-            **_cipher_settings(),
+            **_common_settings(),
         }
         return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")
     if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
