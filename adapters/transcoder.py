@@ -1,6 +1,6 @@
-"""The event store's JSON transcoder, on orjson: the same format as the
-library's JSONTranscoder (custom types as {"_type_": name, "_data_": ...}),
-so either can read what the other wrote, several times faster both ways.
+"""The event store's JSON transcoder, encoding on orjson: the same format as
+the library's JSONTranscoder (custom types as {"_type_": name, "_data_": ...}),
+so either reads what the other wrote.
 
 orjson writes a UUID as a plain string, where the library would tag it; no
 ledger event carries a UUID field (aggregate ids travel beside the state),
@@ -22,15 +22,5 @@ class OrjsonTranscoder(JSONTranscoder):
             raise TypeError("a UUID in an event's state would not come back as a UUID")
         return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
 
-    def decode(self, data: bytes) -> Any:
-        return self._untag(orjson.loads(data))
-
-    def _untag(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            if len(value) == 2 and "_type_" in value and "_data_" in value:
-                return self._decode_obj({"_type_": value["_type_"], "_data_": self._untag(value["_data_"])})
-            return {k: self._untag(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._untag(v) for v in value]
-        return value
-
+    # Decoding stays the library's: its object hook runs inside the C JSON
+    # scanner, faster than walking orjson's result for the tagged values.
