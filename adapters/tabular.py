@@ -6,7 +6,7 @@ import csv
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 
 @dataclass(frozen=True)

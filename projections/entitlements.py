@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Sequence
 from uuid import UUID
 
@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 from ledger.beneficiary import Beneficiary
 from ledger.clawback import overpayment
 from ledger.entitlement import segments
-from ledger.facts import BeneficiaryFacts
 from ledger.state import BeneficiaryState
 from ledger.rules import RuleSet
 
@@ -327,9 +326,7 @@ def recoveries(conn: Connection) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
 
 
-def dates_of_death(conn: Connection, citizen_ids: set[str]) -> dict[str, "date"]:
-    from datetime import date
-
+def dates_of_death(conn: Connection, citizen_ids: set[str]) -> dict[str, date]:
     found = {}
     for chunk in _chunks(sorted(citizen_ids), 500):
         query = sa.select(beneficiaries.c.citizen_id, beneficiaries.c.date_of_death).where(

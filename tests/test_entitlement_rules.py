@@ -1,7 +1,6 @@
 """The entitlement schedule against the rules of domain.md (Decree 20/2021)."""
 from __future__ import annotations
 
-import random
 from datetime import date
 from decimal import Decimal
 

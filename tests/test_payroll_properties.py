@@ -2,7 +2,6 @@
 results (domain level: the same aggregates the commands use)."""
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, timedelta
 
 from hypothesis import given, settings, strategies as st
