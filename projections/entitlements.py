@@ -7,7 +7,6 @@ projection's version: a changed rule file rebuilds the view.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Sequence
@@ -121,7 +120,6 @@ class EntitlementsProjection:
 
     def __init__(self, rules: RuleSet):
         self.rules = rules
-        self.cache: OrderedDict = OrderedDict()  # originator_id -> Folded
 
     def version(self) -> str:
         return f"{CODE_VERSION}:{self.rules.fingerprint()}"
@@ -130,10 +128,6 @@ class EntitlementsProjection:
     # (version, state). The same fold the events give, already done by the
     # aggregate: used instead of reading the state back from the view.
     hints: dict = {}
-    # States this projection folded, kept between batches (bounded): a state
-    # at version v is the fold of events 1..v whatever became of the batch
-    # that wrote it, so a hit on (aggregate, version) is always right.
-    CACHE_PEOPLE = 250_000
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
@@ -147,13 +141,8 @@ class EntitlementsProjection:
                 facts_touched.add(event.originator_id)
         hinted = {i for i, e in last.items()
                   if i in self.hints and self.hints[i][0] == e.originator_version}
-        first = {}
-        for event in relevant:
-            first.setdefault(event.originator_id, event)
-        cached = {i: self.cache[i] for i, e in first.items()
-                  if i not in hinted and i in self.cache and self.cache[i].version == e.originator_version - 1}
         present = existing_ids(conn, set(last))
-        existing = {**load_states(conn, set(last) - hinted - set(cached)), **cached}
+        existing = load_states(conn, set(last) - hinted)
         folded: dict = {}  # originator_id -> Folded
         for i in hinted:
             folded[i] = Folded(self.hints[i][1], last[i].originator_version, last[i].timestamp,
@@ -167,11 +156,6 @@ class EntitlementsProjection:
             folded[event.originator_id] = Folded(state, event.originator_version, event.timestamp,
                                                  facts_changed)
         self._write(conn, folded, present)
-        for i, f in folded.items():
-            self.cache[i] = Folded(f.state, f.version, f.modified_on)
-            self.cache.move_to_end(i)
-        while len(self.cache) > self.CACHE_PEOPLE:
-            self.cache.popitem(last=False)
 
     def _write(self, conn: Connection, folded: dict, present: set) -> None:
         for f in folded.values():
