@@ -1,5 +1,6 @@
-"""scripts/bench.py at a tiny size: it runs end to end and writes the
-figures it promises. Speeds are never checked here, only shapes and counts."""
+"""scripts/bench.py and scripts/generate.py at a tiny size: the benchmark
+runs end to end and writes the figures it promises, and the generator is
+deterministic. Speeds are never checked here, only shapes and counts."""
 from __future__ import annotations
 
 import importlib.util
@@ -14,20 +15,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "scripts" / "bench.py"
+GENERATE = REPO / "scripts" / "generate.py"
 REGISTRATIONS_COUNT = 200
+PROVINCE_COUNT = 300  # beneficiaries in the all-stages runs
 
 LEDGER_STEPS = ("open", "parse", "record", "project", "first_import", "reimport")
 FIGURE_KEYS = {"unit", "count", "seconds", "cpu_seconds", "per_second"}
 
 
-def run_bench(tmp_path: Path, *options: str) -> dict:
-    json_out = tmp_path / "import.json"
+def run_bench(tmp_path: Path, *options: str, stages: str = "import",
+              n: int = REGISTRATIONS_COUNT) -> dict:
+    json_out = tmp_path / f"{stages.replace(',', '-')}.json"
     completed = subprocess.run(
-        [sys.executable, str(BENCH), "--stages", "import", "--n", str(REGISTRATIONS_COUNT),
+        [sys.executable, str(BENCH), "--stages", stages, "--n", str(n),
          "--no-progress", "--json-out", str(json_out), *options],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
-    assert completed.returncode == 0, completed.stderr
+    assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "record" in completed.stdout  # the printed table
     return json.loads(json_out.read_text(encoding="utf-8"))
 
@@ -58,7 +62,8 @@ def check_store(report: dict, store: str, raw_keys: set[str]) -> None:
 
 def test_import_stage_on_sqlite(tmp_path):
     report = run_bench(tmp_path, "--stores", "sqlite")
-    assert {"stages": ["import"], "n": REGISTRATIONS_COUNT, "seed": 1,
+    # The import's ratios are to the baseline, which comes with it.
+    assert {"stages": ["baseline", "import"], "n": REGISTRATIONS_COUNT, "seed": 1,
             "stores": ["sqlite"]}.items() <= report["params"].items()
     assert {"cpu_count", "python", "sqlite"} <= set(report["machine"])
     assert report["stages"]["import"]["input"]["registrations"] == REGISTRATIONS_COUNT
@@ -117,3 +122,143 @@ def test_import_stage_on_postgresql(tmp_path):
     databases_after, tables_after = _databases_and_tables(url)
     assert databases_after == databases_before
     assert tables_after == tables_before
+
+
+# --- every stage -------------------------------------------------------------------
+
+ALL_STAGES = ["baseline", "import", "cycle", "replay", "whatif"]
+CYCLE_STEPS = ("decisions", "payroll", "postoffice", "bank", "deaths", "reconcile", "catch_up")
+GOAL_COUNT_PER_STORE = 7
+
+
+def check_all_stages(report: dict, store: str, raw_keys: set[str], read_keys: set[str]) -> None:
+    assert report["params"]["stages"] == ALL_STAGES
+    for stage in ALL_STAGES:
+        data = report["stages"][stage]["stores"][store]
+        assert data["failure"] is None, (stage, data["failure"])
+        assert data["peak_rss_mib"] > 0
+    baseline = report["stages"]["baseline"]["stores"][store]
+    assert set(baseline["raw"]) == raw_keys and set(baseline["read"]) == read_keys
+    for figure in [*baseline["raw"].values(), *baseline["read"].values()]:
+        assert figure["count"] == PROVINCE_COUNT and figure["per_second"] > 0
+    assert all(f["json_decoded"] for f in baseline["read"].values())
+    check_cycle(report, store, raw_keys)
+    check_replay(report, store, read_keys)
+    whatif = report["stages"]["whatif"]["stores"][store]["whatif"]
+    assert whatif["count"] == PROVINCE_COUNT and whatif["unit"] == "people"
+    assert whatif["changed_people"] > 0 and whatif["difference_vnd"] > 0  # the level went up
+    goals = [g for g in report["goals"] if g["store"] == store]
+    assert len(goals) == GOAL_COUNT_PER_STORE
+    assert all(g["status"] != "not run" for g in goals)
+
+
+def check_cycle(report: dict, store: str, raw_keys: set[str]) -> None:
+    months = report["stages"]["cycle"]["stores"][store]["months"]
+    assert list(months) == report["province"]["payroll_months"] == ["2024-07", "2024-08"]
+    for month, data in months.items():
+        steps = data["steps"]
+        assert set(CYCLE_STEPS) <= set(steps)
+        for key in CYCLE_STEPS:
+            assert FIGURE_KEYS <= set(steps[key]) and set(steps[key]["ratio_to_raw"]) == raw_keys
+            assert "rest" in steps[key]["parts"]
+        payroll = steps["payroll"]
+        assert payroll["issued_now"] and payroll["new_lines"] > 0 and payroll["advance_vnd"] > 0
+        for channel in ("postoffice", "bank"):
+            assert steps[channel]["count"] > 0
+            assert steps[channel]["recorded"] + steps[channel]["unchanged"] == steps[channel]["count"]
+            assert steps[channel]["recorded"] > 0
+        # Every line listed comes back in a result file and is compared in the reconcile.
+        assert steps["postoffice"]["count"] + steps["bank"]["count"] == payroll["count"]
+        assert steps["reconcile"]["count"] == payroll["count"] and steps["reconcile"]["agents"] > 0
+        assert steps["decisions"]["count"] == report["province"]["later_decisions"][month]
+        assert steps["deaths"]["count"] == report["province"]["death_notices"][month]
+        assert data["cycle"]["seconds"] == pytest.approx(
+            sum(steps[k]["seconds"] for k in CYCLE_STEPS if k != "decisions"), abs=0.01)
+    first, second = months.values()
+    assert first["steps"]["payroll"]["carried_lines"] == 0
+    # What a post office left unpaid in the first month is on its second list
+    # (less what a death notice cancelled meanwhile).
+    assert 0 < second["steps"]["payroll"]["carried_lines"] <= first["steps"]["postoffice"]["statuses"]["unpaid"]
+
+
+def check_replay(report: dict, store: str, read_keys: set[str]) -> None:
+    replay = report["stages"]["replay"]["stores"][store]
+    assert set(replay["read"]) == read_keys
+    events_count = replay["read"][replay["read_primary"]]["count"]
+    assert events_count > PROVINCE_COUNT  # registrations, then payroll lines, results, deaths
+    expected = {"sqlite_file", "postgresql"} if store == "postgresql" else {"sqlite_file"}
+    assert set(replay["replays"]) == expected
+    for figure in replay["replays"].values():
+        assert figure["count"] == events_count
+        assert figure["checksums_match"] and figure["mismatched"] == []
+        assert set(figure["ratio_to_raw_read"]) == read_keys
+
+
+def test_all_stages_on_sqlite(tmp_path):
+    report = run_bench(tmp_path, "--stores", "sqlite", stages="whatif,cycle,replay",
+                       n=PROVINCE_COUNT)  # in any order; baseline and import come with them
+    check_all_stages(report, "sqlite", {"executemany"}, {"keyset"})
+    assert report["stages"]["import"]["stores"]["sqlite"]["ledger"]["record"]["count"] == PROVINCE_COUNT
+
+
+def test_all_stages_on_postgresql(tmp_path):
+    url = _postgres_url()
+    databases_before, tables_before = _databases_and_tables(url)
+    report = run_bench(tmp_path, "--stores", "postgresql", "--postgres-url", url,
+                       stages=",".join(ALL_STAGES), n=PROVINCE_COUNT)
+    check_all_stages(report, "postgresql", {"copy_binary", "executemany_pipelined"}, {"copy_to", "keyset"})
+    assert _databases_and_tables(url) == (databases_before, tables_before)
+
+
+# --- the generator -----------------------------------------------------------------
+
+def generate(*options: str) -> str:
+    completed = subprocess.run([sys.executable, str(GENERATE), *options], capture_output=True,
+                               text=True, timeout=120, check=True)
+    return completed.stdout
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_generator_is_deterministic_by_seed(tmp_path):
+    for name, seed in (("one", "5"), ("two", "5"), ("other", "6")):
+        generate("--n", "400", "--seed", seed, "--months", "3", "--out", str(tmp_path / name))
+    one, two, other = (files_of(tmp_path / name) for name in ("one", "two", "other"))
+    assert one == two
+    assert one.keys() == other.keys() and one != other
+    described = json.loads(one["province.json"])
+    assert described["payroll_months"] == ["2024-07", "2024-08", "2024-09"]
+    assert set(one) == {"province.json", "decisions/registrations.csv", "world/deaths.csv",
+                        *(f"decisions/decisions-{m}.csv" for m in described["payroll_months"]),
+                        *(f"deaths/deaths-{m}.csv" for m in described["payroll_months"])}
+    channels = described["mix"]["channels"]
+    assert 0.2 < channels["bank"] / 400 < 0.4  # 30 % by bank
+    kinds = {row.split(",")[2] for m in described["payroll_months"]
+             for row in one[f"decisions/decisions-{m}.csv"].decode().splitlines()[1:]}
+    assert "reassess_disability" in kinds or "terminate" in kinds
+
+
+def test_the_agents_results_come_from_the_payroll_files(tmp_path):
+    from adapters import synthetic
+
+    province = tmp_path / "province"
+    generate("--n", "100", "--seed", "2", "--months", "1", "--out", str(province))
+    payroll = tmp_path / "payroll"
+    payroll.mkdir()
+    lines = [dict(payroll_id="BANK-VBSP-QNG/2024-07", line_id=f"2024-07-05104400{i:04d}",
+                  citizen_id=f"05104400{i:04d}", full_name="A", commune_code="51101", months="2024-07",
+                  kind="allowance", amount="500000", receiver="A", bank_account="0123",
+                  home_delivery="n") for i in range(20)]
+    synthetic.write_csv(payroll / "payroll-BANK-VBSP-QNG-2024-07.csv", lines, lines[0].keys())
+    cash = [dict(line, payroll_id="VNPOST-BS-01/2024-07", bank_account="") for line in lines]
+    synthetic.write_csv(payroll / "payroll-VNPOST-BS-01-2024-07.csv", cash, cash[0].keys())
+    (payroll / "payroll-VNPOST-BS-01-2024-07.xlsx").write_bytes(b"")  # a post office's list has one
+    for name in ("a", "b"):
+        made = json.loads(generate("results", "--payroll-dir", str(payroll), "--month", "2024-07",
+                                   "--province", str(province), "--out", str(tmp_path / name)))
+        assert [(Path(f["file"]).name, f["channel"], f["rows"]) for f in made["files"]] == [
+            ("bank-result-payroll-BANK-VBSP-QNG-2024-07.csv", "bank", 20),
+            ("postoffice-result-payroll-VNPOST-BS-01-2024-07.csv", "cash", 20)]
+    assert files_of(tmp_path / "a") == files_of(tmp_path / "b")
