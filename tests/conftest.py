@@ -18,19 +18,34 @@ def _with_database(url: str, dbname: str) -> str:
     return urlunparse(parts._replace(path=f"/{dbname}"))
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+def _require_postgres() -> None:
     if not POSTGRES_URL:
         if REQUIRE_POSTGRES:
             pytest.fail("LEDGER_TEST_POSTGRES_URL is not set but PostgreSQL is required")
         pytest.skip("no PostgreSQL (run scripts/test.sh)")
+
+
+def _create_database() -> str:
+    """A fresh, empty database on the test server; returns its name."""
     dbname = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {dbname}")
-    yield _with_database(POSTGRES_URL, dbname)
+    return dbname
+
+
+def _drop_databases(names: list[str]) -> None:
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        for dbname in names:
+            conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    _require_postgres()
+    dbname = _create_database()
+    yield _with_database(POSTGRES_URL, dbname)
+    _drop_databases([dbname])
 
 
 @pytest.fixture
@@ -43,21 +58,13 @@ def fresh_store(request, tmp_path_factory):
     def make() -> str:
         if kind == "sqlite":
             return f"sqlite:///{tmp_path_factory.mktemp('store') / 'ledger.db'}"
-        if not POSTGRES_URL:
-            if REQUIRE_POSTGRES:
-                pytest.fail("LEDGER_TEST_POSTGRES_URL is not set but PostgreSQL is required")
-            pytest.skip("no PostgreSQL (run scripts/test.sh)")
-        dbname = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {dbname}")
-        made.append(dbname)
-        return _with_database(POSTGRES_URL, dbname)
+        _require_postgres()
+        made.append(_create_database())
+        return _with_database(POSTGRES_URL, made[-1])
 
     yield make
     if made:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            for dbname in made:
-                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        _drop_databases(made)
 
 
 @pytest.fixture
