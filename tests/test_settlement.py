@@ -132,6 +132,8 @@ def test_a_variance_injected_into_an_agent_report_is_found(sqlite_url, tmp_path_
         report = dict(agent_code=s.agent_code, month=str(FIRST), advance_received=s.advance,
                       paid_total=s.disbursed, unpaid_total=s.closing_balance, fee_claimed=s.fee,
                       balance_remaining=s.closing_balance)
+        if report[field] + delta < 0:
+            delta = -delta  # an agent's figures are never negative: the file would be refused
         report[field] += delta
         from adapters.agent_results import parse_agent_report
         reports = parse_agent_report(synthetic.write_csv(tmp_path / "agent-report.csv", [report], list(report)))
