@@ -2,6 +2,8 @@
 and the partner-file adapters for one database."""
 from __future__ import annotations
 
+import functools
+import gc
 import json
 from contextlib import contextmanager
 from datetime import datetime
@@ -56,6 +58,25 @@ class ImportSummary:
 T = TypeVar("T")
 
 
+def without_cycle_collector(method):
+    """Run a bulk step with Python's cyclic garbage collector paused.
+
+    A command or a catch-up builds hundreds of thousands of small, acyclic,
+    immutable values (states, events, rows) that reference counting frees;
+    the cyclic collector would walk them again at every generation threshold,
+    which measured a fifth of a payroll's time at 20,000 beneficiaries."""
+    @functools.wraps(method)
+    def run(*args, **kwargs):
+        if not gc.isenabled():
+            return method(*args, **kwargs)
+        gc.disable()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            gc.enable()
+    return run
+
+
 def view_projections(rules: RuleSet) -> list:
     """Every read model, in the order they are folded."""
     return [EntitlementsProjection(rules), PayoutsProjection(), PostingsProjection()]
@@ -86,6 +107,7 @@ class Ledger:
 
     # --- projections ----------------------------------------------------------
 
+    @without_cycle_collector
     def catch_up(self, *, show_progress: bool = True) -> int:
         """Seal the events recorded since the last seal, and bring every read
         model up to the last recorded event."""
@@ -103,6 +125,7 @@ class Ledger:
 
     # --- imports --------------------------------------------------------------
 
+    @without_cycle_collector
     def command(self, run: Callable[[], T]) -> T:
         """Run a command on caught-up read models (aggregates are restored
         from them); if another writer got in first, catch up and run it again."""
@@ -141,6 +164,7 @@ class Ledger:
                               outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
                               sum(a["carried_vnd"] for a in agents), outcome.issued_now)
 
+    @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
         settings = OfficeSettings.from_env()
         written: list[Path] = []
@@ -260,6 +284,7 @@ class Ledger:
     def _projections(self) -> list:
         return view_projections(self.rules)
 
+    @without_cycle_collector
     def rebuild_into(self, url: str, *, until: datetime | None = None,
                      show_progress: bool = True) -> tuple[int, dict[str, str]]:
         """Fold the event log from scratch into the views of another store

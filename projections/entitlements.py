@@ -21,6 +21,7 @@ from ledger.entitlement import segments
 from ledger.state import BeneficiaryState
 from ledger.rules import RuleSet
 
+from . import bulk
 from .codec import state_from_json, state_to_json
 from .runner import metadata
 
@@ -162,17 +163,14 @@ class EntitlementsProjection:
             segments(f.state.facts, self.rules)  # memoised on the facts, saved with the state
         # Rows whose facts did not change keep their columns: only the state moves.
         kept = {i for i, f in folded.items() if i in present and not f.facts_changed}
-        updates = [dict(b_id=str(i), state=state_to_json(f.state), aggregate_version=f.version,
+        updates = [dict(aggregate_id=str(i), state=state_to_json(f.state), aggregate_version=f.version,
                         modified_on=f.modified_on.isoformat()) for i, f in folded.items() if i in kept]
-        if updates:
-            conn.execute(beneficiaries.update().where(beneficiaries.c.aggregate_id == sa.bindparam("b_id"))
-                         .values(state=sa.bindparam("state"), aggregate_version=sa.bindparam("aggregate_version"),
-                                 modified_on=sa.bindparam("modified_on")), updates)
+        bulk.update_rows(conn, beneficiaries, "aggregate_id", ("state", "aggregate_version", "modified_on"),
+                         updates)
         rows = [beneficiary_row(i, f.state, f.version, f.modified_on) for i, f in folded.items() if i not in kept]
         for chunk in _chunks([str(i) for i in present - kept], 500):
             conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
-        if rows:
-            conn.execute(beneficiaries.insert(), rows)
+        bulk.insert_rows(conn, beneficiaries, rows)
         # The schedule depends on the facts only: payout events leave it be.
         rescheduled = [f.state.facts for f in folded.values() if f.facts_changed]
         for chunk in _chunks([facts.citizen_id for facts in rescheduled], 500):
@@ -183,8 +181,7 @@ class EntitlementsProjection:
                  status=s.status, categories=";".join(s.categories))
             for facts in rescheduled for s in segments(facts, self.rules)
         ]
-        if segment_rows:
-            conn.execute(segments_table.insert(), segment_rows)
+        bulk.insert_rows(conn, segments_table, segment_rows)
         self._write_queue(conn, folded)
         self._write_overpayments(conn, folded)
 
@@ -193,8 +190,7 @@ class EntitlementsProjection:
         for chunk in _chunks(citizen_ids, 500):
             conn.execute(overpayments_table.delete().where(overpayments_table.c.citizen_id.in_(chunk)))
         rows = [row for f in folded.values() if (row := overpayment_row(f.state, self.rules))]
-        if rows:
-            conn.execute(overpayments_table.insert(), rows)
+        bulk.insert_rows(conn, overpayments_table, rows)
 
     def _write_queue(self, conn: Connection, folded: dict) -> None:
         """Who has not collected for consecutive rounds, and the cash held."""
@@ -212,8 +208,7 @@ class EntitlementsProjection:
                              commune_code=(f.state.facts.residences.latest().commune_code),
                              consecutive_months=rounds, amount_vnd=held_vnd,
                              last_payroll_month=str(last), status=f.state.facts.status_at(last + 1)))
-        if rows:
-            conn.execute(unclaimed_table.insert(), rows)
+        bulk.insert_rows(conn, unclaimed_table, rows)
 
 
 @dataclass
@@ -249,9 +244,10 @@ def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
 
 
 def existing_ids(conn: Connection, originator_ids: set) -> set:
+    by_text = {str(i): i for i in originator_ids}  # parsing the ids back costs more
     found = set()
-    for chunk in _chunks([str(i) for i in originator_ids], 500):
-        found |= {UUID(i) for i in conn.execute(
+    for chunk in _chunks(list(by_text), 500):
+        found |= {by_text[i] for i in conn.execute(
             sa.select(beneficiaries.c.aggregate_id).where(beneficiaries.c.aggregate_id.in_(chunk))).scalars()}
     return found
 

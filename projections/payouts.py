@@ -12,6 +12,7 @@ from ledger import payouts
 from ledger.beneficiary import Beneficiary
 from ledger.payroll import PayrollCalendar
 
+from . import bulk
 from .runner import metadata
 
 lines = sa.Table(
@@ -85,7 +86,7 @@ class PayoutsProjection:
                               or getattr(event, "on", None))
                 detail = getattr(event, "received_by", "") or getattr(event, "reason_code", "") \
                     or getattr(event, "note", "") or getattr(event, "reason", "")
-                updates.append(dict(b_line_id=event.line_id, status=STATUS_OF[type(event)],
+                updates.append(dict(line_id=event.line_id, status=STATUS_OF[type(event)],
                                     settled_on=settled_on.isoformat() if settled_on else None,
                                     detail=detail, flags=";".join(getattr(event, "flags", []))))
             elif isinstance(event, PayrollCalendar.MonthIssued):
@@ -97,13 +98,8 @@ class PayoutsProjection:
                         line_ids=json.dumps(agent["lines"]), carried_ids=json.dumps(agent["carried"]),
                         recorded_at=event.timestamp.isoformat(), actor=event.actor))
         # Inserts first: a line issued and settled within one batch is updated after.
-        if inserts:
-            conn.execute(lines.insert(), inserts)
-        if updates:
-            statement = (lines.update().where(lines.c.line_id == sa.bindparam("b_line_id"))
-                         .values(status=sa.bindparam("status"), settled_on=sa.bindparam("settled_on"),
-                                 detail=sa.bindparam("detail"), flags=sa.bindparam("flags")))
-            conn.execute(statement, updates)
+        bulk.insert_rows(conn, lines, inserts)
+        bulk.update_rows(conn, lines, "line_id", ("status", "settled_on", "detail", "flags"), updates)
         if run_rows:
             conn.execute(runs.insert(), run_rows)
 
@@ -119,8 +115,8 @@ def lines_by_id(conn: Connection, line_ids: Sequence[str]) -> dict[str, dict]:
     found = {}
     for start in range(0, len(line_ids), 500):
         chunk = list(line_ids[start:start + 500])
-        for row in conn.execute(sa.select(lines).where(lines.c.line_id.in_(chunk))):
-            found[row.line_id] = dict(row._mapping)
+        for row in conn.execute(sa.select(lines).where(lines.c.line_id.in_(chunk))).mappings().all():
+            found[row["line_id"]] = dict(row)
     return found
 
 

@@ -17,6 +17,7 @@ from ledger.months import Month
 from ledger.payroll import PayrollCalendar
 from ledger.postings import fee_postings, postings_for
 
+from . import bulk
 from .runner import metadata
 
 postings = sa.Table(
@@ -72,8 +73,7 @@ class PostingsProjection:
                 rows.append(dict(position=position, seq=seq, period=period, natural_month=natural,
                                  debit=p.debit, credit=p.credit, amount_vnd=p.amount_vnd, kind=p.kind,
                                  agent_code=p.agent_code, line_id=p.line_id, citizen_id=citizen))
-        if rows:
-            conn.execute(postings.insert(), rows)
+        bulk.insert_rows(conn, postings, rows)
         if closes:
             conn.execute(closed_months.insert(), closes)
 
