@@ -99,7 +99,7 @@ def open_store(url: str | None = None) -> Store:
             # Same guarantees as the library's recorder, without its pipelined
             # INSERT that deadlocks on large batches (see pg_recorder.py).
             "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:LedgerPostgresRecorder",
-            **_cipher_settings(),
+            **_common_settings(),
         }
         netloc = parsed.netloc
         return Store(url, "postgresql", env, f"postgresql+psycopg://{netloc}/{dbname}",

@@ -18,7 +18,7 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | 
 
 class OrjsonTranscoder(JSONTranscoder):
     def encode(self, obj: Any) -> bytes:
-        if isinstance(obj, dict) and any(isinstance(v, UUID) for v in obj.values()):
+        if isinstance(obj, dict) and UUID in set(map(type, obj.values())):
             raise TypeError("a UUID in an event's state would not come back as a UUID")
         return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
 

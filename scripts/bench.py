@@ -16,8 +16,10 @@ by banks, later decisions, late death notices):
               and a pipelined executemany), then read back in log order with
               a JSON decode of every state (SQLite: keyset pages;
               PostgreSQL: COPY TO, and keyset pages).
-``import``    the registrations file: parse+validate, record (the bulk append,
-              read against the raw write), project, and the same file again.
+``import``    the registrations file: parse+validate, record (the decisions
+              and the bulk append of their events; the append alone, from
+              the step's save parts, is read against the raw write),
+              project, and the same file again.
 ``cycle``     for each payroll month (2 by default; the second has
               carried-forward cash lines and results): the month's later
               decisions (timed, outside the cycle), then the cycle: payroll
@@ -818,6 +820,7 @@ def work_baseline(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
 def work_import(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
     """parse, record, project, then the same file again (records nothing)."""
     from adapters.decisions_file import parse_decisions
+    from adapters.runtime import without_cycle_collector
 
     csv_path = province_file(work, load_province(work)["registrations"])
     ledger = open_ledger(steps, work.url, out)
@@ -828,6 +831,7 @@ def work_import(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
             return "rows", len(parsed.decisions), dict(value=parsed)
         parsed = measure_step(steps, out, "parse", "parse+validate", parse, parts)
 
+        @without_cycle_collector  # as Ledger.import_decisions runs the command
         def record():
             outcome = ledger.app.record_decisions(parsed.decisions, ACTOR)
             return "events", outcome.recorded_events, dict(rows=outcome.rows)
@@ -1196,6 +1200,20 @@ def first_import_total(ledger: dict[str, Any]) -> dict[str, Any] | None:
                   cpu_seconds=sum(p["cpu_seconds"] for p in parts)).as_dict()
 
 
+def append_part(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The bulk append inside the record step: the application's save of the
+    events the decisions made (mapping, encoding, writing, in one
+    transaction), without the decisions themselves. Its wall time is the
+    step's "save" parts; the CPU time of the step is not split, so it is
+    given as the same."""
+    parts = record.get("parts", {})
+    seconds = parts.get("save: encode", 0.0) + parts.get("save: insert", 0.0)
+    if not seconds:
+        return None
+    return Figure("events", record["count"], seconds=seconds, cpu_seconds=seconds,
+                  extra=dict(from_parts=["save: encode", "save: insert"])).as_dict()
+
+
 def stage_import(run: Run, target: Target, url: str, done: dict[str, Any]) -> dict[str, Any]:
     baseline = done["baseline"]
     data = run_stage_worker(run, target, url, "import")
@@ -1204,6 +1222,9 @@ def stage_import(run: Run, target: Target, url: str, done: dict[str, Any]) -> di
     total = first_import_total(ledger)
     if total is not None:
         ledger["first_import"] = total
+    append = ledger.get("record") and append_part(ledger["record"])
+    if append:
+        ledger["append"] = append
     raw = baseline.get("raw", {})
     for key, figure in ledger.items():
         if key != "open":
@@ -1353,7 +1374,8 @@ def format_baseline(store: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-IMPORT_ROWS = (("parse", "parse+validate"), ("record", "record (bulk append)"), ("project", "project"),
+IMPORT_ROWS = (("parse", "parse+validate"), ("record", "record (decide + append)"),
+               ("append", "  of which bulk append"), ("project", "project"),
                ("first_import", "first import total"), ("reimport", "re-import (no-op)"))
 
 
@@ -1506,9 +1528,9 @@ def _stage_data(report: dict[str, Any], stage: str, store: str) -> dict[str, Any
 
 
 def goal_bulk_append(report: dict[str, Any], store: str) -> Goal:
-    name = "bulk append (import record) >= 0.25x raw write rows/s"
+    name = "bulk append (save of the import's events) >= 0.25x raw write rows/s"
     data = _stage_data(report, "import", store)
-    record = data and data.get("ledger", {}).get("record")
+    record = data and data.get("ledger", {}).get("append")
     if not record:
         return Goal(name, store, "", "not run")
     primary = data["raw_primary"]
