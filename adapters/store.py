@@ -80,6 +80,7 @@ def open_store(url: str | None = None) -> Store:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "adapters.sqlite_recorder:LedgerSqliteRecorder",
             **_common_settings(),
         }
         return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")

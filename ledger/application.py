@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -87,6 +87,9 @@ class _Collected(ProcessingEvent):
 
 class LedgerApp(Application):
     name = "Ledger"
+    # People handled, and events written, at a time by the commands that
+    # stream (payroll, agents' results, notices): their memory stays flat.
+    CHUNK_PEOPLE = 1000
 
     def __init__(self, env: Mapping[str, str] | None = None, *, rules: RuleSet,
                  load_many: LoadMany | None = None) -> None:
@@ -121,6 +124,21 @@ class LedgerApp(Application):
     def take_saved_states(self) -> dict:
         taken, self.saved_states = self.saved_states, {}
         return taken
+
+    def save_in_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> int:
+        """Save aggregates handed over a chunk at a time, all in one
+        transaction: each chunk's events are encoded and written as it comes,
+        then dropped, so a command over a whole province holds one chunk of
+        people at a time. An exception raised by whatever makes the chunks
+        (a refused row found late) rolls back everything. Returns the count
+        of events recorded."""
+        insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
+        if insert_chunks is None:  # a recorder without it (the in-memory one)
+            return len(self.save(*[a for chunk in chunks for a in chunk]))
+        to_stored = self.mapper.to_stored_event
+        return insert_chunks(
+            [to_stored(e) for a in chunk if a is not None for e in a.collect_events()]
+            for chunk in chunks)
 
     def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None) -> None:
         """Install faster ways to load many aggregates (see adapters.store)."""
@@ -210,31 +228,37 @@ class LedgerApp(Application):
             return agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
                                             "advance_vnd": 0, "carried_vnd": 0})
 
-        touched = []
-        for person in self._load_all():
-            state = person.state
-            for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
-                if planned is None:
-                    continue
-                person.issue(month, planned, self.rules.id, actor)
-                line = person.state.book.lines[-1]
-                entry = agent(line.agent_code, line.channel)
-                entry["lines"].append(line.line_id)
-                entry["advance_vnd"] += line.amount_vnd
-                if not touched or touched[-1] is not person:
-                    touched.append(person)
-            if state.facts.status_at(month) == f.SUSPENDED:
-                continue  # cash held for a suspended person is not handed out
-            for line in state.book.open_lines():
-                if line.channel == "cash" and line.payroll_month < month:
+        def chunks() -> Iterator[list]:
+            touched: list[Beneficiary] = []
+            for person in self._load_all():
+                state = person.state
+                for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
+                    if planned is None:
+                        continue
+                    person.issue(month, planned, self.rules.id, actor)
+                    line = person.state.book.lines[-1]
                     entry = agent(line.agent_code, line.channel)
-                    entry["carried"].append(line.line_id)
-                    entry["carried_vnd"] += line.amount_vnd
-        for entry in agents.values():
-            entry["lines"].sort()
-            entry["carried"].sort()
-        calendar.issue(month, agents, self.rules, actor)
-        self.save(calendar, *touched)
+                    entry["lines"].append(line.line_id)
+                    entry["advance_vnd"] += line.amount_vnd
+                    if not touched or touched[-1] is not person:
+                        touched.append(person)
+                if state.facts.status_at(month) == f.SUSPENDED:
+                    continue  # cash held for a suspended person is not handed out
+                for line in state.book.open_lines():
+                    if line.channel == "cash" and line.payroll_month < month:
+                        entry = agent(line.agent_code, line.channel)
+                        entry["carried"].append(line.line_id)
+                        entry["carried_vnd"] += line.amount_vnd
+                if len(touched) >= self.CHUNK_PEOPLE:
+                    yield touched
+                    touched = []
+            for entry in agents.values():
+                entry["lines"].sort()
+                entry["carried"].sort()
+            calendar.issue(month, agents, self.rules, actor)
+            yield [*touched, calendar]
+
+        self.save_in_chunks(chunks())
         return PayrollOutcome(month, agents, issued_now=True)
 
     def record_agent_results(self, results: Sequence[AgentResult], actor: str, today: date,
@@ -242,21 +266,6 @@ class LedgerApp(Application):
         """Record a post office's or bank's results (and its monthly report),
         all or nothing; then suspend whoever reached the unclaimed threshold,
         in the same save."""
-        touched, unchanged = self._apply_each(
-            results, lambda r: citizen_of_line(r.line_id) or "",
-            lambda person, r: person.record_result(r, actor),
-            unknown=lambda r: Refused("line_id", f"line {r.line_id} is not in payroll {r.payroll_id}"))
-        recorded = len(results) - unchanged
-        for person in touched.values():
-            # A payment after a death or a lowering decision is an overpayment
-            # at once; with the registration alone nothing can be overpaid.
-            if person.facts.amended or person.state.book.overpaid_recorded_vnd:
-                person.correct_payouts(self.rules, results[0].document, actor, on=today)
-        suspended = [c for c, person in sorted(touched.items())
-                     if person.suspend_if_unclaimed(self.rules, today, actor)]
-        flagged = [(c, e.line_id) for c, person in sorted(touched.items())
-                   for e in person.pending_events
-                   if isinstance(e, Beneficiary.PayoutPaid) and e.flags]
         calendar = None
         if reports:
             calendar = self.calendar()
@@ -268,8 +277,27 @@ class LedgerApp(Application):
                                          report.document, actor)
                 except PayrollOutOfOrder as exc:
                     raise Rejected([RowProblem(-1, "month", str(exc))]) from None
-        self.save(calendar, *touched.values())
-        return ResultsOutcome(len(results), recorded, unchanged, suspended, flagged)
+        suspended: list[str] = []
+        flagged: list[tuple[str, str]] = []
+
+        def settle(person: Beneficiary) -> None:
+            # A payment after a death or a lowering decision is an overpayment
+            # at once; with the registration alone nothing can be overpaid.
+            if person.facts.amended or person.state.book.overpaid_recorded_vnd:
+                person.correct_payouts(self.rules, results[0].document, actor, on=today)
+            citizen = person.facts.citizen_id
+            if person.suspend_if_unclaimed(self.rules, today, actor):
+                suspended.append(citizen)
+            flagged.extend((citizen, e.line_id) for e in person.pending_events
+                           if isinstance(e, Beneficiary.PayoutPaid) and e.flags)
+
+        applied = self._apply_in_chunks(
+            results, lambda r: citizen_of_line(r.line_id) or "",
+            lambda person, r: person.record_result(r, actor), settle,
+            unknown=lambda r: Refused("line_id", f"line {r.line_id} is not in payroll {r.payroll_id}"))
+        self.save_in_chunks(applied.chunks(last=[calendar]))
+        return ResultsOutcome(len(results), len(results) - applied.unchanged, applied.unchanged,
+                              sorted(suspended), sorted(flagged))
 
 
     def close_month(self, month: Month, settled: dict, open_variances: list[str],
@@ -286,34 +314,17 @@ class LedgerApp(Application):
 
     # --- deaths and recoveries -------------------------------------------------------
 
-    def _apply_each(self, items: Sequence, citizen_of, record, unknown=None) -> tuple[dict, int]:
-        """Apply ``record(person, item)`` to each item's beneficiary, in order.
-        Returns the people changed and how many items were recorded before;
-        raises Rejected listing every item refused (then nothing is saved)."""
-        people = self.beneficiaries({citizen_of(i) for i in items})
-        problems: list[RowProblem] = []
-        touched: dict[str, Beneficiary] = {}
-        unchanged = 0
-        for row, item in enumerate(items):
-            person = people.get(citizen_of(item))
-            try:
-                if person is None:
-                    raise (unknown(item) if unknown else
-                           Refused("citizen_id", f"{citizen_of(item)} is not registered"))
-                if record(person, item):
-                    touched[person.facts.citizen_id] = person
-                else:
-                    unchanged += 1
-            except Refused as exc:
-                problems.append(RowProblem(row, exc.field, exc.message))
-        if problems:
-            raise Rejected(problems)
-        return touched, unchanged
+    def _apply_in_chunks(self, items: Sequence, citizen_of, record, settle=None,
+                         unknown=None) -> ChunkedApply:
+        """Apply ``record(person, item)`` to each item's beneficiary, in the
+        items' order for each person, then ``settle(person)`` for each person
+        changed; see ChunkedApply."""
+        return ChunkedApply(self, items, citizen_of, record, settle, unknown)
 
     def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
-        touched, unchanged = self._apply_each(items, citizen_of, record)
-        recordings = self.save(*touched.values())
-        return RecordOutcome(len(items), len(recordings), unchanged)
+        applied = self._apply_in_chunks(items, citizen_of, record)
+        recorded = self.save_in_chunks(applied.chunks())
+        return RecordOutcome(len(items), recorded, applied.unchanged)
 
     def record_deaths(self, notices: Sequence[DeathNotice], actor: str) -> RecordOutcome:
         return self._record_each(notices, lambda n: n.citizen_id,
@@ -367,3 +378,54 @@ class ResultsOutcome:
     suspended: list[str]  # citizen ids suspended for unclaimed months
     flagged: list[tuple[str, str]]  # (citizen id, line id) paid after the date of death
 
+
+
+class ChunkedApply:
+    """A file's items applied to their people a chunk of people at a time,
+    for ``LedgerApp.save_in_chunks``. Each chunk loads its people, applies
+    their items (in file order for each person), settles them and hands the
+    changed ones over. Every refused item is kept; after the last chunk they
+    are raised together, sorted by row, as ``Rejected``, which rolls back
+    whatever the earlier chunks wrote."""
+
+    def __init__(self, app: LedgerApp, items: Sequence, citizen_of, record, settle, unknown) -> None:
+        self.app, self.items, self.record, self.settle, self.unknown = app, items, record, settle, unknown
+        self.rows_of: dict[str, list[int]] = {}
+        for row, item in enumerate(items):
+            self.rows_of.setdefault(citizen_of(item), []).append(row)
+        self.unchanged = 0
+
+    def chunks(self, last: Sequence = ()) -> Iterator[list]:
+        problems: list[RowProblem] = []
+        citizens = list(self.rows_of)
+        size = self.app.CHUNK_PEOPLE
+        for start in range(0, len(citizens), size):
+            batch = citizens[start:start + size]
+            people = self.app.beneficiaries(batch)
+            changed = []
+            for citizen in batch:
+                if self._apply(people.get(citizen), citizen, problems):
+                    changed.append(people[citizen])
+            if not problems:
+                yield changed
+        if problems:
+            raise Rejected(sorted(problems, key=lambda p: p.row))
+        yield list(last)
+
+    def _apply(self, person: Beneficiary | None, citizen: str, problems: list[RowProblem]) -> bool:
+        touched = False
+        for row in self.rows_of[citizen]:
+            item = self.items[row]
+            try:
+                if person is None:
+                    raise (self.unknown(item) if self.unknown else
+                           Refused("citizen_id", f"{citizen} is not registered"))
+                if self.record(person, item):
+                    touched = True
+                else:
+                    self.unchanged += 1
+            except Refused as exc:
+                problems.append(RowProblem(row, exc.field, exc.message))
+        if touched and self.settle is not None:
+            self.settle(person)
+        return touched

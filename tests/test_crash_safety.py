@@ -25,9 +25,9 @@ def _crash_after_writing(ledger, monkeypatch):
     """The recorder writes every row, then the process 'dies' before commit:
     the last step inside each recorder's transaction is made to fail."""
     recorder = ledger.app.recorder
-    # SQLite: the library's insert; PostgreSQL: reading back the ids inserted
-    # (or copied), the last thing before the commit.
-    names = ["_insert_events"] if ledger.store.kind == "sqlite" else ["_fetch_ids_after_insert_events", "_copy"]
+    # SQLite: the library's insert; PostgreSQL: reading back the ids inserted,
+    # or a COPY of rows, the last things before the commit.
+    names = ["_insert_events"] if ledger.store.kind == "sqlite" else ["_fetch_ids_after_insert_events", "_copy_rows"]
     for name in names:
         original = getattr(recorder, name)
 
