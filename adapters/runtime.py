@@ -112,16 +112,11 @@ class Ledger:
         """Seal the events recorded since the last seal, and bring every read
         model up to the last recorded event."""
         self.chain.extend()
-        hints = self.app.take_saved_states()
         pending = self.runner.pending()
         if not pending:
             return 0
-        self.runner.projections[0].hints = hints
-        try:
-            with progress.bar(pending, "projections", enabled=show_progress) as advance:
-                return self.runner.catch_up(advance)
-        finally:
-            self.runner.projections[0].hints = {}
+        with progress.bar(pending, "projections", enabled=show_progress) as advance:
+            return self.runner.catch_up(advance)
 
     # --- imports --------------------------------------------------------------
 

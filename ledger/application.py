@@ -96,7 +96,6 @@ class LedgerApp(Application):
         super().__init__(env)
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
-        self.saved_states: dict = {}
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -114,16 +113,7 @@ class LedgerApp(Application):
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)
-        # What was just saved, for the read model to take instead of reading
-        # it back (see EntitlementsProjection.hints).
-        for obj in objs:
-            if isinstance(obj, Beneficiary):
-                self.saved_states[obj.id] = (obj.version, obj.state)
         return recordings
-
-    def take_saved_states(self) -> dict:
-        taken, self.saved_states = self.saved_states, {}
-        return taken
 
     def save_in_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> int:
         """Save aggregates handed over a chunk at a time, all in one
@@ -135,10 +125,11 @@ class LedgerApp(Application):
         insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
         if insert_chunks is None:  # a recorder without it (the in-memory one)
             return len(self.save(*[a for chunk in chunks for a in chunk]))
+        return insert_chunks(self._stored_events(chunk) for chunk in chunks)
+
+    def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> list:
         to_stored = self.mapper.to_stored_event
-        return insert_chunks(
-            [to_stored(e) for a in chunk if a is not None for e in a.collect_events()]
-            for chunk in chunks)
+        return [to_stored(e) for a in aggregates if a is not None for e in a.collect_events()]
 
     def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None) -> None:
         """Install faster ways to load many aggregates (see adapters.store)."""
@@ -180,37 +171,24 @@ class LedgerApp(Application):
 
         Raises ``Rejected`` listing every row that cannot be recorded (row =
         index in ``decisions``); then nothing is saved."""
-        known = self.beneficiaries({d.citizen_id for d in decisions})
-        touched: dict[str, Beneficiary] = {}
-        problems: list[RowProblem] = []
-        unchanged = 0
-        for row, decision in enumerate(decisions):
-            aggregate = touched.get(decision.citizen_id) or known.get(decision.citizen_id)
-            try:
-                if aggregate is None:
-                    if decision.kind != "register":
-                        raise Refused(
-                            "citizen_id",
-                            f"{decision.citizen_id} is not registered: "
-                            f"a {decision.kind} decision needs a registration first",
-                        )
-                    aggregate = Beneficiary.register(decision, actor)
-                elif aggregate.already_has(decision):
-                    unchanged += 1
-                    continue
-                else:
-                    aggregate.decide(decision, actor)
-                    # A back-dated decision may leave cash with an agent for
-                    # months no longer due as issued: withdrawn at once.
-                    aggregate.correct_payouts(self.rules, decision.decision_no, actor, on=decision.signed_on)
-            except Refused as exc:
-                problems.append(RowProblem(row, exc.field, exc.message))
-                continue
-            touched[decision.citizen_id] = aggregate
-        if problems:
-            raise Rejected(problems)
-        recordings = self.save(*touched.values())
-        return RecordOutcome(len(decisions), len(recordings), unchanged)
+        def register(decision: Decision) -> Beneficiary:
+            if decision.kind != "register":
+                raise Refused("citizen_id", f"{decision.citizen_id} is not registered: "
+                                            f"a {decision.kind} decision needs a registration first")
+            return Beneficiary.register(decision, actor)
+
+        def record(person: Beneficiary, decision: Decision) -> bool:
+            if person.already_has(decision):
+                return False
+            person.decide(decision, actor)
+            # A back-dated decision may leave cash with an agent for months
+            # no longer due as issued: withdrawn at once.
+            person.correct_payouts(self.rules, decision.decision_no, actor, on=decision.signed_on)
+            return True
+
+        applied = ChunkedApply(self, decisions, lambda d: d.citizen_id, record, create=register)
+        recorded = self.save_in_chunks(applied.chunks())
+        return RecordOutcome(len(decisions), recorded, applied.unchanged)
 
     # --- payroll -------------------------------------------------------------------
 
@@ -319,7 +297,7 @@ class LedgerApp(Application):
         """Apply ``record(person, item)`` to each item's beneficiary, in the
         items' order for each person, then ``settle(person)`` for each person
         changed; see ChunkedApply."""
-        return ChunkedApply(self, items, citizen_of, record, settle, unknown)
+        return ChunkedApply(self, items, citizen_of, record, settle=settle, unknown=unknown)
 
     def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
         applied = self._apply_in_chunks(items, citizen_of, record)
@@ -388,8 +366,14 @@ class ChunkedApply:
     are raised together, sorted by row, as ``Rejected``, which rolls back
     whatever the earlier chunks wrote."""
 
-    def __init__(self, app: LedgerApp, items: Sequence, citizen_of, record, settle, unknown) -> None:
-        self.app, self.items, self.record, self.settle, self.unknown = app, items, record, settle, unknown
+    def __init__(self, app: LedgerApp, items: Sequence, citizen_of, record, *, settle=None,
+                 unknown=None, create=None) -> None:
+        """``record(person, item)`` applies an item to a known person and
+        says whether it changed anything; an item for someone not known is
+        refused (``unknown(item)`` says why), unless ``create(item)`` makes
+        the person from it (a registration)."""
+        self.app, self.items, self.record = app, items, record
+        self.settle, self.unknown, self.create = settle, unknown, create
         self.rows_of: dict[str, list[int]] = {}
         for row, item in enumerate(items):
             self.rows_of.setdefault(citizen_of(item), []).append(row)
@@ -404,28 +388,36 @@ class ChunkedApply:
             people = self.app.beneficiaries(batch)
             changed = []
             for citizen in batch:
-                if self._apply(people.get(citizen), citizen, problems):
-                    changed.append(people[citizen])
+                person = self._apply(people.get(citizen), citizen, problems)
+                if person is not None:
+                    changed.append(person)
             if not problems:
                 yield changed
         if problems:
             raise Rejected(sorted(problems, key=lambda p: p.row))
         yield list(last)
 
-    def _apply(self, person: Beneficiary | None, citizen: str, problems: list[RowProblem]) -> bool:
+    def _apply(self, person: Beneficiary | None, citizen: str,
+               problems: list[RowProblem]) -> Beneficiary | None:
+        """The person changed by their items, or None if nothing changed."""
         touched = False
         for row in self.rows_of[citizen]:
             item = self.items[row]
             try:
                 if person is None:
-                    raise (self.unknown(item) if self.unknown else
-                           Refused("citizen_id", f"{citizen} is not registered"))
-                if self.record(person, item):
+                    if self.create is None:
+                        raise (self.unknown(item) if self.unknown else
+                               Refused("citizen_id", f"{citizen} is not registered"))
+                    person = self.create(item)
+                    touched = True
+                elif self.record(person, item):
                     touched = True
                 else:
                     self.unchanged += 1
             except Refused as exc:
                 problems.append(RowProblem(row, exc.field, exc.message))
-        if touched and self.settle is not None:
+        if not touched:
+            return None
+        if self.settle is not None:
             self.settle(person)
-        return touched
+        return person

@@ -62,10 +62,6 @@ class Beneficiary(Aggregate):
         was recorded."""
 
         actor: str
-        # Whether the event can change the facts (and so the schedule); money
-        # events change only the payout book.
-        changes_facts = True
-
         def apply(self, aggregate: Beneficiary) -> None:
             aggregate.state = self.fold(aggregate.state)
 
@@ -254,7 +250,6 @@ class Beneficiary(Aggregate):
             )
 
     class FuneralSupportGranted(Event):
-        changes_facts = False
         notice_id: str
         amount_vnd: int
         date_of_death: date
@@ -271,7 +266,6 @@ class Beneficiary(Aggregate):
             return replace(state, book=state.book.with_funeral(grant))
 
     class RecoveryRecorded(Event):
-        changes_facts = False
         receipt_no: str
         amount_vnd: int
         paid_on: date
@@ -294,7 +288,6 @@ class Beneficiary(Aggregate):
     # --- payouts ---------------------------------------------------------------
 
     class PayoutEvent(Event):
-        changes_facts = False
         line_id: str
         agent_code: str  # who holds or held the money
         kind: str  # allowance, arrears, funeral_support
@@ -373,8 +366,6 @@ class Beneficiary(Aggregate):
         """Money disbursed beyond what is now due, re-derived after a fact
         changed (a death, a back-dated decision, a payment after either):
         the receivable to recover, month by month, and from whom."""
-
-        changes_facts = False
 
         delta_vnd: int
         total_vnd: int

@@ -125,32 +125,14 @@ class EntitlementsProjection:
     def version(self) -> str:
         return f"{CODE_VERSION}:{self.rules.fingerprint()}"
 
-    # States of aggregates a command has just saved, by aggregate id:
-    # (version, state). The same fold the events give, already done by the
-    # aggregate: used instead of reading the state back from the view.
-    hints: dict = {}
-
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
         if not relevant:
             return
-        last: dict = {}  # originator_id -> its last event in this batch
-        facts_touched = set()
-        for event in relevant:
-            last[event.originator_id] = event
-            if event.changes_facts:
-                facts_touched.add(event.originator_id)
-        hinted = {i for i, e in last.items()
-                  if i in self.hints and self.hints[i][0] == e.originator_version}
-        present = existing_ids(conn, set(last))
-        existing = load_states(conn, set(last) - hinted)
+        existing = load_states(conn, {e.originator_id for e in relevant})
+        present = set(existing)
         folded: dict = {}  # originator_id -> Folded
-        for i in hinted:
-            folded[i] = Folded(self.hints[i][1], last[i].originator_version, last[i].timestamp,
-                               facts_changed=i in facts_touched or i not in present)
         for event in relevant:
-            if event.originator_id in hinted:
-                continue
             before = folded.get(event.originator_id) or existing.get(event.originator_id)
             state = event.fold(before.state if before else None)
             facts_changed = before is None or before.facts_changed or state.facts is not before.state.facts
@@ -241,15 +223,6 @@ def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
                 written_off_vnd=sum(r.amount_vnd for r in state.book.recoveries if r.method == "write_off"),
                 status="open" if open_vnd > 0 else ("written_off" if written_off else "recovered"),
                 received_by=";".join(over.received_by), paid_after_death=";".join(late))
-
-
-def existing_ids(conn: Connection, originator_ids: set) -> set:
-    by_text = {str(i): i for i in originator_ids}  # parsing the ids back costs more
-    found = set()
-    for chunk in _chunks(list(by_text), 500):
-        found |= {by_text[i] for i in conn.execute(
-            sa.select(beneficiaries.c.aggregate_id).where(beneficiaries.c.aggregate_id.in_(chunk))).scalars()}
-    return found
 
 
 def load_states(conn: Connection, originator_ids: set) -> dict:

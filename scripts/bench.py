@@ -365,8 +365,13 @@ def ledger_parts(ledger) -> Parts:
     for command in ("record_decisions", "run_payroll", "record_agent_results", "record_deaths"):
         parts.wrap(app, command, "command")
     parts.wrap(app, "beneficiaries", "load aggregates")
+    # A plain save encodes then inserts; a streaming command (save_in_chunks)
+    # encodes and writes each chunk in turn, inside one transaction.
     parts.wrap(app, "save", "save: encode")
+    parts.wrap(app, "_stored_events", "save: encode")
     parts.wrap(app.recorder, "insert_events", "save: insert")
+    for write_chunk in ("_copy_rows", "_insert_events"):
+        parts.wrap(app.recorder, write_chunk, "save: insert")
     parts.wrap(ledger, "catch_up", "catch-up: fold")
     parts.wrap(app.recorder, "select_notifications", "catch-up: read")
     parts.wrap(ledger.chain, "extend", "catch-up: audit seal")
