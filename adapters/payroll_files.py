@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
 import re
 import secrets
+import shutil
 import unicodedata
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Iterable, Sequence
 
 from ledger.months import Month
 
@@ -85,43 +85,145 @@ def payroll_id_of(agent_code: str, month: str) -> str:
     return f"{agent_code}/{month}"
 
 
+@dataclass(frozen=True)
+class ListTotals:
+    """What a list adds up to, known before it is written (the pain.001
+    header states them first): new lines, and lines carried forward."""
+
+    new_count: int
+    new_vnd: int
+    carried_count: int
+    carried_vnd: int
+
+    @classmethod
+    def of(cls, lines: Sequence[PayrollFileLine]) -> ListTotals:
+        new = [line.amount for line in lines if not line.carried]
+        carried = [line.amount for line in lines if line.carried]
+        return cls(len(new), sum(new), len(carried), sum(carried))
+
+
 def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str,
-                        lines: Sequence[PayrollFileLine], *, debtor_name: str,
+                        lines: Iterable[PayrollFileLine], *, debtor_name: str,
                         debtor_account: str, created_at: datetime,
                         bank_code: str | None = None,
-                        execution_date: date | None = None) -> list[Path]:
+                        execution_date: date | None = None,
+                        totals: ListTotals | None = None) -> list[Path]:
     """Write ``payroll-<agent_code>-<month>.csv`` and, for a post office, the
     .xlsx, or for a bank, the ``.pain.001.xml``. Returns the paths written.
+
+    The lines are read once, in file order, and streamed into every file,
+    so a list of any length takes the same memory; ``totals`` must then say
+    what they add up to (computed from ``lines`` when not given), and a list
+    that does not add up to them is refused. Every file is written beside
+    its target and renamed over it only when all of them are complete: a
+    wrong line leaves the previous files as they were.
 
     ``bank_code`` (the debtor agent's id in the pain.001) defaults to the
     second part of a ``BANK-<code>-<branch>`` agent code; ``execution_date``
     (the requested execution date) defaults to the day of ``created_at``.
     A bank list without any new line gets no pain.001: ISO 20022 requires at
     least one transfer in a payment instruction."""
-    _check_payroll(agent_code, month, channel, lines)
+    if totals is None:
+        lines = list(lines)
+        totals = ListTotals.of(lines)
+    _check_payroll(agent_code, month, channel)
     if channel == "bank" and not 0 < len(debtor_account) <= 34:
         raise ValueError(f"debtor account {debtor_account!r}: 1 to 34 characters (ISO 20022)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"payroll-{agent_code}-{month}"
-    written = [write_atomically(stem.with_name(stem.name + ".csv"), payroll_csv(lines))]
-    if channel == "cash":
-        written.append(write_atomically(stem.with_name(stem.name + ".xlsx"),
-                                         postoffice_xlsx(agent_code, month, lines, created_at)))
-    elif any(not line.carried for line in lines):
-        written.append(write_atomically(
-            stem.with_name(stem.name + ".pain.001.xml"),
-            pain001(agent_code, month, lines, debtor_name=debtor_name,
-                    debtor_account=debtor_account, created_at=created_at,
-                    bank_code=bank_code or _bank_code(agent_code),
-                    execution_date=execution_date or created_at.date())))
-    return written
+    with _Staging() as staging:
+        writers: list = [_CsvList(staging.add(stem.with_name(stem.name + ".csv")))]
+        if channel == "cash":
+            writers.append(_XlsxList(staging, stem.with_name(stem.name + ".xlsx"), agent_code, month,
+                                     created_at))
+        elif totals.new_count:
+            writers.append(_Pain001List(
+                staging.add(stem.with_name(stem.name + ".pain.001.xml")), agent_code, month, totals,
+                debtor_name=debtor_name, debtor_account=debtor_account, created_at=created_at,
+                bank_code=bank_code or _bank_code(agent_code),
+                execution_date=execution_date or created_at.date()))
+        _write_lines(lines, writers, agent_code, month, channel, totals)
+        for writer in writers:
+            writer.close(totals)
+        return staging.commit()
+
+
+def _write_lines(lines: Iterable[PayrollFileLine], writers: list, agent_code: str, month: str,
+                 channel: str, totals: ListTotals) -> None:
+    own_id, current = payroll_id_of(agent_code, month), Month.parse(month)
+    seen: set[tuple[str, str]] = set()
+    counted = [0, 0, 0, 0]
+    for line in lines:
+        _check_line(line, own_id, agent_code, current, channel)
+        key = (line.payroll_id, line.line_id)
+        if key in seen:
+            raise ValueError(f"line {line.line_id!r} of {line.payroll_id} appears twice")
+        seen.add(key)
+        at = 2 if line.carried else 0
+        counted[at] += 1
+        counted[at + 1] += line.amount
+        for writer in writers:
+            writer.add(line)
+    if ListTotals(*counted) != totals:
+        raise ValueError(f"the lines add up to {ListTotals(*counted)}, not to {totals}")
+
+
+class _Staging:
+    """Files written beside their targets, renamed over them together at the
+    end, or removed if anything failed before."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary, target)
+        self.scratch: list[Path] = []  # drafts, never renamed
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def add(self, target: Path) -> Path:
+        temporary = self.draft(target)
+        self.scratch.remove(temporary)
+        self.pending.append((temporary, target))
+        return temporary
+
+    def draft(self, target: Path) -> Path:
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        self.scratch.append(temporary)
+        return temporary
+
+    def commit(self) -> list[Path]:
+        for temporary, _ in self.pending:
+            _fsync(temporary)
+        done = []
+        while self.pending:
+            temporary, target = self.pending[0]
+            os.replace(temporary, target)
+            self.pending.pop(0)
+            done.append(target)
+        return done
+
+    def __exit__(self, *exc) -> None:
+        for temporary in [t for t, _ in self.pending] + self.scratch:
+            temporary.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _open_new(path: Path, mode: str = "wb", **kwargs):
+    # os.open with 0o666 keeps the usual umask-based permissions, which a
+    # NamedTemporaryFile (always 0o600) would not: agents' sync jobs read these.
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), mode, **kwargs)
 
 
 # --- checks -----------------------------------------------------------------
 
-def _check_payroll(agent_code: str, month: str, channel: str,
-                   lines: Sequence[PayrollFileLine]) -> None:
+def _check_payroll(agent_code: str, month: str, channel: str) -> None:
     """The ledger builds the lines, so a bad one is a programming error: raise
     before anything is written rather than hand an agent a wrong list."""
     if channel not in CHANNELS:
@@ -131,14 +233,6 @@ def _check_payroll(agent_code: str, month: str, channel: str,
     current = Month.parse(month)
     if str(current) != month:
         raise ValueError(f"month must be YYYY-MM, got {month!r}")
-    own_id = payroll_id_of(agent_code, month)
-    seen: set[tuple[str, str]] = set()
-    for line in lines:
-        _check_line(line, own_id, agent_code, current, channel)
-        key = (line.payroll_id, line.line_id)
-        if key in seen:
-            raise ValueError(f"line {line.line_id!r} of {line.payroll_id} appears twice")
-        seen.add(key)
 
 
 def _check_line(line: PayrollFileLine, own_id: str, agent_code: str, current: Month,
@@ -191,14 +285,18 @@ def csv_cells(line: PayrollFileLine) -> dict[str, str]:
     }
 
 
-def payroll_csv(lines: Sequence[PayrollFileLine]) -> bytes:
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    for line in lines:
+class _CsvList:
+    def __init__(self, path: Path) -> None:
+        self.handle = _open_new(path, "w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(COLUMNS)
+
+    def add(self, line: PayrollFileLine) -> None:
         cells = csv_cells(line)
-        writer.writerow([cells[name] for name in COLUMNS])
-    return buffer.getvalue().encode("utf-8")
+        self.writer.writerow([cells[name] for name in COLUMNS])
+
+    def close(self, totals: ListTotals) -> None:
+        self.handle.close()
 
 
 # --- .xlsx for post offices -------------------------------------------------
@@ -229,80 +327,88 @@ def with_english_headers(table: Table) -> Table:
     return Table(table.path, header, rows)
 
 
-def postoffice_xlsx(agent_code: str, month: str, lines: Sequence[PayrollFileLine],
-                    created_at: datetime) -> bytes:
-    import xlsxwriter
+class _XlsxList:
+    """The post office's printable list. XlsxWriter in constant-memory mode
+    streams each row to disk: a list of any length in flat memory."""
 
-    # XlsxWriter streaming rows (constant memory): a post office's tens of
-    # thousands of lines in a fraction of the time cell-by-cell writing takes.
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
-                                            "strings_to_formulas": False, "strings_to_numbers": False,
-                                            "strings_to_urls": False})
-    workbook.set_properties({"created": created_at.replace(tzinfo=None)})
-    bold = workbook.add_format({"bold": True})
-    vnd = workbook.add_format({"num_format": _VND_FORMAT})
-    _fill_list_sheet(workbook.add_worksheet(f"Bảng kê {month}"), lines, bold, vnd)
-    _fill_summary_sheet(workbook.add_worksheet(SUMMARY_SHEET), agent_code, month, lines, bold, vnd)
-    workbook.close()
-    return stable_xlsx(buffer.getvalue(), created_at)
+    def __init__(self, staging: _Staging, target: Path, agent_code: str, month: str,
+                 created_at: datetime) -> None:
+        import xlsxwriter
+
+        self.draft, self.path = staging.draft(target), staging.add(target)
+        self.agent_code, self.month, self.created_at = agent_code, month, created_at
+        self.workbook = xlsxwriter.Workbook(str(self.draft), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+            "strings_to_urls": False})
+        self.workbook.set_properties({"created": created_at.replace(tzinfo=None)})
+        self.bold = self.workbook.add_format({"bold": True})
+        self.vnd = self.workbook.add_format({"num_format": _VND_FORMAT})
+        self.sheet = self.workbook.add_worksheet(f"Bảng kê {month}")
+        self.row = 0
+        self._header()
+
+    def _header(self) -> None:
+        """A plain table (header in row 1, no title block, no total row) so
+        the same reader that reads the CSV reads this sheet."""
+        names = [*COLUMNS, SIGNATURE_COLUMN]
+        for index, name in enumerate(names):
+            self.sheet.set_column(index, index, _XLSX_WIDTHS[name])
+        self.sheet.freeze_panes(1, 0)
+        self.sheet.write_row(0, 0, [POSTOFFICE_XLSX_HEADERS[n] for n in COLUMNS] + [SIGNATURE_TITLE],
+                             self.bold)
+
+    def add(self, line: PayrollFileLine) -> None:
+        self.row += 1
+        cells = csv_cells(line)
+        for column, name in enumerate(COLUMNS):
+            if name == "amount":
+                self.sheet.write_number(self.row, column, line.amount, self.vnd)
+            else:
+                # Text cells, always: ids keep their leading zero, and a name
+                # typed as "=..." prints as text instead of running as a formula.
+                self.sheet.write_string(self.row, column, cells[name])
+
+    def close(self, totals: ListTotals) -> None:
+        _fill_summary_sheet(self.workbook.add_worksheet(SUMMARY_SHEET), self.agent_code, self.month,
+                            totals, self.bold, self.vnd)
+        self.workbook.close()
+        with _open_new(self.path) as handle:
+            stable_xlsx(self.draft, handle, self.created_at)
+        self.draft.unlink()
 
 
-def stable_xlsx(data: bytes, created_at: datetime) -> bytes:
-    """openpyxl stamps the save time into docProps/core.xml and into every
-    zip entry; both are set to ``created_at`` instead, so re-running a
-    month's payroll rewrites the very same file."""
+def stable_xlsx(source: Path | BinaryIO, target: BinaryIO, created_at: datetime) -> None:
+    """The workbook library stamps the save time into docProps/core.xml and
+    into every zip entry; both are set to ``created_at`` instead, so
+    re-running a month's payroll rewrites the very same file."""
     stamp = created_at
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(timezone.utc).replace(tzinfo=None)
     w3cdtf = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
     zip_time = max(stamp, datetime(1980, 1, 1)).timetuple()[:6]  # zip dates start in 1980
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
-                                 rb"\g<1>" + w3cdtf.encode() + rb"\g<2>", content)
+    with zipfile.ZipFile(source) as reading, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as writing:
+        for info in reading.infolist():
             entry = zipfile.ZipInfo(info.filename, date_time=zip_time)
             entry.compress_type = zipfile.ZIP_DEFLATED
             entry.external_attr = info.external_attr
-            target.writestr(entry, content)
-    return out.getvalue()
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+                                 rb"\g<1>" + w3cdtf.encode() + rb"\g<2>", reading.read(info.filename))
+                writing.writestr(entry, content)
+                continue
+            with reading.open(info) as reader, \
+                    writing.open(entry, "w", force_zip64=info.file_size > zipfile.ZIP64_LIMIT) as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
 
 
-def _fill_list_sheet(sheet, lines: Sequence[PayrollFileLine], bold, vnd) -> None:
-    """A plain table (header in row 1, no title block, no total row) so the
-    same reader that reads the CSV reads this sheet."""
-    names = [*COLUMNS, SIGNATURE_COLUMN]
-    for index, name in enumerate(names):
-        sheet.set_column(index, index, _XLSX_WIDTHS[name])
-    sheet.freeze_panes(1, 0)
-    sheet.write_row(0, 0, [POSTOFFICE_XLSX_HEADERS[n] for n in COLUMNS] + [SIGNATURE_TITLE], bold)
-    amount_column = COLUMNS.index("amount")
-    for row, line in enumerate(lines, start=1):
-        cells = csv_cells(line)
-        for column, name in enumerate(COLUMNS):
-            if column == amount_column:
-                sheet.write_number(row, column, line.amount, vnd)
-            else:
-                # Text cells, always: ids keep their leading zero, and a name
-                # typed as "=..." prints as text instead of running as a formula.
-                sheet.write_string(row, column, cells[name])
-
-
-def _fill_summary_sheet(sheet, agent_code: str, month: str, lines: Sequence[PayrollFileLine],
-                        bold, vnd) -> None:
-    total_vnd = sum(line.amount for line in lines)
-    new_vnd = sum(line.amount for line in lines if not line.carried)
+def _fill_summary_sheet(sheet, agent_code: str, month: str, totals: ListTotals, bold, vnd) -> None:
     rows = [
         ("Đơn vị chi trả", agent_code),
         ("Tháng", month),
-        ("Số dòng", len(lines)),
-        ("Số dòng chuyển từ kỳ trước", sum(1 for line in lines if line.carried)),
-        ("Tổng số tiền (đồng)", total_vnd),
-        ("Số tiền kỳ này (đồng)", new_vnd),
+        ("Số dòng", totals.new_count + totals.carried_count),
+        ("Số dòng chuyển từ kỳ trước", totals.carried_count),
+        ("Tổng số tiền (đồng)", totals.new_vnd + totals.carried_vnd),
+        ("Số tiền kỳ này (đồng)", totals.new_vnd),
     ]
     sheet.set_column(0, 0, 30)
     sheet.set_column(1, 1, 22)
@@ -377,39 +483,63 @@ def xml_path(parent: ET.Element, path: str, text: str | None = None, **attrs: st
     return element
 
 
-def pain001(agent_code: str, month: str, lines: Sequence[PayrollFileLine], *,
-            debtor_name: str, debtor_account: str, created_at: datetime,
-            bank_code: str, execution_date: date) -> bytes:
+class _Pain001List:
     """CustomerCreditTransferInitiation (pain.001.001.09) for the new lines;
-    carried lines are left out because a bank carries nothing forward."""
-    transfers = [line for line in lines if not line.carried]
-    count = str(len(transfers))
-    control_sum_vnd = str(sum(line.amount for line in transfers))
+    carried lines are left out because a bank carries nothing forward. The
+    document around the transfers is laid out once with a placeholder;
+    each transfer is then written in its place as it comes, indented as
+    ``xml_bytes`` would indent the whole tree."""
 
-    # The namespace is set as a plain attribute on unqualified tags: it gives
-    # a default namespace without ElementTree's global prefix registry.
-    document = ET.Element("Document", xmlns=PAIN001_NS)
-    initiation = xml_path(document, "CstmrCdtTrfInitn")
-    header = xml_path(initiation, "GrpHdr")
-    xml_path(header, "MsgId", message_id(agent_code, month))
-    xml_path(header, "CreDtTm", created_at.isoformat(timespec="seconds"))
-    xml_path(header, "NbOfTxs", count)
-    xml_path(header, "CtrlSum", control_sum_vnd)
-    xml_path(header, "InitgPty/Nm", debtor_name[:_MAX_TEXT])
+    PLACEHOLDER = "CdtTrfTxInf"
 
-    payment = xml_path(initiation, "PmtInf")
-    xml_path(payment, "PmtInfId", payment_information_id(agent_code, month))
-    xml_path(payment, "PmtMtd", "TRF")
-    xml_path(payment, "NbOfTxs", count)
-    xml_path(payment, "CtrlSum", control_sum_vnd)
-    xml_path(payment, "ReqdExctnDt/Dt", execution_date.isoformat())
-    xml_path(payment, "Dbtr/Nm", debtor_name[:_MAX_TEXT])
-    xml_path(payment, "DbtrAcct/Id/Othr/Id", debtor_account)
-    xml_path(payment, "DbtrAgt/FinInstnId/Othr/Id", bank_code)
-    for line in transfers:
-        _credit_transfer(payment, line)
+    def __init__(self, path: Path, agent_code: str, month: str, totals: ListTotals, *,
+                 debtor_name: str, debtor_account: str, created_at: datetime, bank_code: str,
+                 execution_date: date) -> None:
+        count, control_sum_vnd = str(totals.new_count), str(totals.new_vnd)
+        # The namespace is set as a plain attribute on unqualified tags: it
+        # gives a default namespace without ElementTree's global prefix registry.
+        document = ET.Element("Document", xmlns=PAIN001_NS)
+        initiation = xml_path(document, "CstmrCdtTrfInitn")
+        header = xml_path(initiation, "GrpHdr")
+        xml_path(header, "MsgId", message_id(agent_code, month))
+        xml_path(header, "CreDtTm", created_at.isoformat(timespec="seconds"))
+        xml_path(header, "NbOfTxs", count)
+        xml_path(header, "CtrlSum", control_sum_vnd)
+        xml_path(header, "InitgPty/Nm", debtor_name[:_MAX_TEXT])
+        payment = xml_path(initiation, "PmtInf")
+        xml_path(payment, "PmtInfId", payment_information_id(agent_code, month))
+        xml_path(payment, "PmtMtd", "TRF")
+        xml_path(payment, "NbOfTxs", count)
+        xml_path(payment, "CtrlSum", control_sum_vnd)
+        xml_path(payment, "ReqdExctnDt/Dt", execution_date.isoformat())
+        xml_path(payment, "Dbtr/Nm", debtor_name[:_MAX_TEXT])
+        xml_path(payment, "DbtrAcct/Id/Othr/Id", debtor_account)
+        xml_path(payment, "DbtrAgt/FinInstnId/Othr/Id", bank_code)
+        xml_path(payment, self.PLACEHOLDER)
+        text = xml_bytes(document).decode("utf-8")
+        marker = f"<{self.PLACEHOLDER} />"
+        at = text.index(marker)
+        self.indent = text[text.rindex("\n", 0, at) + 1:at]
+        self.head, self.tail = text[:at - len(self.indent)], text[at + len(marker) + 1:]
+        self.handle = _open_new(path, "w", encoding="utf-8", newline="")
+        self.handle.write(self.head)
 
-    return xml_bytes(document)
+    def add(self, line: PayrollFileLine) -> None:
+        if line.carried:
+            return
+        transfer = ET.Element(self.PLACEHOLDER)
+        xml_path(transfer, "PmtId/EndToEndId", line.line_id)
+        # VND has no minor unit: the amount is written as a whole number.
+        xml_path(transfer, "Amt/InstdAmt", str(line.amount), Ccy="VND")
+        xml_path(transfer, "Cdtr/Nm", line.receiver[:_MAX_TEXT])
+        xml_path(transfer, "CdtrAcct/Id/Othr/Id", line.bank_account)
+        xml_path(transfer, "RmtInf/Ustrd", remittance_text(line.months))
+        ET.indent(transfer, level=self.indent.count("  "))
+        self.handle.write(f"{self.indent}{ET.tostring(transfer, encoding='unicode')}\n")
+
+    def close(self, totals: ListTotals) -> None:
+        self.handle.write(self.tail)
+        self.handle.close()
 
 
 def xml_bytes(document: ET.Element) -> bytes:
@@ -418,16 +548,6 @@ def xml_bytes(document: ET.Element) -> bytes:
     ET.indent(document)
     body = ET.tostring(document, encoding="unicode")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n").encode("utf-8")
-
-
-def _credit_transfer(payment: ET.Element, line: PayrollFileLine) -> None:
-    transfer = xml_path(payment, "CdtTrfTxInf")
-    xml_path(transfer, "PmtId/EndToEndId", line.line_id)
-    # VND has no minor unit: the amount is written as a whole number.
-    xml_path(transfer, "Amt/InstdAmt", str(line.amount), Ccy="VND")
-    xml_path(transfer, "Cdtr/Nm", line.receiver[:_MAX_TEXT])
-    xml_path(transfer, "CdtrAcct/Id/Othr/Id", line.bank_account)
-    xml_path(transfer, "RmtInf/Ustrd", remittance_text(line.months))
 
 
 # --- atomic writes ----------------------------------------------------------

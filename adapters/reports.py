@@ -199,7 +199,9 @@ def settlement_xlsx(summary: dict) -> bytes:
     _fill_communes_sheet(workbook.create_sheet(COMMUNES_SHEET), summary)
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return stable_xlsx(buffer.getvalue(), _report_time(summary["month"]))
+    out = io.BytesIO()
+    stable_xlsx(buffer, out, _report_time(summary["month"]))
+    return out.getvalue()
 
 
 def _put(sheet, row: int, column: int, value, number_format: str | None = None, *,

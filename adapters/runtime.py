@@ -166,15 +166,15 @@ class Ledger:
         with self.engine.connect() as conn:
             runs = pay_view.payroll_of(conn, str(month))
             for run in runs:
-                new_ids, carried_ids = json.loads(run["line_ids"]), json.loads(run["carried_ids"])
-                rows = pay_view.lines_by_id(conn, new_ids + carried_ids)
-                lines = [_file_line(rows[i], carried=False) for i in new_ids]
-                lines += [_file_line(rows[i], carried=True) for i in carried_ids]
-                lines.sort(key=lambda x: (x.commune_code, x.citizen_id, x.carried, x.line_id))
+                rows = pay_view.lines_in_file_order(conn, json.loads(run["line_ids"]),
+                                                    json.loads(run["carried_ids"]))
+                # What the payroll recorded for the list: the files must add up to it.
+                totals = payroll_files.ListTotals(run["lines_count"], run["advance_vnd"],
+                                                  run["carried_count"], run["carried_vnd"])
                 written += payroll_files.write_payroll_files(
-                    out_dir, run["agent_code"], str(month), run["channel"], lines,
+                    out_dir, run["agent_code"], str(month), run["channel"], map(_file_line, rows),
                     debtor_name=settings.office_name, debtor_account=settings.treasury_account,
-                    created_at=datetime.fromisoformat(run["recorded_at"]))
+                    created_at=datetime.fromisoformat(run["recorded_at"]), totals=totals)
         return written
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
@@ -468,13 +468,13 @@ class CommandRefused(Exception):
     """A command the ledger refuses as a whole (message for the officer)."""
 
 
-def _file_line(row: dict, carried: bool) -> payroll_files.PayrollFileLine:
+def _file_line(row: dict) -> payroll_files.PayrollFileLine:
     return payroll_files.PayrollFileLine(
         payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=row["citizen_id"],
         full_name=row["full_name"], commune_code=row["commune_code"],
         months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],
         receiver=row["receiver"], bank_account=row["bank_account"],
-        home_delivery=row["home_delivery"], carried=carried)
+        home_delivery=row["home_delivery"], carried=row["carried"])
 
 
 def _rebuild_until(runner: ProjectionRunner, until: datetime, advance) -> int:

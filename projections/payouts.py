@@ -3,7 +3,7 @@ payroll run per agent (advance, new lines, lines carried forward)."""
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -118,6 +118,39 @@ def lines_by_id(conn: Connection, line_ids: Sequence[str]) -> dict[str, dict]:
         for row in conn.execute(sa.select(lines).where(lines.c.line_id.in_(chunk))).mappings().all():
             found[row["line_id"]] = dict(row)
     return found
+
+
+# The ids of one payroll list, so the database sorts and streams its lines.
+_list_ids = sa.Table(
+    "payroll_list_ids", sa.MetaData(),
+    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("carried", sa.Boolean, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+def lines_in_file_order(conn: Connection, new_ids: Sequence[str], carried_ids: Sequence[str],
+                        page: int = 2000) -> Iterator[dict]:
+    """The lines of one payroll list, each with its ``carried`` flag, in the
+    order of the files (commune, citizen, new before carried, line id),
+    read a page at a time: an agent's list of any length in flat memory."""
+    _list_ids.drop(conn, checkfirst=True)
+    _list_ids.create(conn)
+    result = None
+    try:
+        bulk.insert_rows(conn, _list_ids, [{"line_id": i, "carried": False} for i in new_ids]
+                         + [{"line_id": i, "carried": True} for i in carried_ids])
+        query = (sa.select(lines, _list_ids.c.carried)
+                 .join(_list_ids, _list_ids.c.line_id == lines.c.line_id)
+                 .order_by(lines.c.commune_code, lines.c.citizen_id, _list_ids.c.carried, lines.c.line_id)
+                 .execution_options(stream_results=True, yield_per=page))
+        result = conn.execute(query)
+        for row in result.mappings():
+            yield dict(row)
+    finally:
+        if result is not None:
+            result.close()
+        _list_ids.drop(conn, checkfirst=True)
 
 
 def last_payroll_month(conn: Connection) -> str | None:

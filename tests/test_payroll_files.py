@@ -287,3 +287,16 @@ def test_a_crash_while_writing_leaves_the_previous_list_whole(tmp_path, monkeypa
     assert csv_path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "payroll-VNPOST-BS-01-2024-03.csv", "payroll-VNPOST-BS-01-2024-03.xlsx"]
+
+
+def test_streamed_lines_must_add_up_to_the_recorded_totals(tmp_path):
+    lines = cash_lines()
+    totals = payroll_files.ListTotals.of(lines)
+    streamed = write_payroll_files(tmp_path / "a", "VNPOST-BS-01", "2024-03", "cash", iter(lines),
+                                   totals=totals, **DEBTOR)
+    listed = write_cash(tmp_path / "b")
+    assert [p.read_bytes() for p in streamed] == [p.read_bytes() for p in listed]
+    with pytest.raises(ValueError, match="add up"):
+        write_payroll_files(tmp_path / "c", "VNPOST-BS-01", "2024-03", "cash", iter(lines[:-1]),
+                            totals=totals, **DEBTOR)
+    assert list((tmp_path / "c").iterdir()) == []
