@@ -229,10 +229,7 @@ class Ledger:
             for run in pay_view.payroll_of(conn, str(month)):
                 movements.setdefault(run["agent_code"], post_view.empty_movement())
             flagged = pay_view.flagged_payments(conn, str(month))
-            evidence_rows = [row for path in evidence for row in agent_results.evidence_lines(path)]
-            issued = pay_view.lines_by_id(conn, [r["line_id"] for r in evidence_rows])
-            deaths = ent_view.dates_of_death(conn, {r["citizen_id"] for r in evidence_rows if r["citizen_id"]}
-                                             | {line["citizen_id"] for line in issued.values()})
+            evidence_variances = self._evidence_variances(conn, evidence)
         settlements = []
         for code, m in sorted(movements.items()):
             if agent and code != agent:
@@ -249,10 +246,32 @@ class Ledger:
             result.closed = closed is not None
             lines = [x for x in flagged if x["agent_code"] == code]
             result.variances += [settlement.flagged_variance(x, x["other_paid_months"]) for x in lines]
-            result.variances += settlement.compare_result_lines(
-                [r for r in evidence_rows if r["payroll_id"].split("/")[0] == code], issued, deaths)
+            result.variances += evidence_variances.get(code, [])
             settlements.append(result)
         return settlements
+
+    EVIDENCE_PAGE = 5000
+
+    @staticmethod
+    def _evidence_variances(conn, evidence: Sequence[str | Path]) -> dict[str, list]:
+        """The variances in the agents' result files, by agent, compared with
+        the payroll a page of lines at a time (the files may be long)."""
+        found: dict[str, list] = {}
+        seen: dict[str, set[str]] = {}  # line ids paid so far, by agent
+        for path in evidence:
+            rows = agent_results.evidence_lines(path)
+            for start in range(0, len(rows), Ledger.EVIDENCE_PAGE):
+                page = rows[start:start + Ledger.EVIDENCE_PAGE]
+                issued = pay_view.lines_by_id(conn, [r["line_id"] for r in page])
+                deaths = ent_view.dates_of_death(conn, {r["citizen_id"] for r in page if r["citizen_id"]}
+                                                 | {line["citizen_id"] for line in issued.values()})
+                by_agent: dict[str, list[dict]] = {}
+                for r in page:
+                    by_agent.setdefault(r["payroll_id"].split("/")[0], []).append(r)
+                for code, results in by_agent.items():
+                    found.setdefault(code, []).extend(settlement.compare_result_lines(
+                        results, issued, deaths, seen.setdefault(code, set())))
+        return found
 
     # --- audit -----------------------------------------------------------------------
 

@@ -90,14 +90,15 @@ def flagged_variance(line: dict, other_paid_months: set[str]) -> Variance:
 
 
 def compare_result_lines(results: list[dict], issued: dict[str, dict],
-                         deaths: dict[str, date]) -> list[Variance]:
+                         deaths: dict[str, date], seen: set[str] | None = None) -> list[Variance]:
     """An agent's result lines (not recorded: evidence) against the payroll.
 
     ``results``: dicts with line_id, payroll_id, citizen_id, status, on (date),
     amount; ``issued``: the ledger's lines by id; ``deaths``: date of death by
-    citizen id."""
+    citizen id; ``seen``: the line ids paid in earlier parts of the same
+    evidence, when it is compared a part at a time (updated)."""
     variances: list[Variance] = []
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for r in results:
         if r["status"] not in ("paid", "credited"):
             continue

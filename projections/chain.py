@@ -17,6 +17,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from . import bulk
 from .runner import metadata
 
 chain = sa.Table(
@@ -76,7 +77,7 @@ class ChainKeeper:
                 for pos, originator_id, version, topic, state in batch:
                     previous = link(previous, pos, originator_id, version, topic, state)
                     values.append({"position": pos, "hash": previous})
-                conn.execute(chain.insert(), values)
+                bulk.insert_rows(conn, chain, values)
                 sealed += len(values)
 
     def verify(self) -> Verdict:
