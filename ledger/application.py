@@ -269,14 +269,13 @@ class LedgerApp(Application):
             flagged.extend((citizen, e.line_id) for e in person.pending_events
                            if isinstance(e, Beneficiary.PayoutPaid) and e.flags)
 
-        applied = self._apply_in_chunks(
-            results, lambda r: citizen_of_line(r.line_id) or "",
-            lambda person, r: person.record_result(r, actor), settle,
+        applied = ChunkedApply(
+            self, results, lambda r: citizen_of_line(r.line_id) or "",
+            lambda person, r: person.record_result(r, actor), settle=settle,
             unknown=lambda r: Refused("line_id", f"line {r.line_id} is not in payroll {r.payroll_id}"))
         self.save_in_chunks(applied.chunks(last=[calendar]))
         return ResultsOutcome(len(results), len(results) - applied.unchanged, applied.unchanged,
                               sorted(suspended), sorted(flagged))
-
 
     def close_month(self, month: Month, settled: dict, open_variances: list[str],
                     acceptances: dict[str, str], actor: str) -> list[str]:
@@ -292,15 +291,8 @@ class LedgerApp(Application):
 
     # --- deaths and recoveries -------------------------------------------------------
 
-    def _apply_in_chunks(self, items: Sequence, citizen_of, record, settle=None,
-                         unknown=None) -> ChunkedApply:
-        """Apply ``record(person, item)`` to each item's beneficiary, in the
-        items' order for each person, then ``settle(person)`` for each person
-        changed; see ChunkedApply."""
-        return ChunkedApply(self, items, citizen_of, record, settle=settle, unknown=unknown)
-
     def _record_each(self, items: Sequence, citizen_of, record) -> RecordOutcome:
-        applied = self._apply_in_chunks(items, citizen_of, record)
+        applied = ChunkedApply(self, items, citizen_of, record)
         recorded = self.save_in_chunks(applied.chunks())
         return RecordOutcome(len(items), recorded, applied.unchanged)
 
