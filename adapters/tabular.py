@@ -78,28 +78,39 @@ def read_table(path: str | Path, *, zero_pad: dict[str, int] | None = None) -> T
 
 
 def _read_csv(path: Path) -> Table:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputRejected([Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]) from None
-    reader = csv.reader(text.splitlines())
+    _check_utf8(path)
     table: Table | None = None
-    for record in reader:
-        line = reader.line_num
-        if table is None:
-            table = Table(str(path), [h.strip() for h in record])
-            continue
-        if not any(cell.strip() for cell in record):
-            continue
-        if len(record) > len(table.header):
-            raise InputRejected([Problem(str(path), line, len(table.header) + 1,
-                                         f"{len(record)} cells, but the header has {len(table.header)}")])
-        cells = {name: (record[i].strip() if i < len(record) else "")
-                 for i, name in enumerate(table.header)}
-        table.rows.append(Row(line, cells))
+    # Read from the file as a stream: the rows are all the memory a file takes.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        for record in reader:
+            line = reader.line_num
+            if table is None:
+                table = Table(str(path), [h.strip() for h in record])
+                continue
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) > len(table.header):
+                raise InputRejected([Problem(str(path), line, len(table.header) + 1,
+                                             f"{len(record)} cells, but the header has {len(table.header)}")])
+            cells = {name: (record[i].strip() if i < len(record) else "")
+                     for i, name in enumerate(table.header)}
+            table.rows.append(Row(line, cells))
     if table is None:
         raise InputRejected([Problem(str(path), 1, 1, "empty file: no header row")])
     return table
+
+
+def _check_utf8(path: Path) -> None:
+    """The whole file is UTF-8, or it is refused at the line that is not."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        before = data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", errors="replace")
+        column = len(next(csv.reader([before]), [""]))  # the cell the bad byte is in
+        raise InputRejected([Problem(str(path), line, column, f"not UTF-8 text: {exc.reason}")]) from None
 
 
 def _cell_text(value: object) -> str:

@@ -114,3 +114,16 @@ def test_every_bad_row_is_listed_not_only_the_first(tmp_path, sqlite_url):
         with pytest.raises(InputRejected) as caught:
             ledger.import_decisions(decisions_file(tmp_path / "many.csv", rows), "o")
     assert [p.line for p in caught.value.problems] == [2, 4]
+
+
+def test_a_file_that_is_not_utf8_is_refused_at_the_line_and_column(tmp_path, sqlite_url):
+    path = decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2])
+    # A name saved by a legacy 8-bit code page ("â" as one byte): not UTF-8.
+    path.write_bytes(path.read_bytes().replace("Trần".encode(), b"Tr\xe2n"))
+    with open_ledger(sqlite_url) as ledger:
+        with pytest.raises(InputRejected) as caught:
+            ledger.import_decisions(path, "o")
+        assert event_count(ledger) == 0
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.column) == (3, DECISION_COLUMNS.index("full_name") + 1)
+    assert "not UTF-8" in problem.message
