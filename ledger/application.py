@@ -121,7 +121,8 @@ class LedgerApp(Application):
         then dropped, so a command over a whole province holds one chunk of
         people at a time. An exception raised by whatever makes the chunks
         (a refused row found late) rolls back everything. Returns the count
-        of events recorded."""
+        of events recorded. (The library's after-save hooks, snapshots and
+        recordings for followers, are not used by this application.)"""
         insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
         if insert_chunks is None:  # a recorder without it (the in-memory one)
             return len(self.save(*[a for chunk in chunks for a in chunk]))
