@@ -17,6 +17,7 @@ a gap filled in later), the same NOTIFY, the same unique (aggregate, version)
 key raising IntegrityError on a stale aggregate, all in one transaction."""
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Iterable, Sequence
 
 from eventsourcing.persistence import StoredEvent
@@ -44,15 +45,25 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         """Every chunk's events in one transaction, under the same lock, each
         chunk by COPY as it comes: a month's payroll never needs all its
         events in memory at once. An exception raised while the chunks are
-        made rolls everything back. Returns how many events were written."""
+        made rolls everything back. Returns how many events were written.
+
+        The transaction (and the table lock) starts with the first chunk that
+        has events: a file that changes nothing opens none, and the server's
+        idle-in-transaction timeout only ever spans the making of one chunk."""
         count = 0
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._lock_table(curs)
-            self._notify_channel(curs)
+        with ExitStack() as transaction:
+            curs = None
             for chunk in chunks:
-                if chunk:
-                    self._copy_rows(curs, chunk)
-                    count += len(chunk)
+                if not chunk:
+                    continue
+                if curs is None:
+                    conn = transaction.enter_context(self.datastore.get_connection())
+                    transaction.enter_context(conn.transaction())
+                    curs = transaction.enter_context(conn.cursor())
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                self._copy_rows(curs, chunk)
+                count += len(chunk)
         return count
 
     def _table(self) -> SQL:

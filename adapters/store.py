@@ -97,6 +97,10 @@ def open_store(url: str | None = None) -> Store:
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_CONNECT_TIMEOUT": "10",
             "POSTGRES_POOL_SIZE": "2",
+            # A streaming command keeps its transaction open while it makes
+            # the next chunk of events (see pg_recorder.py): more than the
+            # library's 5 s, in case a chunk is slow on a loaded machine.
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
             # Same guarantees as the library's recorder, without its pipelined
             # INSERT that deadlocks on large batches (see pg_recorder.py).
             "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:LedgerPostgresRecorder",

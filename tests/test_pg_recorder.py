@@ -3,6 +3,7 @@ pipelined insert deadlocks above ~15,000 events), ids come back in order,
 and a stale aggregate still raises IntegrityError."""
 from __future__ import annotations
 
+import time
 from uuid import uuid4
 
 import pytest
@@ -46,3 +47,25 @@ def test_a_large_decisions_file_imports_on_postgresql(postgres_url, tmp_path):
     path = decisions_file(tmp_path / "big.csv", registrations(20_000, seed=2))
     with open_ledger(postgres_url) as ledger:
         assert ledger.import_decisions(path, "o").recorded_events == 20_000
+
+
+def test_the_transaction_starts_with_the_first_events(postgres_url, monkeypatch):
+    """A streaming command may take a while to make its first events (a
+    re-import that changes nothing makes none): no transaction is open, so
+    the server's idle-in-transaction timeout cannot end it meanwhile."""
+    from adapters import store
+
+    settings = store._common_settings
+    monkeypatch.setattr(store, "_common_settings",
+                        lambda: {**settings(), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"})
+
+    def chunks():
+        yield []
+        time.sleep(1.5)  # longer than the timeout
+        yield _events(3)
+
+    with open_ledger(postgres_url) as ledger:
+        before = event_count(ledger)
+        assert ledger.app.recorder.insert_event_chunks(iter([[], []])) == 0
+        assert ledger.app.recorder.insert_event_chunks(chunks()) == 3
+        assert event_count(ledger) == before + 3
