@@ -143,7 +143,12 @@ def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str
                 debtor_name=debtor_name, debtor_account=debtor_account, created_at=created_at,
                 bank_code=bank_code or _bank_code(agent_code),
                 execution_date=execution_date or created_at.date()))
-        _write_lines(lines, writers, agent_code, month, channel, totals)
+        try:
+            _write_lines(lines, writers, agent_code, month, channel, totals)
+        except BaseException:
+            for writer in writers:
+                writer.discard()
+            raise
         for writer in writers:
             writer.close(totals)
         return staging.commit()
@@ -285,18 +290,28 @@ def csv_cells(line: PayrollFileLine) -> dict[str, str]:
     }
 
 
-class _CsvList:
+class _TextList:
+    """A list written as UTF-8 text, line by line."""
+
     def __init__(self, path: Path) -> None:
         self.handle = _open_new(path, "w", encoding="utf-8", newline="")
+
+    def close(self, totals: ListTotals) -> None:
+        self.handle.close()
+
+    def discard(self) -> None:
+        self.handle.close()
+
+
+class _CsvList(_TextList):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
         self.writer = csv.writer(self.handle)
         self.writer.writerow(COLUMNS)
 
     def add(self, line: PayrollFileLine) -> None:
         cells = csv_cells(line)
         self.writer.writerow([cells[name] for name in COLUMNS])
-
-    def close(self, totals: ListTotals) -> None:
-        self.handle.close()
 
 
 # --- .xlsx for post offices -------------------------------------------------
@@ -375,6 +390,9 @@ class _XlsxList:
         with _open_new(self.path) as handle:
             stable_xlsx(self.draft, handle, self.created_at)
         self.draft.unlink()
+
+    def discard(self) -> None:
+        pass  # nothing is on disk before close(); the rows' scratch files go with the workbook
 
 
 def stable_xlsx(source: Path | BinaryIO, target: BinaryIO, created_at: datetime) -> None:
@@ -483,7 +501,7 @@ def xml_path(parent: ET.Element, path: str, text: str | None = None, **attrs: st
     return element
 
 
-class _Pain001List:
+class _Pain001List(_TextList):
     """CustomerCreditTransferInitiation (pain.001.001.09) for the new lines;
     carried lines are left out because a bank carries nothing forward. The
     document around the transfers is laid out once with a placeholder;
@@ -521,7 +539,7 @@ class _Pain001List:
         at = text.index(marker)
         self.indent = text[text.rindex("\n", 0, at) + 1:at]
         self.head, self.tail = text[:at - len(self.indent)], text[at + len(marker) + 1:]
-        self.handle = _open_new(path, "w", encoding="utf-8", newline="")
+        super().__init__(path)
         self.handle.write(self.head)
 
     def add(self, line: PayrollFileLine) -> None:
@@ -539,7 +557,7 @@ class _Pain001List:
 
     def close(self, totals: ListTotals) -> None:
         self.handle.write(self.tail)
-        self.handle.close()
+        super().close(totals)
 
 
 def xml_bytes(document: ET.Element) -> bytes:
@@ -556,11 +574,8 @@ def write_atomically(path: Path, data: bytes) -> Path:
     """Write next to the target, flush to disk, then rename over it: readers
     see the old file or the whole new one, never a half-written list."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 keeps the usual umask-based permissions, which a
-    # NamedTemporaryFile (always 0o600) would not: agents' sync jobs read these.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
+        with _open_new(temporary) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
