@@ -215,6 +215,7 @@ class Ledger:
 
     # --- the monthly settlement ---------------------------------------------------
 
+    @without_cycle_collector
     def reconcile(self, month: Month, agent: str | None = None,
                   evidence: Sequence[str | Path] = ()) -> list[AgentSettlement]:
         """Each agent's settlement for the month, with the variances found in
@@ -238,7 +239,7 @@ class Ledger:
                 fee = closed[code]["fee"]
                 advance = m["advance"]  # the fee advance is posted at the close
             else:
-                fee = self.contracts.fee_vnd(code, month, m["paid_vnd"], len(m["persons_paid"]))
+                fee = self.contracts.fee_vnd(code, month, m["paid_vnd"], m["persons_paid"])
                 advance = m["advance"] + fee  # advanced with the settlement, taken as the fee
             result = settlement.settle(code, month, opening=m["opening"], advance=advance,
                                        disbursed=m["disbursed"], returned=m["returned"], fee=fee,

@@ -81,38 +81,35 @@ class PostingsProjection:
 # --- queries -----------------------------------------------------------------------
 
 def empty_movement() -> dict:
-    return dict(opening=0, advance=0, disbursed=0, returned=0, fee=0, persons_paid=set(), paid_vnd=0)
+    return dict(opening=0, advance=0, disbursed=0, returned=0, fee=0, persons_paid=0, paid_vnd=0)
+
+
+PAID_KINDS = ("disbursed", "disbursed_after_cancellation")
 
 
 def agent_movements(conn: Connection, month: str) -> dict[str, dict]:
-    """Per agent: float balance before the month, and the month's movements."""
-    out: dict[str, dict] = {}
+    """Per agent: float balance before the month, and the month's movements.
+    Summed by the database: a province's month has millions of postings."""
+    p = postings
+    float_account = sa.literal("float:") + p.c.agent_code
+    before, now = p.c.period < month, p.c.period == month
 
-    def entry(agent: str) -> dict:
-        return out.setdefault(agent, empty_movement())
+    def total(*conditions) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*conditions), p.c.amount_vnd), else_=0)), 0)
 
-    query = sa.select(postings.c.period, postings.c.debit, postings.c.credit, postings.c.amount_vnd,
-                      postings.c.kind, postings.c.agent_code, postings.c.citizen_id
-                      ).where(postings.c.agent_code != "", postings.c.period <= month)
-    for period, debit, credit, amount, kind, agent, citizen in conn.execute(query):
-        account = f"float:{agent}"
-        e = entry(agent)
-        signed = (amount if debit == account else 0) - (amount if credit == account else 0)
-        if period < month:
-            e["opening"] += signed
-            continue
-        if kind in ("advance", "fee_advance"):
-            e["advance"] += amount
-        elif kind == "disbursed":
-            e["disbursed"] += amount
-        elif kind == "returned":
-            e["returned"] += amount
-        elif kind == "fee":
-            e["fee"] += amount
-        if kind in ("disbursed", "disbursed_after_cancellation"):
-            e["paid_vnd"] += amount
-            e["persons_paid"].add(citizen)
-    return out
+    query = (sa.select(
+        p.c.agent_code,
+        (total(before, p.c.debit == float_account) - total(before, p.c.credit == float_account)).label("opening"),
+        total(now, p.c.kind.in_(("advance", "fee_advance"))).label("advance"),
+        total(now, p.c.kind == "disbursed").label("disbursed"),
+        total(now, p.c.kind == "returned").label("returned"),
+        total(now, p.c.kind == "fee").label("fee"),
+        total(now, p.c.kind.in_(PAID_KINDS)).label("paid_vnd"),
+        sa.func.count(sa.distinct(sa.case((sa.and_(now, p.c.kind.in_(PAID_KINDS)), p.c.citizen_id)))
+                      ).label("persons_paid"),
+    ).where(p.c.agent_code != "", p.c.period <= month).group_by(p.c.agent_code))
+    return {row.agent_code: {key: int(value) for key, value in row._mapping.items() if key != "agent_code"}
+            for row in conn.execute(query)}
 
 
 def trial_balance(conn: Connection, month: str | None = None) -> dict[str, int]:
