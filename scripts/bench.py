@@ -479,6 +479,19 @@ class Decoder:
             json_decoded=self.undecodable == 0, **extra))
 
 
+def decode_keyset_pages(execute: Callable, query: str, decode: Decoder) -> None:
+    """Every row after position 0 in log order, a page at a time (the query
+    takes the last position and the page size), each state decoded."""
+    after = 0
+    while True:
+        page = execute(query, (after, READ_PAGE_ROWS)).fetchall()
+        if not page:
+            return
+        for row in page:
+            decode(row[4])
+        after = page[-1][0]
+
+
 # --- SQLite -------------------------------------------------------------------------
 
 # The library's SQLite application recorder table, rowid as notification id.
@@ -519,14 +532,7 @@ def sqlite_keyset_read(path: Path, table: str) -> Figure:
     connection = sqlite3.connect(path)
     try:
         with stopwatch() as took:
-            after = 0
-            while True:
-                page = connection.execute(query, (after, READ_PAGE_ROWS)).fetchall()
-                if not page:
-                    break
-                for row in page:
-                    decode(row[4])
-                after = page[-1][0]
+            decode_keyset_pages(connection.execute, query, decode)
     finally:
         connection.close()
     return decode.figure(took)
@@ -643,14 +649,7 @@ def pg_keyset_read(url: str, table: str) -> Figure:
     decode = Decoder()
     with pg_connect(url, autocommit=True) as connection:
         with stopwatch() as took, connection.cursor(binary=True) as cursor:
-            after = 0
-            while True:
-                page = cursor.execute(query, (after, READ_PAGE_ROWS)).fetchall()
-                if not page:
-                    break
-                for row in page:
-                    decode(row[4])
-                after = page[-1][0]
+            decode_keyset_pages(cursor.execute, query, decode)
     return decode.figure(took)
 
 
