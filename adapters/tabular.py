@@ -78,7 +78,13 @@ def read_table(path: str | Path, *, zero_pad: dict[str, int] | None = None) -> T
 
 
 def _read_csv(path: Path) -> Table:
-    _check_utf8(path)
+    try:
+        return _read_csv_rows(path)
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
+
+
+def _read_csv_rows(path: Path) -> Table:
     table: Table | None = None
     # Read from the file as a stream: the rows are all the memory a file takes.
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -101,8 +107,9 @@ def _read_csv(path: Path) -> Table:
     return table
 
 
-def _check_utf8(path: Path) -> None:
-    """The whole file is UTF-8, or it is refused at the line that is not."""
+def _not_utf8(path: Path) -> InputRejected:
+    """The refusal of a file that is not UTF-8, at the line and cell of its
+    first bad byte (the stream's decoder only knows its own block)."""
     data = path.read_bytes()
     try:
         data.decode("utf-8")
@@ -110,7 +117,8 @@ def _check_utf8(path: Path) -> None:
         line = data.count(b"\n", 0, exc.start) + 1
         before = data[data.rfind(b"\n", 0, exc.start) + 1:exc.start].decode("utf-8", errors="replace")
         column = len(next(csv.reader([before]), [""]))  # the cell the bad byte is in
-        raise InputRejected([Problem(str(path), line, column, f"not UTF-8 text: {exc.reason}")]) from None
+        return InputRejected([Problem(str(path), line, column, f"not UTF-8 text: {exc.reason}")])
+    raise AssertionError(f"{path} decodes as a whole but not as a stream")
 
 
 def _cell_text(value: object) -> str:

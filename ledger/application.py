@@ -123,10 +123,8 @@ class LedgerApp(Application):
         (a refused row found late) rolls back everything. Returns the count
         of events recorded. (The library's after-save hooks, snapshots and
         recordings for followers, are not used by this application.)"""
-        insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
-        if insert_chunks is None:  # a recorder without it (the in-memory one)
-            return len(self.save(*[a for chunk in chunks for a in chunk]))
-        return insert_chunks(self._stored_events(chunk) for chunk in chunks)
+        # Both of the ledger's recorders have it (adapters/*_recorder.py).
+        return self.recorder.insert_event_chunks(self._stored_events(chunk) for chunk in chunks)
 
     def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> list:
         to_stored = self.mapper.to_stored_event

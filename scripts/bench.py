@@ -1552,13 +1552,19 @@ def _main_replay(data: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def goal_replay_ratio(report: dict[str, Any], store: str) -> Goal:
-    name = "full replay >= 0.5x raw read+decode of the same rows"
+def _replay_of(report: dict[str, Any], store: str) -> tuple[dict, str, dict] | None:
+    """The replay stage's data, and its main replay (key, figure), if it ran."""
     data = _stage_data(report, "replay", store)
     found = data and _main_replay(data)
+    return (data, *found) if found else None
+
+
+def goal_replay_ratio(report: dict[str, Any], store: str) -> Goal:
+    name = "full replay >= 0.5x raw read+decode of the same rows"
+    found = _replay_of(report, store)
     if not found:
         return Goal(name, store, "", "not run")
-    key, replay = found
+    data, key, replay = found
     primary = data["read_primary"]
     ratio = replay["ratio_to_raw_read"].get(primary, 0.0)
     return Goal(name, store, f"{ratio:.3f}x {data['read_labels'][primary]} ({replay['per_second']:,.0f} vs "
@@ -1567,11 +1573,10 @@ def goal_replay_ratio(report: dict[str, Any], store: str) -> Goal:
 
 def goal_replay_rate(report: dict[str, Any], store: str) -> Goal:
     name = "full replay >= 100,000 events/s (PostgreSQL)"
-    data = _stage_data(report, "replay", store)
-    found = data and _main_replay(data)
+    found = _replay_of(report, store)
     if not found:
         return Goal(name, store, "", "not run")
-    key, replay = found
+    _, key, replay = found
     status = _judge(replay["per_second"] >= 100_000) if store == "postgresql" else "n/a"
     return Goal(name, store, f"{replay['per_second']:,.0f} events/s into {key}", status)
 
