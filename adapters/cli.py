@@ -252,8 +252,10 @@ def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:
     verdict = ledger.verify()
     _emit(args, verdict.as_dict(), lambda d: (
         f"history intact: {d['checked']} events match their seals"
-        + (f"; {d['unsealed']} recorded since the last seal" if d["unsealed"] else "")) if d["ok"]
-        else f"HISTORY ALTERED at position {d['first_bad_position']}: {d['problem']}")
+        + (f"; {d['unsealed']} recorded since the last seal" if d["unsealed"] else "")
+        + f"; {d['snapshots_checked']} snapshots are the fold of their events") if d["ok"]
+        else f"HISTORY ALTERED: the snapshot of aggregate {d['first_bad_snapshot']}: {d['problem']}"
+        if d["first_bad_snapshot"] else f"HISTORY ALTERED at position {d['first_bad_position']}: {d['problem']}")
     if not verdict.ok:
         raise SystemExit(2)
 

@@ -24,11 +24,20 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
+from .snapshots import TABLE as SNAPSHOTS, SnapshotRow
+
 # Below this, one INSERT ... RETURNING; from it on, COPY.
 COPY_FROM_EVENTS = 500
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {}.{} (aggregate_id uuid PRIMARY KEY, version bigint NOT NULL, "
+            "modified_on text NOT NULL, state bytea NOT NULL)"
+        ).format(Identifier(self.datastore.schema), Identifier(SNAPSHOTS)))
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
             return []
@@ -41,11 +50,12 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                 return self._fetch_ids_after_insert_events(curs, stored_events)
             return self._copy(curs, stored_events)
 
-    def insert_event_chunks(self, chunks: Iterable[Sequence[StoredEvent]]) -> int:
-        """Every chunk's events in one transaction, under the same lock, each
-        chunk by COPY as it comes: a month's payroll never needs all its
-        events in memory at once. An exception raised while the chunks are
-        made rolls everything back. Returns how many events were written.
+    def insert_event_chunks(self, chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[SnapshotRow]]]) -> int:
+        """Every chunk's events, and the snapshots of the people they bring
+        up to date, in one transaction, under the same lock, each chunk by
+        COPY as it comes: a month's payroll never needs all its events in
+        memory at once. An exception raised while the chunks are made rolls
+        everything back. Returns how many events were written.
 
         The transaction (and the table lock) starts with the first chunk that
         has events: a file that changes nothing opens none, and the server's
@@ -53,8 +63,8 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         count = 0
         with ExitStack() as transaction:
             curs = None
-            for chunk in chunks:
-                if not chunk:
+            for events, snapshots in chunks:
+                if not events:
                     continue
                 if curs is None:
                     conn = transaction.enter_context(self.datastore.get_connection())
@@ -62,9 +72,26 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     curs = transaction.enter_context(conn.cursor())
                     self._lock_table(curs)
                     self._notify_channel(curs)
-                self._copy_rows(curs, chunk)
-                count += len(chunk)
+                self._copy_rows(curs, events)
+                self._upsert_snapshots(curs, snapshots)
+                count += len(events)
         return count
+
+    def _upsert_snapshots(self, curs, snapshots: Sequence[SnapshotRow]) -> None:
+        """One COPY into a scratch table, one INSERT ... ON CONFLICT."""
+        if not snapshots:
+            return
+        curs.execute(SQL("CREATE TEMP TABLE IF NOT EXISTS _snapshots_in (LIKE {}.{}) ON COMMIT DELETE ROWS"
+                         ).format(Identifier(self.datastore.schema), Identifier(SNAPSHOTS)))
+        curs.execute("TRUNCATE _snapshots_in")
+        with curs.copy("COPY _snapshots_in FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for s in snapshots:
+                copy.write_row((s.aggregate_id, s.version, s.modified_on, s.state))
+        curs.execute(SQL(
+            "INSERT INTO {}.{} SELECT * FROM _snapshots_in ON CONFLICT (aggregate_id) DO UPDATE "
+            "SET version = EXCLUDED.version, modified_on = EXCLUDED.modified_on, state = EXCLUDED.state"
+        ).format(Identifier(self.datastore.schema), Identifier(SNAPSHOTS)))
 
     def _table(self) -> SQL:
         return SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))

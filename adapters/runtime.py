@@ -7,7 +7,7 @@ import gc
 import json
 from contextlib import contextmanager
 from datetime import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -39,7 +39,8 @@ from . import agent_results, clock, notices_file, payroll_files, progress
 from .settings import OfficeSettings
 from .decisions_file import parse_decisions
 from .rulefiles import default_contracts, default_ruleset
-from .store import StateLoader, Store, open_store, raw_event_rows, raw_event_rows_of
+from .snapshots import SnapshotAudit, SnapshotCodec, SnapshotLoader
+from .store import EventFactsHistory, Store, open_store, raw_event_rows, raw_event_rows_of
 from .tabular import InputRejected, Problem
 
 
@@ -77,9 +78,10 @@ def without_cycle_collector(method):
     return run
 
 
-def view_projections(rules: RuleSet) -> list:
-    """Every read model, in the order they are folded."""
-    return [EntitlementsProjection(rules), PayoutsProjection(), PostingsProjection()]
+def view_projections(rules: RuleSet, history) -> list:
+    """Every read model, in the order they are folded; ``history`` gives the
+    entitlements view people's earlier facts from the event store."""
+    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection()]
 
 
 class Ledger:
@@ -92,8 +94,10 @@ class Ledger:
         self.contracts = contracts or default_contracts()
         self.app = LedgerApp(env=dict(self.store.env), rules=self.rules)
         self.engine = self.store.engine()
-        loader = StateLoader(self.engine)
-        self.app.use_loader(loader, loader.all)
+        # Commands load people from the event store (with its write-side
+        # snapshots), never from a view.
+        self.loader = SnapshotLoader(self.store, self.engine, self.app.mapper)
+        self.app.use_loader(self.loader, self.loader.all, SnapshotCodec(self.app.mapper).row)
         self.runner = ProjectionRunner(
             self.engine, self.app.recorder, self.app.mapper,
             self._projections(),
@@ -122,10 +126,11 @@ class Ledger:
 
     @without_cycle_collector
     def command(self, run: Callable[[], T]) -> T:
-        """Run a command on caught-up read models (aggregates are restored
-        from them); if another writer got in first, catch up and run it again."""
+        """Run a command (it loads people from the event store, never from a
+        view); if another writer got in first, run it again on what that
+        writer recorded."""
         for attempt in range(self.RETRIES):
-            self.catch_up()
+            self.chain.extend()
             try:
                 return run()
             except IntegrityError:
@@ -294,10 +299,17 @@ class Ledger:
         return out
 
     def verify(self) -> Verdict:
-        return self.chain.verify()
+        """The hash chain over the stored events, then every write-side
+        snapshot against the fold of the events it summarises."""
+        verdict = self.chain.verify()
+        if not verdict.ok:
+            return verdict
+        snapshots = SnapshotAudit(self.store, self.engine, self.app.mapper, self.rules).verify()
+        return replace(verdict, ok=snapshots.ok, problem=snapshots.problem,
+                       snapshots_checked=snapshots.checked, first_bad_snapshot=snapshots.first_bad)
 
     def _projections(self) -> list:
-        return view_projections(self.rules)
+        return view_projections(self.rules, EventFactsHistory(self.store, self.engine, self.app.mapper))
 
     @without_cycle_collector
     def rebuild_into(self, url: str, *, until: datetime | None = None,
@@ -341,9 +353,7 @@ class Ledger:
     def whatif(self, candidate: RuleSet, first: Month, last: Month) -> "whatif.WhatIf":
         """Everyone's schedule under the candidate rules beside the current
         ones; reads the views, records nothing."""
-        self.catch_up()
-        loader = StateLoader(self.engine)
-        return whatif.compare((person.facts for person in loader.all()), self.rules, candidate, first, last)
+        return whatif.compare((person.facts for person in self.loader.all()), self.rules, candidate, first, last)
 
     # --- queries ----------------------------------------------------------------------
 
@@ -353,8 +363,9 @@ class Ledger:
         with ``as_known_at``, from the events recorded up to then."""
         if as_known_at is None:
             self.catch_up()
+            person = self.app.beneficiary(citizen_id)
+            state = person.state if person else None
             with self.engine.connect() as conn:
-                state = ent_view.read_state(conn, citizen_id)
                 last_payroll = pay_view.last_payroll_month(conn)
         else:
             state = self.state_as_known_at(citizen_id, as_known_at)
@@ -413,13 +424,16 @@ class Ledger:
         number of rounds, by agent and commune (cli.md keys)."""
         self.catch_up()
         with self.engine.connect() as conn:
-            rows = ent_view.unclaimed(conn, str(month))
+            rows = pay_view.unclaimed(conn, str(month))
+            status = ent_view.statuses_in(conn, {r["citizen_id"]: str(Month.parse(r["last_payroll_month"]) + 1)
+                                                 for r in rows})
         rule = self.rules.unclaimed_rule(month)
         out = []
         for r in rows:
             if r["consecutive_months"] < rule.verify_after_months:
                 continue
-            suspended = r["status"] == "suspended" or r["consecutive_months"] >= rule.suspend_after_months
+            suspended = status.get(r["citizen_id"]) == "suspended" \
+                or r["consecutive_months"] >= rule.suspend_after_months
             out.append({"citizen_id": r["citizen_id"], "agent_code": r["agent_code"],
                         "commune_code": r["commune_code"], "consecutive_months": r["consecutive_months"],
                         "amount": r["amount_vnd"], "flag": "suspended" if suspended else "verify"})
@@ -434,7 +448,7 @@ class Ledger:
                  "amount": r["amount_vnd"], "recovered": r["recovered_vnd"], "open": r["open_vnd"],
                  "status": r["status"], "written_off": r["written_off_vnd"],
                  "received_by": [x for x in r["received_by"].split(";") if x],
-                 "paid_after_death": [x for x in r["paid_after_death"].split(";") if x]} for r in rows]
+                 "paid_after_death": r["paid_after_death"]} for r in rows]
 
     def district_summary(self, month: Month) -> dict:
         """What the settlement reports show: each agent's settlement and the

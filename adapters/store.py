@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Mapping, Sequence
 from urllib.parse import unquote, urlparse
@@ -178,42 +177,47 @@ def raw_event_rows_of(store: Store, engine: sa.Engine, aggregate_id: UUID) -> li
                 for p, o, v, t, s in conn.execute(query, {"id": key})]
 
 
-class StateLoader:
-    """Restores aggregates from the state the read model keeps per person
-    (one indexed query per batch, no event replay). The read model must be
-    caught up first; if it was not, or another writer got in between, the
-    restored version is stale and saving fails on the event store's unique
-    (aggregate, version) key: the command is then retried, never doubled."""
+class EventFactsHistory:
+    """A person's facts before a version, folded from their decision and
+    death events as stored (payout events are not even read): what the
+    entitlements view needs when a later decision changes someone, without
+    keeping any per-person state of its own."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
+    BATCH_IDS = 500
 
-    def __call__(self, ids: Sequence[UUID]) -> dict[UUID, object]:
-        from ledger.beneficiary import Beneficiary
-        from projections.entitlements import load_states
+    def __init__(self, store: Store, engine: sa.Engine, mapper) -> None:
+        from eventsourcing.utils import get_topic
 
+        from projections.entitlements import FACT_EVENTS
+
+        self.store, self.engine, self.mapper = store, engine, mapper
+        topics = sorted({get_topic(cls) for base in FACT_EVENTS for cls in (base, *_subclasses(base))})
+        self._query = sa.text(
+            f"SELECT originator_id, originator_version, topic, state FROM {store.events_table} "
+            "WHERE originator_id IN :ids AND topic IN :topics ORDER BY originator_id, originator_version"
+        ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("topics", expanding=True))
+        self._topics = topics
+
+    def facts_before(self, versions: dict[UUID, int]) -> dict:
+        from eventsourcing.persistence import StoredEvent
+
+        found: dict = {}
+        ids = list(versions)
         with self.engine.connect() as conn:
-            folded = load_states(conn, set(ids))
-        return {aggregate_id: Beneficiary.restore(aggregate_id, f.version, f.modified_on, f.state)
-                for aggregate_id, f in folded.items()}
+            for start in range(0, len(ids), self.BATCH_IDS):
+                keys = [i.hex if self.store.kind == "sqlite" else i for i in ids[start:start + self.BATCH_IDS]]
+                for originator_id, version, topic, state in conn.execute(
+                        self._query, {"ids": keys, "topics": self._topics}):
+                    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+                    if version >= versions[oid]:
+                        continue
+                    event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+                    found[oid] = event.evolve(found.get(oid))
+        return found
 
-    def all(self, batch_size: int = 2000):
-        """Every beneficiary, restored batch by batch in aggregate-id order."""
-        from ledger.beneficiary import Beneficiary
-        from projections.codec import state_from_json
-        from projections.entitlements import beneficiaries as table
 
-        after = ""
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(table.c.aggregate_id, table.c.aggregate_version, table.c.modified_on,
-                              table.c.state)
-                    .where(table.c.aggregate_id > after).order_by(table.c.aggregate_id)
-                    .limit(batch_size)).all()
-            if not rows:
-                return
-            for aggregate_id, version, modified_on, state in rows:
-                yield Beneficiary.restore(UUID(aggregate_id), version,
-                                          datetime.fromisoformat(modified_on), state_from_json(state))
-            after = rows[-1][0]
+def _subclasses(cls) -> list:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found

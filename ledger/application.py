@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
 
 from . import facts as f
 from .beneficiary import Beneficiary, beneficiary_id
@@ -26,6 +27,9 @@ from .rules import RuleSet
 
 LoadMany = Callable[[Sequence[UUID]], Mapping[UUID, Beneficiary]]
 LoadAll = Callable[[], Iterable[Beneficiary]]
+# A beneficiary's write-side snapshot, as the recorder stores it beside the
+# events of the same save (see adapters/snapshots.py).
+SnapshotOf = Callable[[Beneficiary], object]
 
 
 class MonthAsText(Transcoding):
@@ -96,6 +100,7 @@ class LedgerApp(Application):
         super().__init__(env)
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
+        self._snapshot_of: SnapshotOf | None = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -123,21 +128,51 @@ class LedgerApp(Application):
         (a refused row found late) rolls back everything. Returns the count
         of events recorded. (The library's after-save hooks, snapshots and
         recordings for followers, are not used by this application.)"""
-        # Both of the ledger's recorders have it (adapters/*_recorder.py).
-        return self.recorder.insert_event_chunks(self._stored_events(chunk) for chunk in chunks)
+        made = (self._stored_events(chunk) for chunk in chunks)
+        insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
+        if insert_chunks is not None:  # the ledger's recorders (adapters/*_recorder.py)
+            return insert_chunks(made)
+        # Any other recorder (the library's in-memory one, in tests): one insert.
+        events = [e for chunk_events, _ in made for e in chunk_events]
+        self.recorder.insert_events(events)
+        return len(events)
 
-    def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> list:
+    def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> tuple[list, list]:
+        """A chunk's stored events, and the snapshots of the beneficiaries
+        they bring up to date (written in the same transaction)."""
         to_stored = self.mapper.to_stored_event
-        return [to_stored(e) for a in aggregates if a is not None for e in a.collect_events()]
+        events, snapshots = [], []
+        for aggregate in aggregates:
+            if aggregate is None:
+                continue
+            pending = aggregate.collect_events()
+            events.extend(to_stored(e) for e in pending)
+            if pending and self._snapshot_of is not None and isinstance(aggregate, Beneficiary):
+                snapshots.append(self._snapshot_of(aggregate))
+        return events, snapshots
 
-    def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None) -> None:
-        """Install faster ways to load many aggregates (see adapters.store)."""
+    def use_loader(self, load_many: LoadMany, load_all: LoadAll | None = None,
+                   snapshot_of: SnapshotOf | None = None) -> None:
+        """Install faster ways to load many aggregates, from the event store
+        and its write-side snapshots (see adapters/snapshots.py)."""
         self._load_many = load_many
         if load_all is not None:
             self._load_all = load_all
+        if snapshot_of is not None:
+            self._snapshot_of = snapshot_of
 
     def _load_all(self) -> Iterable[Beneficiary]:
-        raise NotImplementedError("the payroll needs a way to load every beneficiary")
+        """Every beneficiary, one by one from the notification log (the
+        stores the ledger runs on install a batched loader instead)."""
+        topic = get_topic(Beneficiary.Registered)
+        start = 0
+        while True:
+            found = self.recorder.select_notifications(start=start, limit=1000, topics=[topic],
+                                                       inclusive_of_start=False)
+            if not found:
+                return
+            yield from self._load_one_by_one([n.originator_id for n in found]).values()
+            start = found[-1].id
 
     def calendar(self) -> PayrollCalendar | None:
         try:

@@ -138,24 +138,9 @@ class PayoutBook:
         return net
 
     def unclaimed_run(self) -> tuple[int, int]:
-        """(consecutive monthly rounds not collected, VND held unpaid).
-
-        Counted by payroll round, not by months paid: a line carrying three
-        months of arrears that was not collected is one missed round. Lines
-        with no result yet do not count either way."""
-        rounds = 0
-        expected: Month | None = None
-        for pay_line in sorted(self.allowance_lines(), key=lambda x: x.payroll_month, reverse=True):
-            if pay_line.status == ISSUED and rounds == 0 and expected is None:
-                continue  # this round's results are not in yet
-            if pay_line.status != UNPAID:
-                break
-            if expected is not None and pay_line.payroll_month != expected:
-                break
-            rounds += 1
-            expected = pay_line.payroll_month - 1
-        held = sum(x.amount_vnd for x in self.lines if x.status == UNPAID)
-        return rounds, held
+        """(consecutive monthly rounds not collected, VND held unpaid); see
+        ``unclaimed_run``."""
+        return unclaimed_run((x.payroll_month, x.status, x.kind, x.amount_vnd) for x in self.lines)
 
     def figures(self, month: Month) -> MonthFigures:
         issued = disbursed = unclaimed = cancelled = 0
@@ -188,6 +173,31 @@ class PayoutBook:
 
     def last_payroll_month(self) -> Month | None:
         return max((x.payroll_month for x in self.lines), default=None)
+
+
+def unclaimed_run(lines) -> tuple[int, int]:
+    """(consecutive monthly rounds not collected, VND held unpaid), from a
+    person's lines as (payroll month, status, kind, amount) tuples.
+
+    Counted by payroll round, not by months paid: a line carrying three
+    months of arrears that was not collected is one missed round. Lines
+    with no result yet do not count either way; funeral support is not a
+    round."""
+    lines = list(lines)
+    rounds = 0
+    expected: Month | None = None
+    rounds_lines = sorted((x for x in lines if x[2] != FUNERAL), key=lambda x: x[0], reverse=True)
+    for payroll_month, status, _, _ in rounds_lines:
+        if status == ISSUED and rounds == 0 and expected is None:
+            continue  # this round's results are not in yet
+        if status != UNPAID:
+            break
+        if expected is not None and payroll_month != expected:
+            break
+        rounds += 1
+        expected = payroll_month - 1
+    held = sum(amount for _, status, _, amount in lines if status == UNPAID)
+    return rounds, held
 
 
 @dataclass(frozen=True, slots=True)

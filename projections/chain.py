@@ -44,10 +44,13 @@ class Verdict:
     unsealed: int  # recorded after the last seal (sealed at the next command)
     first_bad_position: int | None
     problem: str
+    snapshots_checked: int = 0  # write-side snapshots refolded from their events
+    first_bad_snapshot: str | None = None  # the aggregate whose snapshot is not its fold
 
     def as_dict(self) -> dict:
         return dict(ok=self.ok, checked=self.checked, unsealed=self.unsealed,
-                    first_bad_position=self.first_bad_position, problem=self.problem)
+                    first_bad_position=self.first_bad_position, problem=self.problem,
+                    snapshots_checked=self.snapshots_checked, first_bad_snapshot=self.first_bad_snapshot)
 
 
 class ChainKeeper:

@@ -1,29 +1,39 @@
-"""The entitlements read model: each beneficiary's current facts and the
-whole schedule as runs of equal months (segments), so that "who is due what
-in month M" is one indexed query, whatever M is.
+"""The entitlements read model, in plain columns: each beneficiary's current
+facts, the whole schedule as runs of equal months (segments), so that "who
+is due what in month M" is one indexed query, and the overpayments to
+recover.
 
-The rows depend on the rule set, so the rule fingerprint is part of the
-projection's version: a changed rule file rebuilds the view.
+Only the events that change a person's facts (decisions, death notices)
+touch their row and segments; payout events never do. The facts before
+such an event are folded from the person's earlier decision and death
+events, read from the event store (``FactsHistory``): the view keeps no
+per-person state. Overpayments are what the ledger recorded
+(``OverpaymentChanged``) and what was recovered since.
+
+The segments depend on the rule set, so the rule fingerprint is part of the
+projection's version: a changed rule file rebuilds the view (commands never
+read it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Sequence
+from datetime import date
+from typing import Protocol, Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.beneficiary import Beneficiary
-from ledger.clawback import overpayment
 from ledger.entitlement import segments
-from ledger.state import BeneficiaryState
+from ledger.facts import BeneficiaryFacts
+from ledger.payouts import FUNERAL
 from ledger.rules import RuleSet
 
 from . import bulk
-from .codec import state_from_json, state_to_json
+from .payouts import lines
 from .runner import metadata
+
+B = Beneficiary
 
 beneficiaries = sa.Table(
     "ent_beneficiaries", metadata,
@@ -41,22 +51,9 @@ beneficiaries = sa.Table(
     sa.Column("bank_account", sa.String(64), nullable=False),
     sa.Column("home_delivery", sa.Boolean, nullable=False),
     sa.Column("proxy_name", sa.Text, nullable=False),
+    sa.Column("proxy_citizen_id", sa.String(12), nullable=False),
     sa.Column("first_month", sa.String(7), nullable=False),
     sa.Column("date_of_death", sa.String(10)),
-    sa.Column("aggregate_version", sa.Integer, nullable=False),
-    sa.Column("modified_on", sa.String(40), nullable=False),  # last event's recorded time
-    sa.Column("state", sa.Text, nullable=False),  # fold state, see codec.py
-)
-
-unclaimed_table = sa.Table(
-    "unclaimed_queue", metadata,
-    sa.Column("citizen_id", sa.String(12), primary_key=True),
-    sa.Column("agent_code", sa.String(64), nullable=False),
-    sa.Column("commune_code", sa.String(16), nullable=False),
-    sa.Column("consecutive_months", sa.Integer, nullable=False),
-    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
-    sa.Column("last_payroll_month", sa.String(7), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
 )
 
 overpayments_table = sa.Table(
@@ -69,7 +66,6 @@ overpayments_table = sa.Table(
     sa.Column("open_vnd", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # open, recovered, written_off
     sa.Column("received_by", sa.Text, nullable=False),
-    sa.Column("paid_after_death", sa.Text, nullable=False),  # line ids, for follow-up
 )
 
 segments_table = sa.Table(
@@ -83,11 +79,19 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "8"
+CODE_VERSION = "9"
+
+# The events that change a person's facts, and so their row and schedule.
+FACT_EVENTS = (B.DecisionEvent, B.DeathNotified)
 
 
-def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modified_on) -> dict:
-    facts = state.facts
+class FactsHistory(Protocol):
+    def facts_before(self, versions: dict[UUID, int]) -> dict[UUID, BeneficiaryFacts]:
+        """Each person's facts folded from their decision and death events
+        below the given version (read from the event store)."""
+
+
+def beneficiary_row(aggregate_id: UUID, facts: BeneficiaryFacts) -> dict:
     categories = facts.categories.latest()
     residence = facts.residences.latest()
     channel = facts.channels.latest()
@@ -107,98 +111,95 @@ def beneficiary_row(aggregate_id, state: BeneficiaryState, version: int, modifie
         bank_account=channel.bank_account if channel else "",
         home_delivery=bool(channel and channel.home_delivery),
         proxy_name=proxy.proxy_name if proxy else "",
+        proxy_citizen_id=proxy.proxy_citizen_id if proxy else "",
         first_month=str(facts.first_month),
         date_of_death=facts.death.date_of_death.isoformat() if facts.death else None,
-        aggregate_version=version,
-        modified_on=modified_on.isoformat(),
-        state=state_to_json(state),
     )
 
 
 class EntitlementsProjection:
     name = "entitlements"
-    tables = (beneficiaries, segments_table, unclaimed_table, overpayments_table)
+    tables = (beneficiaries, segments_table, overpayments_table)
 
-    def __init__(self, rules: RuleSet):
+    def __init__(self, rules: RuleSet, history: FactsHistory):
         self.rules = rules
+        self.history = history
 
     def version(self) -> str:
         return f"{CODE_VERSION}:{self.rules.fingerprint()}"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
-        relevant = [e for _, e in events if isinstance(e, Beneficiary.Event)]
-        if not relevant:
-            return
-        existing = load_states(conn, {e.originator_id for e in relevant})
-        present = set(existing)
-        folded: dict = {}  # originator_id -> Folded
-        for event in relevant:
-            before = folded.get(event.originator_id) or existing.get(event.originator_id)
-            state = event.fold(before.state if before else None)
-            facts_changed = before is None or before.facts_changed or state.facts is not before.state.facts
-            folded[event.originator_id] = Folded(state, event.originator_version, event.timestamp,
-                                                 facts_changed)
-        self._write(conn, folded, present)
+        facts = self._fold_facts([e for _, e in events if isinstance(e, FACT_EVENTS)])
+        self._write_people(conn, facts)
+        self._write_overpayments(conn, [e for _, e in events
+                                        if isinstance(e, (B.OverpaymentChanged, B.RecoveryRecorded))])
 
-    def _write(self, conn: Connection, folded: dict, present: set) -> None:
-        for f in folded.values():
-            segments(f.state.facts, self.rules)  # memoised on the facts, saved with the state
-        # Rows whose facts did not change keep their columns: only the state moves.
-        kept = {i for i, f in folded.items() if i in present and not f.facts_changed}
-        updates = [dict(aggregate_id=str(i), state=state_to_json(f.state), aggregate_version=f.version,
-                        modified_on=f.modified_on.isoformat()) for i, f in folded.items() if i in kept]
-        bulk.update_rows(conn, beneficiaries, "aggregate_id", ("state", "aggregate_version", "modified_on"),
-                         updates)
-        rows = [beneficiary_row(i, f.state, f.version, f.modified_on) for i, f in folded.items() if i not in kept]
-        for chunk in _chunks([str(i) for i in present - kept], 500):
-            conn.execute(beneficiaries.delete().where(beneficiaries.c.aggregate_id.in_(chunk)))
-        bulk.insert_rows(conn, beneficiaries, rows)
-        # The schedule depends on the facts only: payout events leave it be.
-        rescheduled = [f.state.facts for f in folded.values() if f.facts_changed]
-        for chunk in _chunks([facts.citizen_id for facts in rescheduled], 500):
+    def _fold_facts(self, changes: list) -> dict[UUID, BeneficiaryFacts]:
+        """Each changed person's facts after the batch's events."""
+        if not changes:
+            return {}
+        first: dict[UUID, int] = {}
+        for event in changes:
+            first.setdefault(event.originator_id, event.originator_version)
+        earlier = self.history.facts_before(
+            {i: v for i, v in first.items() if v > 1})  # a registration starts from nothing
+        facts: dict[UUID, BeneficiaryFacts | None] = dict(earlier)
+        for event in changes:
+            facts[event.originator_id] = event.evolve(facts.get(event.originator_id))
+        return facts
+
+    def _write_people(self, conn: Connection, facts: dict[UUID, BeneficiaryFacts]) -> None:
+        if not facts:
+            return
+        citizens = [f.citizen_id for f in facts.values()]
+        for chunk in _chunks(citizens, 500):
+            conn.execute(beneficiaries.delete().where(beneficiaries.c.citizen_id.in_(chunk)))
             conn.execute(segments_table.delete().where(segments_table.c.citizen_id.in_(chunk)))
-        segment_rows = [
-            dict(citizen_id=facts.citizen_id, first_month=str(s.first),
+        bulk.insert_rows(conn, beneficiaries, [beneficiary_row(i, f) for i, f in facts.items()])
+        bulk.insert_rows(conn, segments_table, [
+            dict(citizen_id=f.citizen_id, first_month=str(s.first),
                  last_month=str(s.last) if s.last else None, amount_vnd=s.amount_vnd,
                  status=s.status, categories=";".join(s.categories))
-            for facts in rescheduled for s in segments(facts, self.rules)
-        ]
-        bulk.insert_rows(conn, segments_table, segment_rows)
-        self._write_queue(conn, folded)
-        self._write_overpayments(conn, folded)
+            for f in facts.values() for s in segments(f, self.rules)])
 
-    def _write_overpayments(self, conn: Connection, folded: dict) -> None:
-        citizen_ids = [f.state.facts.citizen_id for f in folded.values()]
-        for chunk in _chunks(citizen_ids, 500):
-            conn.execute(overpayments_table.delete().where(overpayments_table.c.citizen_id.in_(chunk)))
-        rows = [row for f in folded.values() if (row := overpayment_row(f.state, self.rules))]
-        bulk.insert_rows(conn, overpayments_table, rows)
+    def _write_overpayments(self, conn: Connection, changes: list) -> None:
+        """The recorded overpayment and the recoveries against it, per person."""
+        if not changes:
+            return
+        citizen_of = citizens_of(conn, {e.originator_id for e in changes})
+        o = overpayments_table
+        rows: dict[str, dict] = {}
+        for chunk in _chunks(sorted(set(citizen_of.values())), 500):
+            for row in conn.execute(sa.select(o).where(o.c.citizen_id.in_(chunk))).mappings():
+                rows[row["citizen_id"]] = dict(row)
+        for event in changes:
+            citizen = citizen_of[event.originator_id]
+            row = rows.setdefault(citizen, dict(citizen_id=citizen, months="", amount_vnd=0, recovered_vnd=0,
+                                                written_off_vnd=0, open_vnd=0, status="", received_by=""))
+            if isinstance(event, B.OverpaymentChanged):
+                row.update(months=";".join(str(m) for m in event.months), amount_vnd=event.total_vnd,
+                           received_by=";".join(event.received_by))
+            else:
+                row["recovered_vnd"] += event.amount_vnd
+                if event.method == "write_off":
+                    row["written_off_vnd"] += event.amount_vnd
+        for row in rows.values():
+            row["open_vnd"] = row["amount_vnd"] - row["recovered_vnd"]
+            row["status"] = ("open" if row["open_vnd"] > 0 else
+                             "written_off" if row["written_off_vnd"] else "recovered")
+        for chunk in _chunks(list(rows), 500):
+            conn.execute(o.delete().where(o.c.citizen_id.in_(chunk)))
+        # Nothing ever overpaid, or an overpayment withdrawn before any recovery: no row.
+        bulk.insert_rows(conn, o, [r for r in rows.values() if r["amount_vnd"] or r["recovered_vnd"]])
 
-    def _write_queue(self, conn: Connection, folded: dict) -> None:
-        """Who has not collected for consecutive rounds, and the cash held."""
-        citizen_ids = [f.state.facts.citizen_id for f in folded.values()]
-        for chunk in _chunks(citizen_ids, 500):
-            conn.execute(unclaimed_table.delete().where(unclaimed_table.c.citizen_id.in_(chunk)))
-        rows = []
-        for f in folded.values():
-            rounds, held_vnd = f.state.book.unclaimed_run()
-            if rounds == 0:
-                continue
-            last = f.state.book.last_payroll_month()
-            unpaid = [x for x in f.state.book.lines if x.status == "unpaid"]
-            rows.append(dict(citizen_id=f.state.facts.citizen_id, agent_code=unpaid[-1].agent_code,
-                             commune_code=(f.state.facts.residences.latest().commune_code),
-                             consecutive_months=rounds, amount_vnd=held_vnd,
-                             last_payroll_month=str(last), status=f.state.facts.status_at(last + 1)))
-        bulk.insert_rows(conn, unclaimed_table, rows)
 
-
-@dataclass
-class Folded:
-    state: BeneficiaryState
-    version: int
-    modified_on: datetime
-    facts_changed: bool = False
+def citizens_of(conn: Connection, aggregate_ids: set[UUID]) -> dict[UUID, str]:
+    found = {}
+    for chunk in _chunks([str(i) for i in aggregate_ids], 500):
+        query = sa.select(beneficiaries.c.aggregate_id, beneficiaries.c.citizen_id).where(
+            beneficiaries.c.aggregate_id.in_(chunk))
+        found.update({UUID(a): c for a, c in conn.execute(query)})
+    return found
 
 
 def _chunks(items: list, size: int):
@@ -206,48 +207,9 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def overpayment_row(state: BeneficiaryState, rules: RuleSet) -> dict | None:
-    if not state.book.overpaid_recorded_vnd and not state.book.recoveries:
-        return None  # nothing was ever overpaid (the aggregate records every change)
-    over = overpayment(state, rules)
-    recovered = state.book.recovered_vnd()
-    if not over.amount_vnd and not recovered:
-        return None
-    open_vnd = over.amount_vnd - recovered
-    written_off = any(r.method == "write_off" for r in state.book.recoveries)
-    died = state.facts.death.date_of_death if state.facts.death else None
-    late = [x.line_id for x in state.book.allowance_lines()
-            if x.status == "paid" and died and x.settled_on and x.settled_on > died]
-    return dict(citizen_id=state.facts.citizen_id, months=";".join(str(m) for m in over.months),
-                amount_vnd=over.amount_vnd, recovered_vnd=recovered, open_vnd=open_vnd,
-                written_off_vnd=sum(r.amount_vnd for r in state.book.recoveries if r.method == "write_off"),
-                status="open" if open_vnd > 0 else ("written_off" if written_off else "recovered"),
-                received_by=";".join(over.received_by), paid_after_death=";".join(late))
-
-
-def load_states(conn: Connection, originator_ids: set) -> dict:
-    """Fold state of the given aggregates already in the view."""
-    found = {}
-    keys = [str(i) for i in originator_ids]
-    for chunk in _chunks(keys, 500):
-        query = sa.select(beneficiaries.c.aggregate_id, beneficiaries.c.state,
-                          beneficiaries.c.aggregate_version, beneficiaries.c.modified_on,
-                          ).where(beneficiaries.c.aggregate_id.in_(chunk))
-        for aggregate_id, state_json, version, modified_on in conn.execute(query):
-            found[UUID(aggregate_id)] = Folded(state_from_json(state_json), version,
-                                               datetime.fromisoformat(modified_on))
-    return found
-
-
 # --- queries -------------------------------------------------------------------
 
 STOPPED = ("terminated", "relocated_out", "deceased")
-
-
-def read_state(conn: Connection, citizen_id: str) -> BeneficiaryState | None:
-    text = conn.execute(sa.select(beneficiaries.c.state)
-                        .where(beneficiaries.c.citizen_id == citizen_id)).scalar()
-    return state_from_json(text) if text is not None else None
 
 
 def for_month(conn: Connection, month: str) -> list[dict]:
@@ -267,16 +229,43 @@ def for_month(conn: Connection, month: str) -> list[dict]:
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def unclaimed(conn: Connection, month: str) -> list[dict]:
-    u = unclaimed_table
-    query = sa.select(u).where(u.c.last_payroll_month <= month).order_by(
-        u.c.agent_code, u.c.commune_code, u.c.citizen_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+def statuses_in(conn: Connection, wanted: dict[str, str]) -> dict[str, str]:
+    """Each citizen's status in a month of their own (citizen id -> month)."""
+    found = {}
+    s = segments_table
+    for chunk in _chunks(sorted(wanted), 500):
+        query = sa.select(s.c.citizen_id, s.c.first_month, s.c.last_month, s.c.status).where(
+            s.c.citizen_id.in_(chunk))
+        for citizen, first, last, status in conn.execute(query):
+            month = wanted[citizen]
+            if first <= month and (last is None or month <= last):
+                found[citizen] = status
+    return found
 
 
 def recoveries(conn: Connection) -> list[dict]:
+    """Every overpayment with its recoveries, and the payments made after a
+    known date of death (for follow-up)."""
     o = overpayments_table
-    return [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
+    rows = [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
+    late = paid_after_death(conn, [r["citizen_id"] for r in rows])
+    for row in rows:
+        row["paid_after_death"] = late.get(row["citizen_id"], [])
+    return rows
+
+
+def paid_after_death(conn: Connection, citizen_ids: list[str]) -> dict[str, list[str]]:
+    b = beneficiaries
+    found: dict[str, list[str]] = {}
+    for chunk in _chunks(citizen_ids, 500):
+        query = (sa.select(lines.c.citizen_id, lines.c.line_id)
+                 .join(b, b.c.citizen_id == lines.c.citizen_id)
+                 .where(lines.c.citizen_id.in_(chunk), lines.c.status == "paid", lines.c.kind != FUNERAL,
+                        b.c.date_of_death.is_not(None), lines.c.settled_on > b.c.date_of_death)
+                 .order_by(lines.c.line_id))
+        for citizen, line_id in conn.execute(query):
+            found.setdefault(citizen, []).append(line_id)
+    return found
 
 
 def dates_of_death(conn: Connection, citizen_ids: set[str]) -> dict[str, date]:

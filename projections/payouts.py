@@ -1,5 +1,9 @@
-"""Payout read models: every payroll line with its latest status, and each
-payroll run per agent (advance, new lines, lines carried forward)."""
+"""Payout read models: every payroll line with its latest status, each
+payroll run per agent (advance, new lines, lines carried forward), and the
+unclaimed queue (consecutive rounds not collected, and the cash held).
+
+Payout events touch their lines only; the queue is recomputed from the
+lines of the people whose results changed it."""
 from __future__ import annotations
 
 import json
@@ -10,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from ledger import payouts
 from ledger.beneficiary import Beneficiary
-from ledger.payroll import PayrollCalendar
+from ledger.months import Month
+from ledger.payroll import PayrollCalendar, citizen_of_line
 
 from . import bulk
 from .runner import metadata
@@ -53,6 +58,16 @@ runs = sa.Table(
     sa.Column("actor", sa.Text, nullable=False),
 )
 
+unclaimed_table = sa.Table(
+    "unclaimed_queue", metadata,
+    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("agent_code", sa.String(64), nullable=False),
+    sa.Column("commune_code", sa.String(16), nullable=False),
+    sa.Column("consecutive_months", sa.Integer, nullable=False),
+    sa.Column("amount_vnd", sa.BigInteger, nullable=False),
+    sa.Column("last_payroll_month", sa.String(7), nullable=False),
+)
+
 STATUS_OF = {
     Beneficiary.PayoutPaid: payouts.PAID,
     Beneficiary.PayoutUnpaid: payouts.UNPAID,
@@ -63,10 +78,10 @@ STATUS_OF = {
 
 class PayoutsProjection:
     name = "payouts"
-    tables = (lines, runs)
+    tables = (lines, runs, unclaimed_table)
 
     def version(self) -> str:
-        return "2"
+        return "3"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         inserts, updates, run_rows = [], [], []
@@ -102,9 +117,56 @@ class PayoutsProjection:
         bulk.update_rows(conn, lines, "line_id", ("status", "settled_on", "detail", "flags"), updates)
         if run_rows:
             conn.execute(runs.insert(), run_rows)
+        self._requeue(conn, {citizen_of_line(u["line_id"]) for u in updates if u["status"] == payouts.UNPAID},
+                      {citizen_of_line(u["line_id"]) for u in updates})
+
+    @staticmethod
+    def _requeue(conn: Connection, unpaid: set[str], settled: set[str]) -> None:
+        """Recompute the queue rows of who was reported unpaid, and of anyone
+        already queued whose line got a result (an issued line changes no
+        run until its result is in)."""
+        u = unclaimed_table
+        touched = set(unpaid)
+        for chunk in _chunks(sorted(settled - unpaid), 500):
+            touched.update(conn.execute(sa.select(u.c.citizen_id).where(u.c.citizen_id.in_(chunk))).scalars())
+        if not touched:
+            return
+        by_citizen: dict[str, list] = {}
+        for chunk in _chunks(sorted(touched), 500):
+            conn.execute(u.delete().where(u.c.citizen_id.in_(chunk)))
+            query = sa.select(lines.c.citizen_id, lines.c.payroll_month, lines.c.status, lines.c.kind,
+                              lines.c.amount_vnd, lines.c.agent_code, lines.c.commune_code
+                              ).where(lines.c.citizen_id.in_(chunk))
+            for row in conn.execute(query):
+                by_citizen.setdefault(row.citizen_id, []).append(row)
+        rows = []
+        for citizen, person_lines in by_citizen.items():
+            rounds, held_vnd = payouts.unclaimed_run(
+                (Month.parse(x.payroll_month), x.status, x.kind, x.amount_vnd) for x in person_lines)
+            if rounds == 0:
+                continue
+            last_unpaid = max((x for x in person_lines if x.status == payouts.UNPAID),
+                              key=lambda x: x.payroll_month)
+            rows.append(dict(citizen_id=citizen, agent_code=last_unpaid.agent_code,
+                             commune_code=last_unpaid.commune_code, consecutive_months=rounds,
+                             amount_vnd=held_vnd,
+                             last_payroll_month=max(x.payroll_month for x in person_lines)))
+        bulk.insert_rows(conn, u, rows)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 # --- queries -------------------------------------------------------------------------
+
+def unclaimed(conn: Connection, month: str) -> list[dict]:
+    u = unclaimed_table
+    query = sa.select(u).where(u.c.last_payroll_month <= month).order_by(
+        u.c.agent_code, u.c.commune_code, u.c.citizen_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
 
 def payroll_of(conn: Connection, month: str) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(

@@ -1004,7 +1004,7 @@ def replay_into(ledger, steps: StoreSteps, out: dict[str, Any], key: str, label:
     engine = open_store(url).engine()
     try:
         with stopwatch() as checksum_took:
-            checksums(engine, view_projections(ledger.rules))
+            checksums(engine, view_projections(ledger.rules, history=None))
     finally:
         engine.dispose()
     entry = figure.as_dict()

@@ -94,10 +94,11 @@ def test_a_changed_rule_file_rebuilds_the_view(sqlite_url, tmp_path):
     assert row["amount_vnd"] == 600_000
 
 
-def test_aggregates_restored_from_the_view_equal_replayed_ones(store_url, tmp_path):
-    """Bulk commands restore aggregates from the read model's fold state; that
+def test_aggregates_restored_from_snapshots_equal_replayed_ones(store_url, tmp_path):
+    """Bulk commands restore aggregates from the write-side snapshots; that
     must be exactly what replaying the person's events gives."""
-    from adapters.store import EventReplayLoader, StateLoader
+    from adapters.snapshots import SnapshotLoader
+    from adapters.store import EventReplayLoader
     from ledger.beneficiary import beneficiary_id
 
     registered = registrations(120, seed=5)
@@ -106,7 +107,7 @@ def test_aggregates_restored_from_the_view_equal_replayed_ones(store_url, tmp_pa
         ledger.import_decisions(decisions_file(tmp_path / "c.csv", later_decisions(
             registered, seed=5, month=Month.parse("2024-08"), share=0.3)), "o")
         ids = [beneficiary_id(r["citizen_id"]) for r in registered]
-        restored = StateLoader(ledger.engine)(ids)
+        restored = SnapshotLoader(ledger.store, ledger.engine, ledger.app.mapper)(ids)
         replayed = EventReplayLoader(ledger.store, ledger.app)(ids)
         assert restored.keys() == replayed.keys() == set(ids)
         for aggregate_id in ids:

@@ -14,7 +14,7 @@ from ledger.decisions import Decision
 from ledger.months import Month, month_range
 from ledger.payouts import AgentResult
 from ledger.payroll import payable_by_month, plan_line
-from projections.codec import state_from_json, state_to_json
+from adapters.state_codec import state_from_bytes, state_to_bytes
 
 RULES = default_ruleset()
 START = Month.parse("2024-05")
@@ -97,7 +97,7 @@ def test_payroll_invariants(case):
 
 def _check_book(p: Beneficiary, last: Month) -> None:
     # The read model keeps this state as JSON and restores aggregates from it.
-    assert state_from_json(state_to_json(p.state)) == p.state
+    assert state_from_bytes(state_to_bytes(p.state)) == p.state
     book = p.state.book
     payable = payable_by_month(p.state, RULES, last)
     for month in month_range(START - 3, last):

@@ -60,12 +60,12 @@ def test_the_transaction_starts_with_the_first_events(postgres_url, monkeypatch)
                         lambda: {**settings(), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"})
 
     def chunks():
-        yield []
+        yield [], []
         time.sleep(1.5)  # longer than the timeout
-        yield _events(3)
+        yield _events(3), []
 
     with open_ledger(postgres_url) as ledger:
         before = event_count(ledger)
-        assert ledger.app.recorder.insert_event_chunks(iter([[], []])) == 0
+        assert ledger.app.recorder.insert_event_chunks(iter([([], []), ([], [])])) == 0
         assert ledger.app.recorder.insert_event_chunks(chunks()) == 3
         assert event_count(ledger) == before + 3
