@@ -100,8 +100,9 @@ class ProjectionRunner:
     def catch_up(self, progress: ProgressFn | None = None, stop: int | None = None,
                  until: datetime | None = None) -> int:
         """Fold every recorded event not yet seen; returns how many were read.
-        With ``until``, events recorded after that time are passed over: the
-        views become what the ledger knew then."""
+        With ``until``, the fold ends at the first event recorded after that
+        time: the views become what the ledger knew then, at a cost that
+        grows with the events recorded before it, not with the whole log."""
         seen = 0
         with self.engine.begin() as conn:
             positions = self.positions(conn)
@@ -112,8 +113,13 @@ class ProjectionRunner:
             if not notifications:
                 return seen
             decoded = [(n.id, self.mapper.to_domain_event(n)) for n in notifications]
+            later = False
             if until is not None:
-                decoded = [(i, e) for i, e in decoded if e.timestamp <= until]
+                # The log is in recorded order: from the first event recorded
+                # after ``until`` on, everything is later still.
+                cut = next((k for k, (_, e) in enumerate(decoded) if e.timestamp > until), None)
+                if cut is not None:
+                    decoded, later = decoded[:cut], True
             last_id = notifications[-1].id
             with self.engine.begin() as conn:
                 if self._moved_by_another_runner(conn, positions):
@@ -122,9 +128,10 @@ class ProjectionRunner:
                 for projection in self.projections:
                     position = positions[projection.name]
                     fresh = [(i, e) for i, e in decoded if i > position]
-                    if not fresh:
-                        continue
-                    projection.process(conn, fresh)
+                    if fresh:
+                        projection.process(conn, fresh)
+                    # The position moves past the whole batch even when nothing
+                    # in it was for this view (or known by ``until``).
                     conn.execute(tracking.update()
                                  .where(tracking.c.name == projection.name)
                                  .values(position=last_id))
@@ -132,6 +139,8 @@ class ProjectionRunner:
             seen += len(notifications)
             if progress:
                 progress(len(notifications))
+            if later:
+                return seen
 
 
 def checksums(engine: sa.Engine, projections: Sequence[Projection]) -> dict[str, str]:

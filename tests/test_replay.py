@@ -6,11 +6,12 @@ import json
 import time
 from datetime import datetime, timezone
 
+import pytest
 import sqlalchemy as sa
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from adapters.runtime import CommandRefused, open_ledger
 from ledger.months import Month
 from projections.runner import metadata
 
@@ -118,3 +119,35 @@ def test_replay_reports_a_view_that_differs(sqlite_url, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "entitlements" in out and "DIFFERS from the live view" in out
     assert out.count("matches the live view") == 2
+
+
+def test_as_known_at_ends_and_reads_only_what_was_recorded_before(sqlite_url, tmp_path):
+    """More than a batch (5,000 events) recorded after T used to make the
+    as-known-at replay loop for ever on a batch with nothing before T."""
+    people = synthetic.registrations(6000, seed=3, first=Month.parse("2024-07"), months_count=1)
+    first, second = people[:3000], people[3000:]
+    with open_ledger(sqlite_url) as ledger:
+        before_all = datetime.now(timezone.utc)
+        time.sleep(0.01)
+        ledger.import_decisions(decisions_file(tmp_path / "a.csv", first), "o")
+        between = datetime.now(timezone.utc)
+        time.sleep(0.01)
+        ledger.import_decisions(decisions_file(tmp_path / "b.csv", second), "o")
+        total = ledger.app.recorder.max_notification_id()
+
+        read, _ = ledger.rebuild_into(f"sqlite:///{tmp_path / 'none.db'}", until=before_all,
+                                      show_progress=False)
+        assert read <= ledger.runner.BATCH < total  # stopped at the first later batch
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'none.db'}")
+        assert _views(engine)["ent_beneficiaries"] == []
+
+        read, _ = ledger.rebuild_into(f"sqlite:///{tmp_path / 'between.db'}", until=between,
+                                      show_progress=False)
+        assert read < total
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'between.db'}")
+        known = {row[0] for row in _views(engine)["ent_beneficiaries"]}
+        assert known == {p["citizen_id"] for p in first}
+
+        assert ledger.beneficiary_report(second[0]["citizen_id"], as_known_at=datetime.now(timezone.utc))
+        with pytest.raises(CommandRefused, match="not registered"):
+            ledger.beneficiary_report(second[0]["citizen_id"], as_known_at=between)
