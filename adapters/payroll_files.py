@@ -85,6 +85,10 @@ def payroll_id_of(agent_code: str, month: str) -> str:
     return f"{agent_code}/{month}"
 
 
+class TotalsDiffer(ValueError):
+    """A list's lines do not add up to what the payroll recorded for it."""
+
+
 @dataclass(frozen=True)
 class ListTotals:
     """What a list adds up to, known before it is written (the pain.001
@@ -171,7 +175,7 @@ def _write_lines(lines: Iterable[PayrollFileLine], writers: list, agent_code: st
         for writer in writers:
             writer.add(line)
     if ListTotals(*counted) != totals:
-        raise ValueError(f"the lines add up to {ListTotals(*counted)}, not to {totals}")
+        raise TotalsDiffer(f"the lines add up to {ListTotals(*counted)}, not to {totals}")
 
 
 class _Staging:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 from contextlib import contextmanager
 from datetime import datetime
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from ledger.contracts import Contracts
 from ledger.months import Month, month_range
 from ledger.clawback import open_overpayment_vnd
 from ledger.entitlement import due_for_month
-from ledger.payroll import CALENDAR_ID, PayrollOutOfOrder, owed_months
+from ledger.payroll import CALENDAR_ID, PayrollOutOfOrder, list_digest, list_entry, owed_months
 from ledger.settlement import AgentSettlement
 from projections import entitlements as ent_view
 from projections import payouts as pay_view
@@ -166,20 +165,35 @@ class Ledger:
 
     @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
+        """Each agent's files for a month, as the payroll recorded them: the
+        agents, totals and list digests come from the payroll calendar (the
+        event store); the lines are streamed from the payout view, and a list
+        whose lines do not give the recorded digest is refused (the view was
+        altered: ``ledger replay`` shows it), its files removed."""
         settings = OfficeSettings.from_env()
+        calendar = self.app.calendar()
+        recorded = calendar.months.get(str(month), {}) if calendar else {}
         written: list[Path] = []
         with self.engine.connect() as conn:
-            runs = pay_view.payroll_of(conn, str(month))
-            for run in runs:
-                rows = pay_view.lines_in_file_order(conn, json.loads(run["line_ids"]),
-                                                    json.loads(run["carried_ids"]))
-                # What the payroll recorded for the list: the files must add up to it.
-                totals = payroll_files.ListTotals(run["lines_count"], run["advance_vnd"],
-                                                  run["carried_count"], run["carried_vnd"])
-                written += payroll_files.write_payroll_files(
-                    out_dir, run["agent_code"], str(month), run["channel"], map(_file_line, rows),
-                    debtor_name=settings.office_name, debtor_account=settings.treasury_account,
-                    created_at=datetime.fromisoformat(run["recorded_at"]), totals=totals)
+            for code, run in sorted(recorded.items()):
+                entries: list[str] = []
+                rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries)
+                totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
+                                                  len(run["carried"]), run["carried_vnd"])
+                altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
+                           "no file written for it; run `ledger replay` to see which view was altered")
+                try:
+                    files = payroll_files.write_payroll_files(
+                        out_dir, code, str(month), run["channel"], map(_file_line, rows),
+                        debtor_name=settings.office_name, debtor_account=settings.treasury_account,
+                        created_at=calendar.issued_at[str(month)], totals=totals)
+                except payroll_files.TotalsDiffer as exc:
+                    raise CommandRefused(f"{altered} ({exc})") from None
+                if "digest" in run and list_digest(entries) != run["digest"]:
+                    for path in files:
+                        Path(path).unlink(missing_ok=True)
+                    raise CommandRefused(altered)
+                written += files
         return written
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
@@ -509,6 +523,17 @@ def _file_line(row: dict) -> payroll_files.PayrollFileLine:
         months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],
         receiver=row["receiver"], bank_account=row["bank_account"],
         home_delivery=row["home_delivery"], carried=row["carried"])
+
+
+def _entered(rows, entries: list[str]):
+    """The rows, each noted as a list entry (see ledger.payroll.list_entry)."""
+    for row in rows:
+        entries.append(list_entry(
+            row["line_id"], row["payroll_id"], row["months"].split(";"), row["amount_vnd"],
+            carried=bool(row["carried"]), citizen_id=row["citizen_id"], full_name=row["full_name"],
+            commune_code=row["commune_code"], receiver=row["receiver"], bank_account=row["bank_account"],
+            home_delivery=row["home_delivery"]))
+        yield row
 
 
 def _rebuild_until(runner: ProjectionRunner, until: datetime, advance) -> int:

@@ -22,7 +22,8 @@ from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
 from .payouts import AgentResult, Recovery
-from .payroll import CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, plan_funeral, plan_line
+from .payroll import (CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
+                      list_entry, plan_funeral, plan_line)
 from .rules import RuleSet
 
 LoadMany = Callable[[Sequence[UUID]], Mapping[UUID, Beneficiary]]
@@ -235,8 +236,10 @@ class LedgerApp(Application):
             return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
         calendar.check_next(month)
         agents: dict[str, dict] = {}
+        entries: dict[str, list[str]] = {}  # agent code -> its list's entries, for the digest
 
         def agent(code: str, channel: str) -> dict:
+            entries.setdefault(code, [])
             return agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
                                             "advance_vnd": 0, "carried_vnd": 0})
 
@@ -252,6 +255,12 @@ class LedgerApp(Application):
                     entry = agent(line.agent_code, line.channel)
                     entry["lines"].append(line.line_id)
                     entry["advance_vnd"] += line.amount_vnd
+                    issued = person.pending_events[-1]
+                    entries[line.agent_code].append(list_entry(
+                        line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=False,
+                        citizen_id=issued.citizen_id, full_name=issued.full_name,
+                        commune_code=issued.commune_code, receiver=issued.receiver,
+                        bank_account=issued.bank_account, home_delivery=issued.home_delivery))
                     if not touched or touched[-1] is not person:
                         touched.append(person)
                 if state.facts.status_at(month) == f.SUSPENDED:
@@ -261,12 +270,15 @@ class LedgerApp(Application):
                         entry = agent(line.agent_code, line.channel)
                         entry["carried"].append(line.line_id)
                         entry["carried_vnd"] += line.amount_vnd
+                        entries[line.agent_code].append(list_entry(
+                            line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=True))
                 if len(touched) >= self.CHUNK_PEOPLE:
                     yield touched
                     touched = []
-            for entry in agents.values():
+            for code, entry in agents.items():
                 entry["lines"].sort()
                 entry["carried"].sort()
+                entry["digest"] = list_digest(entries[code])
             calendar.issue(month, agents, self.rules, actor)
             yield [*touched, calendar]
 

@@ -6,6 +6,8 @@ withdrawn. Months still held unpaid by a post office count as issued, so
 they are carried forward, never issued twice."""
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -94,6 +96,30 @@ def citizen_of_line(line: str) -> str | None:
     return None
 
 
+def list_entry(line_id: str, payroll_id: str, months, amount_vnd: int, *, carried: bool,
+               citizen_id: str = "", full_name: str = "", commune_code: str = "", receiver: str = "",
+               bank_account: str = "", home_delivery: bool = False) -> str:
+    """One line of an agent's list as the payroll recorded it, for the
+    list's digest: who, what for, how much and where the money goes. A
+    carried line is named by its key and amount (it was listed in full when
+    it was issued)."""
+    months_text = ";".join(str(m) for m in months)
+    if carried:
+        return f"carried|{line_id}|{payroll_id}|{months_text}|{amount_vnd}"
+    return (f"new|{line_id}|{payroll_id}|{months_text}|{amount_vnd}|{citizen_id}|{full_name}|"
+            f"{commune_code}|{receiver}|{bank_account}|{int(bool(home_delivery))}")
+
+
+def list_digest(entries) -> str:
+    """SHA-256 of an agent's list entries in line-id order: the files written
+    from the payout view later must give the same, or the view was altered."""
+    digest = hashlib.sha256()
+    for entry in sorted(entries):
+        digest.update(entry.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 def payroll_id(agent_code: str, month: Month) -> str:
     return f"{agent_code}/{month}"
 
@@ -119,6 +145,7 @@ class PayrollCalendar(Aggregate):
 
     def __init__(self) -> None:
         self.months: dict[str, dict] = {}  # "YYYY-MM" -> per-agent summary
+        self.issued_at: dict[str, object] = {}  # "YYYY-MM" -> when the payroll was recorded
         self.reports: dict[str, dict] = {}  # "AGENT/YYYY-MM" -> the agent's own figures
         self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
         self.closed: dict[str, dict] = {}  # "YYYY-MM" -> per-agent settled figures
@@ -128,13 +155,16 @@ class PayrollCalendar(Aggregate):
 
     class MonthIssued(Aggregate.Event):
         month: Month
-        agents: dict  # agent code -> {"channel", "lines", "carried", "advance_vnd"}
+        # agent code -> {"channel", "lines", "carried", "advance_vnd", "carried_vnd",
+        # "digest" (of the list's entries, see list_digest; absent before it was kept)}
+        agents: dict
         rules_id: str
         rules_fingerprint: str
         actor: str
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.months[str(self.month)] = self.agents
+            calendar.issued_at[str(self.month)] = self.timestamp
 
     class AgentReportFiled(Aggregate.Event):
         agent_code: str
