@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .beneficiary import Beneficiary
 from .clawback import due_by_month
+from .money import effect_of
 from .months import Month, month_range
 from .rules import RuleSet
 from .state import BeneficiaryState
@@ -26,16 +27,9 @@ def money_consequence(event, before: BeneficiaryState | None, after: Beneficiary
     For a decision or a death notice: the change in what is due over the
     months it reaches, from its effective month through the last month paid
     for (or the effective month alone)."""
-    if isinstance(event, B.PayoutIssued):
-        return sum(event.amounts)
-    if isinstance(event, B.PayoutPaid):
-        return event.amount_vnd
-    if isinstance(event, (B.PayoutRejected, B.LineCancelled)):
-        return -event.amount_vnd
-    if isinstance(event, B.OverpaymentChanged):
-        return event.delta_vnd
-    if isinstance(event, (B.RecoveryRecorded, B.FuneralSupportGranted)):
-        return event.amount_vnd
+    effect = effect_of(event)
+    if effect is not None:
+        return effect.amount_vnd
     if isinstance(event, (B.DecisionEvent, B.DeathNotified)) and (before is None or after.facts is not before.facts):
         start = getattr(event, "effective", None) or Month.containing(event.date_of_death)
         last = max([start, *after.book.months()])

@@ -13,14 +13,14 @@ Accounts (the office's books):
   receivable:overpayments money paid beyond what is due, to recover
 
 Every posting is balanced by construction (one debit, one credit, the same
-amount); a trial balance over any set of postings sums to zero.
+amount); a trial balance over any set of postings sums to zero. Which
+events post what is defined once, in ledger/money.py.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from .beneficiary import Beneficiary
+
 from .months import Month
-from .payouts import FUNERAL
 
 DRAWN = "budget:drawn"
 RETURNED = "budget:returned"
@@ -45,50 +45,6 @@ class Posting:
     kind: str  # advance, disbursed, returned, overpayment, recovered, fee, ...
     agent_code: str = ""
     line_id: str = ""
-
-
-def _expense(kind: str) -> str:
-    return FUNERAL_SUPPORT if kind == FUNERAL else ALLOWANCES
-
-
-def postings_for(event: object) -> list[Posting]:
-    """The postings of one event (none for events that move no money)."""
-    B = Beneficiary
-    if isinstance(event, B.PayoutIssued):
-        return [Posting(event.payroll_month, float_of(event.agent_code), DRAWN, sum(event.amounts),
-                        "advance", event.agent_code, event.line_id)]
-    if isinstance(event, B.PayoutPaid):
-        month = Month.containing(event.paid_on)
-        if "paid_after_cancellation" in event.flags:
-            # The office had taken the money back (returned); the agent paid
-            # it out anyway: it is disbursed after all, from the returns.
-            return [Posting(month, _expense(event.kind), RETURNED, event.amount_vnd,
-                            "disbursed_after_cancellation", event.agent_code, event.line_id)]
-        return [Posting(month, _expense(event.kind), float_of(event.agent_code), event.amount_vnd,
-                        "disbursed", event.agent_code, event.line_id)]
-    if isinstance(event, (B.PayoutRejected, B.LineCancelled)):
-        on = event.booked_on if isinstance(event, B.PayoutRejected) else event.on
-        return [Posting(Month.containing(on), RETURNED, float_of(event.agent_code), event.amount_vnd,
-                        "returned", event.agent_code, event.line_id)]
-    if isinstance(event, B.OverpaymentChanged):
-        month = Month.containing(event.on)
-        if event.delta_vnd > 0:
-            return [Posting(month, RECEIVABLE, ALLOWANCES, event.delta_vnd, "overpayment")]
-        return [Posting(month, ALLOWANCES, RECEIVABLE, -event.delta_vnd, "overpayment_reduced")]
-    if isinstance(event, B.RecoveryRecorded):
-        debit = {"offset": FUNERAL_SUPPORT, "write_off": WRITE_OFFS}.get(event.method, RECOVERED)
-        return [Posting(Month.containing(event.paid_on), debit, RECEIVABLE, event.amount_vnd,
-                        f"recovered_{event.method}")]
-    return []
-
-
-def fee_postings(month: Month, agent_code: str, fee_vnd: int) -> list[Posting]:
-    """The fee is advanced to the agent and taken by it in the same month:
-    its float is unchanged, so the fee never eats into money owed."""
-    if fee_vnd <= 0:
-        return []
-    return [Posting(month, float_of(agent_code), DRAWN, fee_vnd, "fee_advance", agent_code),
-            Posting(month, FEES, float_of(agent_code), fee_vnd, "fee", agent_code)]
 
 
 def trial_balance(postings: list[Posting]) -> dict[str, int]:

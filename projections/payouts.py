@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from ledger import payouts
 from ledger.beneficiary import Beneficiary
+from ledger.money import effect_of
 from ledger.months import Month
 from ledger.payroll import PayrollCalendar, citizen_of_line
 
@@ -68,14 +69,6 @@ unclaimed_table = sa.Table(
     sa.Column("last_payroll_month", sa.String(7), nullable=False),
 )
 
-STATUS_OF = {
-    Beneficiary.PayoutPaid: payouts.PAID,
-    Beneficiary.PayoutUnpaid: payouts.UNPAID,
-    Beneficiary.PayoutRejected: payouts.REJECTED,
-    Beneficiary.LineCancelled: payouts.CANCELLED,
-}
-
-
 class PayoutsProjection:
     name = "payouts"
     tables = (lines, runs, unclaimed_table)
@@ -96,14 +89,11 @@ class PayoutsProjection:
                     receiver=event.receiver, bank_account=event.bank_account,
                     home_delivery=event.home_delivery, status=payouts.ISSUED, settled_on=None,
                     detail="", flags=""))
-            elif type(event) in STATUS_OF:
-                settled_on = (getattr(event, "paid_on", None) or getattr(event, "booked_on", None)
-                              or getattr(event, "on", None))
-                detail = getattr(event, "received_by", "") or getattr(event, "reason_code", "") \
-                    or getattr(event, "note", "") or getattr(event, "reason", "")
-                updates.append(dict(line_id=event.line_id, status=STATUS_OF[type(event)],
-                                    settled_on=settled_on.isoformat() if settled_on else None,
-                                    detail=detail, flags=";".join(getattr(event, "flags", []))))
+            elif (effect := effect_of(event)) is not None and effect.line is not None:
+                result = effect.line
+                updates.append(dict(line_id=result.line_id, status=result.status,
+                                    settled_on=result.settled_on.isoformat() if result.settled_on else None,
+                                    detail=result.detail, flags=";".join(result.flags)))
             elif isinstance(event, PayrollCalendar.MonthIssued):
                 for code, agent in sorted(event.agents.items()):
                     run_rows.append(dict(

@@ -12,10 +12,9 @@ from typing import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledger.beneficiary import Beneficiary
+from ledger.money import effect_of
 from ledger.months import Month
 from ledger.payroll import PayrollCalendar
-from ledger.postings import fee_postings, postings_for
 
 from . import bulk
 from .runner import metadata
@@ -53,17 +52,15 @@ class PostingsProjection:
         last_closed = conn.execute(sa.select(sa.func.max(closed_months.c.month))).scalar()
         rows, closes = [], []
         for position, event in events:
+            effect = effect_of(event)
+            if effect is None:
+                continue
+            entries = effect.postings
+            period_floor = last_closed
             if isinstance(event, PayrollCalendar.MonthClosed):
-                entries = [p for code, figures in sorted(event.agents.items())
-                           for p in fee_postings(event.month, code, figures["fee"])]
                 closes.append({"month": str(event.month)})
                 period_floor = None  # the fees belong to the month being closed
                 last_closed = str(event.month)
-            elif isinstance(event, Beneficiary.Event):
-                entries = postings_for(event)
-                period_floor = last_closed
-            else:
-                continue
             citizen = getattr(event, "citizen_id", "") or (event.line_id[8:20] if getattr(event, "line_id", "") else "")
             for seq, p in enumerate(entries):
                 natural = str(p.month)
