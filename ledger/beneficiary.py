@@ -15,7 +15,7 @@ from . import facts as f
 from . import payouts
 from .decisions import Decision, DeathNotice
 from .errors import Refused
-from .facts import BeneficiaryFacts, Basis
+from .facts import BeneficiaryFacts, Basis, Timeline
 from .months import Month
 from .payouts import AgentResult, PayLine
 from .state import BeneficiaryState
@@ -117,16 +117,14 @@ class Beneficiary(Aggregate):
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is None, "a beneficiary is registered once"
             b = self.basis
-            return (
-                BeneficiaryFacts(
-                    self.citizen_id, self.full_name, self.birth_date, self.sex, self.effective
-                )
-                .with_category(f.CategoryFact(b, tuple(self.categories), self.children_count))
-                .with_status(f.StatusFact(b, f.ACTIVE))
-                .with_residence(f.ResidenceFact(b, self.province_code, self.commune_code))
-                .with_channel(
-                    f.ChannelFact(b, self.channel, self.agent_code, self.bank_account, self.home_delivery)
-                )
+            # Built in one go (not fact by fact): a province registers at once.
+            return BeneficiaryFacts(
+                self.citizen_id, self.full_name, self.birth_date, self.sex, self.effective,
+                categories=Timeline((f.CategoryFact(b, tuple(self.categories), self.children_count),)),
+                statuses=Timeline((f.StatusFact(b, f.ACTIVE),)),
+                residences=Timeline((f.ResidenceFact(b, self.province_code, self.commune_code),)),
+                channels=Timeline((f.ChannelFact(b, self.channel, self.agent_code, self.bank_account,
+                                                 self.home_delivery),)),
             )
 
     class CategoryChanged(DecisionEvent):
