@@ -147,24 +147,19 @@ def checksums(engine: sa.Engine, projections: Sequence[Projection]) -> dict[str,
     """A SHA-256 per projection over its rows in a canonical order and form,
     the same whichever database holds them."""
     import hashlib
-    import json
+
+    import orjson
 
     out = {}
     with engine.connect() as conn:
         for projection in projections:
             digest = hashlib.sha256()
             for table in projection.tables:
-                rows = sorted(json.dumps([_canonical(v) for v in row], ensure_ascii=False)
+                rows = sorted(orjson.dumps([int(v) if isinstance(v, bool) else v for v in row])
                               for row in conn.execute(sa.select(table)))
                 digest.update(f"{table.name}:{len(rows)}\n".encode())
                 for row in rows:
-                    digest.update(row.encode())
+                    digest.update(row)
                     digest.update(b"\n")
             out[projection.name] = digest.hexdigest()
     return out
-
-
-def _canonical(value):
-    if isinstance(value, bool):
-        return int(value)
-    return value

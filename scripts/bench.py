@@ -1,3 +1,10 @@
-import sys, pathlib  # noqa: E401  kept for `python scripts/bench.py`: the same as scripts/bench
-sys.path[:0] = [str(pathlib.Path(__file__).resolve().parent), str(pathlib.Path(__file__).resolve().parent.parent)]
-from benchmarks.cli import main; sys.exit(main())  # noqa: E402,E702
+"""`python scripts/bench.py …` runs the benchmarks as `scripts/bench …` does."""
+import pathlib
+import sys
+
+here = pathlib.Path(__file__).resolve().parent
+sys.path[:0] = [str(here), str(here.parent)]
+
+from benchmarks.cli import main  # noqa: E402
+
+sys.exit(main())

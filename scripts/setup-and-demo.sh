@@ -2,5 +2,5 @@
 # Fresh machine -> `ledger demo` on the embedded SQLite store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -e .
+. scripts/venv.sh
 ledger demo "$@"

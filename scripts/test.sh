@@ -3,7 +3,7 @@
 # PostgreSQL started here on loopback and torn down afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test]"
+. scripts/venv.sh test
 
 # pdftotext lets the report tests read the PDF they wrote (best effort: they
 # skip that check without it).
@@ -16,4 +16,4 @@ trap 'scripts/pg-tmp.sh stop "$PGTMP_DIR"' EXIT
 export LEDGER_TEST_POSTGRES_URL
 export LEDGER_REQUIRE_POSTGRES=1  # the suite fails rather than skips without it
 
-python3 -m pytest "$@"
+"$PYTHON" -m pytest "$@"
