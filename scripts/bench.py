@@ -27,11 +27,11 @@ by banks, later decisions, late death notices):
               notices, settlement reconcile (the result files as evidence),
               projections caught up. Each step's rows/s beside the raw write.
 ``replay``    every projection rebuilt from the event log with
-              ``Ledger.rebuild_into`` into a fresh SQLite file (and, on
+              ``Queries.rebuild_into`` into a fresh SQLite file (and, on
               PostgreSQL, into a fresh PostgreSQL database too), checked by
               checksum against the live views; events/s beside a raw read and
               decode of the same event rows just before.
-``whatif``    ``Ledger.whatif`` over 12 months with the standard level raised
+``whatif``    ``Queries.whatif`` over 12 months with the standard level raised
               (``ledger.whatif.with_level``): people/s.
 
 The ledger stages need the baseline (their ratios) and the import (their
@@ -290,7 +290,7 @@ class StoreSteps:
 
 class Parts:
     """Where a step's time goes inside the ledger: the seconds spent in a few
-    of its methods, wrapped on one Ledger instance (the public methods call
+    of its methods, wrapped on one ledger's objects (the public methods call
     them through ``self``, so the wrappers see every call). Each method's
     time is its own, without the wrapped methods it calls, so the parts add
     up to at most the step; the rest is parsing, checks and everything else.
@@ -341,7 +341,7 @@ class Parts:
                 if parts._open:
                     parts._open[-1][1] += elapsed
 
-        setattr(owner, name, timed)
+        object.__setattr__(owner, name, timed)  # also on a frozen dataclass (the runtime)
 
     def take(self, step_seconds: float) -> dict[str, float]:
         """The parts since the last call, with the rest of the step."""
@@ -361,7 +361,7 @@ class Parts:
 
 def ledger_parts(ledger) -> Parts:
     parts = Parts()
-    app = ledger.app
+    app = ledger.runtime.app
     for command in ("record_decisions", "run_payroll", "record_agent_results", "record_deaths"):
         parts.wrap(app, command, "command")
     parts.wrap(app, "beneficiaries", "load aggregates")
@@ -372,10 +372,10 @@ def ledger_parts(ledger) -> Parts:
     parts.wrap(app.recorder, "insert_events", "save: insert")
     for write_chunk in ("_copy_rows", "_insert_events"):
         parts.wrap(app.recorder, write_chunk, "save: insert")
-    parts.wrap(ledger, "catch_up", "catch-up: fold")
+    parts.wrap(ledger.runtime, "catch_up", "catch-up: fold")
     parts.wrap(app.recorder, "select_notifications", "catch-up: read")
-    parts.wrap(ledger.chain, "extend", "catch-up: audit seal")
-    parts.wrap(ledger, "write_payroll_files", "payroll files")
+    parts.wrap(ledger.runtime.chain, "extend", "catch-up: audit seal")
+    parts.wrap(ledger.commands, "write_payroll_files", "payroll files")
     return parts
 
 
@@ -758,11 +758,26 @@ def province_file(work: Work, entry: dict[str, Any]) -> Path:
     return Path(work.province) / entry["file"]
 
 
-def open_ledger(steps: StoreSteps, url: str, out: dict[str, Any]):
-    from adapters.runtime import Ledger
+class BenchLedger:
+    """One store's runtime with the commands and queries over it, as the
+    ``ledger`` command wires them."""
 
+    def __init__(self, url: str) -> None:
+        from adapters.bootstrap import build_runtime
+        from adapters.commands import Commands
+        from adapters.queries import Queries
+
+        self.runtime = build_runtime(url)
+        self.queries = Queries(self.runtime)
+        self.commands = Commands(self.runtime, self.queries)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+
+def open_ledger(steps: StoreSteps, url: str, out: dict[str, Any]):
     with steps.step("open ledger") as took:
-        ledger = Ledger(url)
+        ledger = BenchLedger(url)
     out["open"] = Figure("ledgers", 1, **took).as_dict()
     steps.done("open ledger")
     return ledger
@@ -824,29 +839,29 @@ def work_baseline(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
 def work_import(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
     """parse, record, project, then the same file again (records nothing)."""
     from adapters.decisions_file import parse_decisions
-    from adapters.runtime import without_cycle_collector
+    from adapters.gc_pause import without_cycle_collector
 
     csv_path = province_file(work, load_province(work)["registrations"])
     ledger = open_ledger(steps, work.url, out)
     parts = ledger_parts(ledger)
     try:
         def parse():
-            parsed = parse_decisions(csv_path, ledger.rules.category_codes())
+            parsed = parse_decisions(csv_path, ledger.runtime.rules.category_codes())
             return "rows", len(parsed.decisions), dict(value=parsed)
         parsed = measure_step(steps, out, "parse", "parse+validate", parse, parts)
 
-        @without_cycle_collector  # as Ledger.import_decisions runs the command
+        @without_cycle_collector  # as Commands.import_decisions runs the command
         def record():
-            outcome = ledger.app.record_decisions(parsed.decisions, ACTOR)
+            outcome = ledger.runtime.app.record_decisions(parsed.decisions, ACTOR)
             return "events", outcome.recorded_events, dict(rows=outcome.rows)
         measure_step(steps, out, "record", "record", record, parts)
         del parsed  # not needed any more: keep the later steps' memory peak honest
 
         measure_step(steps, out, "project", "project",
-              lambda: ("events", ledger.catch_up(show_progress=False), {}), parts)
+              lambda: ("events", ledger.runtime.catch_up(show_progress=False), {}), parts)
 
         def reimport():
-            summary = ledger.import_decisions(csv_path, ACTOR)
+            summary = ledger.commands.import_decisions(csv_path, ACTOR)
             return "rows", summary.rows, dict(recorded_events=summary.recorded_events,
                                               unchanged_rows=summary.unchanged_rows)
         measure_step(steps, out, "reimport", "re-import", reimport, parts)
@@ -858,8 +873,8 @@ def work_import(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
 
 def mean_state_bytes(ledger) -> float:
     """Average size of a stored event's state, to check the raw rows match it."""
-    query = sa.text(f"SELECT avg(length(state)) FROM {ledger.store.events_table}")
-    with ledger.engine.connect() as connection:
+    query = sa.text(f"SELECT avg(length(state)) FROM {ledger.runtime.store.events_table}")
+    with ledger.runtime.engine.connect() as connection:
         mean = connection.execute(query).scalar()
     return round(float(mean or 0.0), 1)
 
@@ -889,7 +904,7 @@ def import_results(ledger, files: Sequence[dict[str, Any]]) -> tuple[str, int, d
     rows = recorded = unchanged = suspended = flagged = 0
     statuses: dict[str, int] = defaultdict(int)
     for made in files:
-        load = ledger.import_postoffice if made["channel"] == "cash" else ledger.import_bank
+        load = ledger.commands.import_postoffice if made["channel"] == "cash" else ledger.commands.import_bank
         summary = load(made["file"], ACTOR)
         rows += summary.rows
         recorded += summary.recorded
@@ -920,13 +935,13 @@ def work_cycle(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
         decisions = province_file(work, province["later_decisions"][str(month)])
 
         def decide():
-            summary = ledger.import_decisions(decisions, ACTOR)
+            summary = ledger.commands.import_decisions(decisions, ACTOR)
             return "rows", summary.rows, dict(recorded_events=summary.recorded_events,
                                               unchanged_rows=summary.unchanged_rows)
         measure_step(steps, steps_out, "decisions", "decisions", decide, parts)
 
         def payroll():
-            summary = ledger.run_payroll(month, payroll_dir, ACTOR)
+            summary = ledger.commands.run_payroll(month, payroll_dir, ACTOR)
             return "lines", summary.lines + summary.carried_lines, dict(
                 new_lines=summary.lines, carried_lines=summary.carried_lines,
                 advance_vnd=summary.amount, carried_vnd=summary.carried_amount,
@@ -946,21 +961,21 @@ def work_cycle(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
         def deaths():
             if not notices["rows"]:
                 return "rows", 0, dict(recorded_events=0)
-            summary = ledger.import_deaths(province_file(work, notices), ACTOR)
+            summary = ledger.commands.import_deaths(province_file(work, notices), ACTOR)
             return "rows", summary.rows, dict(recorded_events=summary.recorded_events)
         measure_step(steps, steps_out, "deaths", "death notices", deaths, parts)
 
         evidence = [m["file"] for m in made["files"]]
 
         def reconcile():
-            settlements = ledger.reconcile(month, evidence=evidence)
+            settlements = ledger.queries.reconcile(month, evidence=evidence)
             variances = sum(len(s.variances) for s in settlements)
             return "rows", sum(m["rows"] for m in made["files"]), dict(
                 agents=len(settlements), variances=variances)
         measure_step(steps, steps_out, "reconcile", "reconcile", reconcile, parts)
 
         measure_step(steps, steps_out, "catch_up", "catch-up",
-              lambda: ("events", ledger.catch_up(show_progress=False), {}), parts)
+              lambda: ("events", ledger.runtime.catch_up(show_progress=False), {}), parts)
     finally:
         parts.close()
         ledger.close()
@@ -971,7 +986,7 @@ CYCLE_STEPS = ("payroll", "postoffice", "bank", "deaths", "reconcile", "catch_up
 
 def raw_read_of_ledger_events(ledger, work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
     """The same rows the replay reads, read raw just before it."""
-    store = ledger.store
+    store = ledger.runtime.store
     if store.kind == "sqlite":
         path = Path(store.env["SQLITE_DBNAME"])
         read = {"keyset": ("raw keyset read+JSON", lambda: sqlite_keyset_read(path, store.events_table))}
@@ -988,23 +1003,24 @@ def raw_read_of_ledger_events(ledger, work: Work, steps: StoreSteps, out: dict[s
 
 def replay_into(ledger, steps: StoreSteps, out: dict[str, Any], key: str, label: str,
                 url: str, live: dict[str, str]) -> None:
-    """Ledger.rebuild_into, timed whole (it ends by checksumming the rebuilt
+    """Queries.rebuild_into, timed whole (it ends by checksumming the rebuilt
     views); the checksums are then timed alone, to tell the fold from them."""
-    from adapters.runtime import view_projections
+    from adapters.bootstrap import view_projections
     from adapters.store import open_store
     from projections.runner import checksums
 
     parts = Parts()  # only the garbage collector's part: nothing is wrapped
     try:
         with steps.step(label) as took:
-            events_count, sums = ledger.rebuild_into(url, show_progress=False)
+            rebuilt = ledger.queries.rebuild_into(url, show_progress=False)
+        events_count, sums = rebuilt.events, rebuilt.checksums
     finally:
         parts.close()
     figure = Figure("events", events_count, **took)
     engine = open_store(url).engine()
     try:
         with stopwatch() as checksum_took:
-            checksums(engine, view_projections(ledger.rules))
+            checksums(engine, view_projections(ledger.runtime.rules))
     finally:
         engine.dispose()
     entry = figure.as_dict()
@@ -1023,7 +1039,7 @@ def work_replay(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
     ledger = open_ledger(steps, work.url, out)
     try:
         with steps.step("live checksums") as took:
-            live = ledger.live_checksums()
+            live = ledger.queries.live_checksums()
         out["live_checksums"] = dict(Figure("views", len(live), **took).as_dict(), checksums=live)
         steps.done("live checksums")
         raw_read_of_ledger_events(ledger, work, steps, out)
@@ -1047,10 +1063,10 @@ def work_whatif(work: Work, steps: StoreSteps, out: dict[str, Any]) -> None:
     last = first + (WHATIF_MONTHS_COUNT - 1)
     ledger = open_ledger(steps, work.url, out)
     try:
-        candidate = with_level(ledger.rules, WHATIF_LEVEL_VND, first)
+        candidate = with_level(ledger.runtime.rules, WHATIF_LEVEL_VND, first)
 
         def whatif():
-            result = ledger.whatif(candidate, first, last)
+            result = ledger.queries.whatif(candidate, first, last)
             return "people", result.people, dict(
                 first=str(first), last=str(last), level_vnd=WHATIF_LEVEL_VND,
                 changed_months=len(result.changed),

@@ -1,6 +1,8 @@
 """Small helpers shared by the storage and end-to-end tests."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from adapters.synthetic import DECISION_COLUMNS, write_csv
@@ -23,7 +25,7 @@ def decisions_file(path, rows, columns=DECISION_COLUMNS):
 
 
 def event_count(ledger) -> int:
-    return ledger.app.recorder.max_notification_id() or 0
+    return ledger.runtime.app.recorder.max_notification_id() or 0
 
 
 def dump_views(engine: sa.Engine) -> dict[str, list[tuple]]:
@@ -38,3 +40,24 @@ def dump_views(engine: sa.Engine) -> dict[str, list[tuple]]:
             rows = conn.execute(sa.select(table)).all()
             out[table.name] = sorted(tuple(r) for r in rows)
     return out
+
+
+class OpenLedger:
+    """What a test works with on one store: the wired runtime, the commands
+    and the queries over it."""
+
+    def __init__(self, runtime):
+        from adapters.commands import Commands
+        from adapters.queries import Queries
+
+        self.runtime = runtime
+        self.queries = Queries(runtime)
+        self.commands = Commands(runtime, self.queries)
+
+
+@contextmanager
+def open_ledger(url, rules=None):
+    from adapters.bootstrap import open_runtime
+
+    with open_runtime(url, rules) as runtime:
+        yield OpenLedger(runtime)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from ledger.months import Month
 from projections.runner import metadata
 
@@ -33,17 +33,17 @@ def _views(engine) -> dict:
 def _month(ledger, month, tmp_path, dead):
     notices = synthetic.death_notices(dead, month)
     if notices:
-        ledger.import_deaths(synthetic.write_csv(tmp_path / f"d-{month}.csv", notices, synthetic.DEATH_COLUMNS), "o")
-    payroll = ledger.run_payroll(month, tmp_path / "out", "o")
+        ledger.commands.import_deaths(synthetic.write_csv(tmp_path / f"d-{month}.csv", notices, synthetic.DEATH_COLUMNS), "o")
+    payroll = ledger.commands.run_payroll(month, tmp_path / "out", "o")
     for name in payroll.files:
         if name.endswith(".csv"):
             rows = synthetic.read_payroll_csv(name)
             if "VNPOST" in name:
-                ledger.import_postoffice(synthetic.write_csv(
+                ledger.commands.import_postoffice(synthetic.write_csv(
                     tmp_path / f"po-{month}.csv", synthetic.postoffice_results(rows, str(month), seed=4, dead=dead),
                     synthetic.POSTOFFICE_RESULT_COLUMNS), "o")
             else:
-                ledger.import_bank(synthetic.write_csv(
+                ledger.commands.import_bank(synthetic.write_csv(
                     tmp_path / f"b-{month}-{len(rows)}.csv", synthetic.bank_results(rows, str(month), seed=4, dead=dead),
                     synthetic.BANK_RESULT_COLUMNS), "o")
 
@@ -52,36 +52,36 @@ def test_replay_is_deterministic_and_as_known_at_equals_the_past(store_url, tmp_
     registered = synthetic.registrations(60, seed=4, first=FIRST, months_count=1)
     dead = synthetic.deaths(registered, seed=4, first=FIRST, last=FIRST + 3, yearly_rate=0.8)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "reg.csv", registered), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "reg.csv", registered), "o")
         _month(ledger, FIRST, tmp_path, dead)
-        ledger.catch_up()
-        then_views = _views(ledger.engine)
+        ledger.runtime.catch_up()
+        then_views = _views(ledger.runtime.engine)
         someone = registered[0]["citizen_id"]
-        then_show = ledger.beneficiary_report(someone)
+        then_show = ledger.queries.beneficiary_report(someone).as_dict()
         time.sleep(0.01)
         moment = datetime.now(timezone.utc)
         time.sleep(0.01)
         for offset in (1, 2):  # more is recorded afterwards
             _month(ledger, FIRST + offset, tmp_path, dead)
-        ledger.catch_up()
-        now_views = _views(ledger.engine)
+        ledger.runtime.catch_up()
+        now_views = _views(ledger.runtime.engine)
         assert now_views != then_views
 
         # As known at the moment: equal to what the live views were then.
-        ledger.rebuild_into(f"sqlite:///{tmp_path / 'asof.db'}", until=moment, show_progress=False)
+        ledger.queries.rebuild_into(f"sqlite:///{tmp_path / 'asof.db'}", until=moment, show_progress=False)
         from adapters.store import open_store
         engine = open_store(f"sqlite:///{tmp_path / 'asof.db'}").engine()
         assert _views(engine) == then_views
         engine.dispose()
-        assert ledger.beneficiary_report(someone, as_known_at=moment) == dict(
+        assert ledger.queries.beneficiary_report(someone, as_known_at=moment).as_dict() == dict(
             then_show, as_known_at=moment.isoformat())
-        assert _views(ledger.engine) == now_views  # the live views were not touched
+        assert _views(ledger.runtime.engine) == now_views  # the live views were not touched
 
         # Two full rebuilds are identical, and equal to the live views.
-        one = ledger.rebuild_into(f"sqlite:///{tmp_path / 'one.db'}", show_progress=False)
-        two = ledger.rebuild_into(f"sqlite:///{tmp_path / 'two.db'}", show_progress=False)
+        one = ledger.queries.rebuild_into(f"sqlite:///{tmp_path / 'one.db'}", show_progress=False)
+        two = ledger.queries.rebuild_into(f"sqlite:///{tmp_path / 'two.db'}", show_progress=False)
         assert one == two
-        assert one[1] == ledger.live_checksums()
+        assert one.checksums == ledger.queries.live_checksums()
         assert (tmp_path / "one.db").read_bytes() != b""
 
     assert main(["--db", store_url, "replay", "--json"]) == 0
@@ -94,7 +94,7 @@ def test_replay_is_deterministic_and_as_known_at_equals_the_past(store_url, tmp_
 
 def open_ledger_checksums(url):
     from adapters.rulefiles import default_ruleset
-    from adapters.runtime import view_projections
+    from adapters.bootstrap import view_projections
     from adapters.store import open_store
     from projections.runner import checksums
 
@@ -108,8 +108,8 @@ def open_ledger_checksums(url):
 def test_replay_reports_a_view_that_differs(sqlite_url, tmp_path, capsys):
     from .helpers import REGISTER
     with open_ledger(sqlite_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER]), "o")
-        with ledger.engine.begin() as conn:  # someone edits a read model by hand
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER]), "o")
+        with ledger.runtime.engine.begin() as conn:  # someone edits a read model by hand
             conn.execute(sa.text("UPDATE ent_segments SET amount_vnd = amount_vnd + 1"))
     import pytest
     with pytest.raises(SystemExit) as caught:
