@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ledger.months import Month
-from projections import entitlements as ent_view
 
-from .runtime import CommandRefused, Ledger
+from .bootstrap import open_runtime
+from .commands import Commands
+from .errors import CommandRefused
+from .programs import run_demo_command, run_keygen
+from .queries import Queries
 from .rulefiles import RuleFileError
 from .store import StoreURLError
 from .tabular import InputRejected
@@ -63,22 +66,21 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 
 # --- commands ----------------------------------------------------------------------
+# Each handler takes the commands, the queries and the parsed arguments; it
+# calls one of them and words the typed answer (``as_dict()``: cli.md keys).
 
-def cmd_init(ledger: Ledger, args: argparse.Namespace) -> None:
-    ledger.catch_up()
-    _emit(args, {"database": ledger.store.kind, "events": ledger.app.recorder.max_notification_id() or 0},
+def cmd_init(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.init().as_dict(),
           lambda d: f"stores ready on {d['database']} ({d['events']} events recorded)")
 
 
-def cmd_import_decisions(ledger: Ledger, args: argparse.Namespace) -> None:
-    summary = ledger.import_decisions(args.file, args.actor)
-    _emit(args, summary.as_dict(), lambda d: (
-        f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
-        f"{d['unchanged_rows']} rows already recorded"))
+def _import_human(d: dict) -> str:
+    return (f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
+            f"{d['unchanged_rows']} rows already recorded")
 
 
-def beneficiary_report(ledger: Ledger, citizen_id: str, as_known_at: datetime | None = None) -> dict:
-    return ledger.beneficiary_report(citizen_id, as_known_at)
+def cmd_import_decisions(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.import_decisions(args.file, args.actor).as_dict(), _import_human)
 
 
 def _show_human(d: dict) -> str:
@@ -92,18 +94,8 @@ def _show_human(d: dict) -> str:
                                        "disbursed", "unclaimed", "cancelled"))
 
 
-def cmd_beneficiary_show(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, beneficiary_report(ledger, args.citizen_id, args.as_known_at), _show_human)
-
-
-def entitlements_report(ledger: Ledger, month: Month) -> list[dict]:
-    ledger.catch_up()
-    with ledger.engine.connect() as conn:
-        rows = ent_view.for_month(conn, str(month))
-    return [{"citizen_id": r["citizen_id"], "status": r["status"],
-             "categories": [c for c in r["categories"].split(";") if c],
-             "amount": r["amount_vnd"], "channel": r["channel"], "agent_code": r["agent_code"],
-             "commune_code": r["commune_code"]} for r in rows]
+def cmd_beneficiary_show(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, queries.beneficiary_report(args.citizen_id, args.as_known_at).as_dict(), _show_human)
 
 
 def _entitlements_human(rows: list[dict]) -> str:
@@ -114,12 +106,12 @@ def _entitlements_human(rows: list[dict]) -> str:
     return f"{body}\n{len(rows)} people, {_vnd(total)} VND due"
 
 
-def cmd_entitlements(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, entitlements_report(ledger, args.month), _entitlements_human)
+def cmd_entitlements(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [e.as_dict() for e in queries.entitlements(args.month)], _entitlements_human)
 
 
-def cmd_payroll_run(ledger: Ledger, args: argparse.Namespace) -> None:
-    summary = ledger.run_payroll(args.month, args.out, args.actor)
+def cmd_payroll_run(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    summary = commands.run_payroll(args.month, args.out, args.actor)
     _emit(args, summary.as_dict(), lambda d: (
         f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} VND advanced; "
         f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])} VND) carried forward"
@@ -137,37 +129,28 @@ def _results_human(d: dict) -> str:
     return text
 
 
-def _import_human(d: dict) -> str:
-    return (f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
-            f"{d['unchanged_rows']} rows already recorded")
+def cmd_import_deaths(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.import_deaths(args.file, args.actor).as_dict(), _import_human)
 
 
-def cmd_import_deaths(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_deaths(args.file, args.actor).as_dict(), _import_human)
+def cmd_import_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.import_recoveries(args.file, args.actor).as_dict(), _import_human)
 
 
-def cmd_import_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_recoveries(args.file, args.actor).as_dict(), _import_human)
-
-
-def recoveries_report(ledger: Ledger) -> list[dict]:
-    return ledger.recoveries()
-
-
-def cmd_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, recoveries_report(ledger), lambda rows: _table(
+def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [r.as_dict() for r in queries.recoveries()], lambda rows: _table(
         [(r["citizen_id"], ",".join(r["months"]), _vnd(r["amount"]), _vnd(r["recovered"]), _vnd(r["open"]),
           r["status"], ",".join(r["received_by"])) for r in rows],
         ("citizen_id", "months", "overpaid", "recovered", "open", "status", "received by"))
         + f"\n{sum(r['open'] for r in rows):,} VND open in {sum(1 for r in rows if r['open'])} overpayments")
 
 
-def cmd_import_postoffice(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_postoffice(args.file, args.actor, args.report).as_dict(), _results_human)
+def cmd_import_postoffice(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.import_postoffice(args.file, args.actor, args.report).as_dict(), _results_human)
 
 
-def cmd_import_bank(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_bank(args.file, args.actor, args.report).as_dict(), _results_human)
+def cmd_import_bank(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.import_bank(args.file, args.actor, args.report).as_dict(), _results_human)
 
 
 def _settlement_human(rows: list[dict]) -> str:
@@ -185,27 +168,27 @@ def _settlement_human(rows: list[dict]) -> str:
     return "\n".join(out + [f"{len(rows)} agents, {variances} variances"])
 
 
-def cmd_settlement_reconcile(ledger: Ledger, args: argparse.Namespace) -> None:
-    rows = [s.as_dict() for s in ledger.reconcile(args.month, args.agent, args.results or ())]
+def cmd_settlement_reconcile(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    rows = [s.as_dict() for s in queries.reconcile(args.month, args.agent, args.results or ())]
     _emit(args, rows, _settlement_human)
 
 
-def cmd_settlement_report(ledger: Ledger, args: argparse.Namespace) -> None:
+def cmd_settlement_report(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     from .reports import write_settlement_reports
 
-    paths = write_settlement_reports(Path(args.out), ledger.district_summary(args.month))
+    paths = write_settlement_reports(Path(args.out), queries.district_summary(args.month))
     _emit(args, {"month": str(args.month), "files": [str(p) for p in paths]},
           lambda d: "\n".join(d["files"]))
 
 
-def cmd_settlement_close(ledger: Ledger, args: argparse.Namespace) -> None:
+def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     acceptances = {}
     for text in args.accept or ():
         key, _, reason = text.partition("=")
         if not reason.strip():
             raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
         acceptances[key.strip()] = reason.strip()
-    missing = ledger.close_month(args.month, acceptances, args.actor)
+    missing = commands.close_month(args.month, acceptances, args.actor)
     if missing:
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
@@ -213,25 +196,22 @@ def cmd_settlement_close(ledger: Ledger, args: argparse.Namespace) -> None:
     _emit(args, {"month": str(args.month), "closed": True}, lambda d: f"{d['month']} closed")
 
 
-def unclaimed_report(ledger: Ledger, month: Month) -> list[dict]:
-    return ledger.unclaimed(month)
-
-
-def cmd_unclaimed(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, unclaimed_report(ledger, args.month), lambda rows: _table(
+def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [q.as_dict() for q in queries.unclaimed(args.month)], lambda rows: _table(
         [(r["agent_code"], r["commune_code"], r["citizen_id"], r["consecutive_months"],
           _vnd(r["amount"]), r["flag"]) for r in rows],
         ("agent", "commune", "citizen_id", "months", "held VND", "flag")) + f"\n{len(rows)} people")
 
 
-def cmd_rules_whatif(ledger: Ledger, args: argparse.Namespace) -> None:
+def cmd_rules_whatif(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     from ledger.whatif import with_level
 
     from .rulefiles import load_ruleset
 
-    candidate = load_ruleset(args.rules) if args.rules else with_level(ledger.rules, args.level, args.month_from)
+    current = queries.runtime.rules
+    candidate = load_ruleset(args.rules) if args.rules else with_level(current, args.level, args.month_from)
     last = args.month_to or args.month_from + 11
-    result = ledger.whatif(candidate, args.month_from, last).as_dict()
+    result = queries.whatif(candidate, args.month_from, last).as_dict()
     _emit(args, result, lambda d: (
         f"{d['from']} to {d['to']}, {d['people']} people: current rules {_vnd(d['baseline_total'])} VND, "
         f"candidate {_vnd(d['candidate_total'])} VND, difference {d['difference']:+,} VND; "
@@ -240,16 +220,16 @@ def cmd_rules_whatif(ledger: Ledger, args: argparse.Namespace) -> None:
                   for c in d["changed"][:20])))
 
 
-def cmd_audit_timeline(ledger: Ledger, args: argparse.Namespace) -> None:
-    rows = ledger.timeline(args.citizen_id)
+def cmd_audit_timeline(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    rows = [e.as_dict() for e in queries.timeline(args.citizen_id)]
     _emit(args, rows, lambda rows: _table(
         [(r["position"], r["recorded_at"][:19], r["effective"], r["type"], r["actor"], r["basis"],
           "" if r["amount"] is None else _vnd(r["amount"])) for r in rows],
         ("position", "recorded at", "effective", "event", "actor", "basis", "VND")))
 
 
-def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:
-    verdict = ledger.verify()
+def cmd_audit_verify(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    verdict = queries.verify()
     _emit(args, verdict.as_dict(), lambda d: (
         f"history intact: {d['checked']} events match their seals"
         + (f"; {d['unsealed']} recorded since the last seal" if d["unsealed"] else "")
@@ -260,7 +240,7 @@ def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:
         raise SystemExit(2)
 
 
-def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
+def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     """Rebuild every projection from the event log into a separate store and
     compare with the live views; or, as known at a time, into its own file."""
     import tempfile
@@ -269,37 +249,19 @@ def cmd_replay(ledger: Ledger, args: argparse.Namespace) -> None:
         stamp = args.as_known_at.strftime("%Y%m%dT%H%M%S")
         into = args.into or f"ledger-as-known-at-{stamp}.db"
         Path(into).unlink(missing_ok=True)
-        count, sums = ledger.rebuild_into(f"sqlite:///{into}", until=args.as_known_at)
-        data = {"as_known_at": args.as_known_at.isoformat(), "into": into, "events": count, "checksums": sums}
-        _emit(args, data, lambda d: f"the views as known at {d['as_known_at']} are in {d['into']} "
-                                    f"({d['events']} events read)")
+        rebuilt = queries.as_known_at(f"sqlite:///{into}", into, args.as_known_at)
+        _emit(args, rebuilt.as_dict(), lambda d: f"the views as known at {d['as_known_at']} are in {d['into']} "
+                                                 f"({d['events']} events read)")
         return
-    live = ledger.live_checksums()
     with tempfile.TemporaryDirectory() as folder:
         into = args.into or str(Path(folder) / "replay.db")
-        count, sums = ledger.rebuild_into(f"sqlite:///{into}")
-    data = {"events": count, "projections": [
-        {"name": name, "checksum": sums[name], "live": live[name], "matches": sums[name] == live[name]}
-        for name in sorted(sums)]}
-    data["matches"] = all(p["matches"] for p in data["projections"])
-    _emit(args, data, lambda d: "\n".join(
+        check = queries.replay_check(f"sqlite:///{into}")
+    _emit(args, check.as_dict(), lambda d: "\n".join(
         [f"rebuilt from {d['events']} events:"] +
         [f"  {p['name']:<13} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
          for p in d["projections"]]))
-    if not data["matches"]:
+    if not check.matches:
         raise SystemExit(3)
-
-
-def cmd_keygen(_ledger: None, args: argparse.Namespace) -> None:
-    from eventsourcing.cryptography import AESCipher
-
-    print(AESCipher.create_key(32))
-
-
-def cmd_demo(_ledger: None, args: argparse.Namespace) -> None:
-    from .demo import run_demo
-
-    run_demo(args)
 
 
 # --- parser --------------------------------------------------------------------------
@@ -385,9 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")
     p.add_argument("--into", help="SQLite file for the rebuilt views (default: a temporary one)")
 
-    command("keygen", cmd_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest)", json_flag=False)
+    command("keygen", run_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest)", json_flag=False)
 
-    demo = command("demo", cmd_demo, "a synthetic district run through several months", json_flag=False)
+    demo = command("demo", run_demo_command, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
     demo.add_argument("--seed", type=int, default=7)
@@ -397,14 +359,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.handler in (cmd_demo, cmd_keygen):
-            args.handler(None, args)
+        if args.handler in (run_demo_command, run_keygen):  # they open no ledger of their own
+            args.handler(args)
             return 0
-        ledger = Ledger(args.db)
-        try:
-            args.handler(ledger, args)
-        finally:
-            ledger.close()
+        with open_runtime(args.db) as runtime:
+            queries = Queries(runtime)
+            args.handler(Commands(runtime, queries), queries, args)
     except InputRejected as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 from ledger.months import Month, month_range
+from ledger.rules import UNCLAIMED_SUSPENDED, UNCLAIMED_VERIFY
 
 from . import synthetic
-from .cli import beneficiary_report, recoveries_report, unclaimed_report
-from .runtime import Ledger
+from .bootstrap import open_runtime
+from .commands import Commands
+from .queries import Queries
 from .store import open_store
 
 DEMO_URL = "sqlite:///ledger-demo.db"
@@ -29,7 +31,7 @@ def _fresh_sqlite(url: str) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, seed: int, actor: str,
+def _agent_results(commands: Commands, files: list[str], month: Month, out: Path, seed: int, actor: str,
                    dead: dict):
     """The agents pay their lists and report back; returns (paid, unpaid, rejected, suspended)."""
     counts = {"paid": 0, "unpaid": 0, "rejected": 0, "suspended": 0}
@@ -41,24 +43,24 @@ def _agent_results(ledger: Ledger, files: list[str], month: Month, out: Path, se
             results = synthetic.postoffice_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(out / "results" / f"postoffice-result-{Path(name).stem}.csv",
                                        results, synthetic.POSTOFFICE_RESULT_COLUMNS)
-            summary = ledger.import_postoffice(path, actor)
+            summary = commands.import_postoffice(path, actor)
         else:
             results = synthetic.bank_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(out / "results" / f"bank-result-{Path(name).stem}.csv",
                                        results, synthetic.BANK_RESULT_COLUMNS)
-            summary = ledger.import_bank(path, actor)
+            summary = commands.import_bank(path, actor)
         for r in results:
             counts[{"credited": "paid"}.get(r["status"], r["status"])] += 1
         counts["suspended"] += len(summary.suspended)
     return counts
 
 
-def _close(ledger: Ledger, month: Month) -> int:
+def _close(commands: Commands, queries: Queries, month: Month) -> int:
     """The settlement: every variance is followed up and accepted by the
     head of the office, with a reason, and the month is closed."""
-    keys = [v.key(s.agent_code) for s in ledger.reconcile(month) for v in s.variances]
+    keys = [v.key(s.agent_code) for s in queries.reconcile(month) for v in s.variances]
     reason = "followed up with the commune and the agent; recovery opened where money was overpaid"
-    missing = ledger.close_month(month, {key: reason for key in keys}, "demo-head-of-office")
+    missing = commands.close_month(month, {key: reason for key in keys}, "demo-head-of-office")
     assert not missing, missing
     return len(keys)
 
@@ -77,9 +79,10 @@ def run_demo(args: argparse.Namespace) -> None:
     registered = synthetic.registrations(args.people, seed=seed, area=area, first=FIRST - 2,
                                          months_count=len(months) - 2)
     dead = synthetic.deaths(registered, seed=seed, first=FIRST, last=LAST)
-    ledger = Ledger(url)
     started = time.perf_counter()
-    try:
+    with open_runtime(url) as runtime:
+        queries = Queries(runtime)
+        commands = Commands(runtime, queries)
         print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")
         for month in months:
             # Registrations reach the office in their effective month (the first
@@ -90,46 +93,44 @@ def run_demo(args: argparse.Namespace) -> None:
             changes = [c for c in changes if any(r["citizen_id"] == c["citizen_id"] for r in registered
                                                  if Month.parse(r["effective_month"]) < month)]
             path = synthetic.write_csv(out / "decisions" / f"decisions-{month}.csv", arriving + changes)
-            decided = ledger.import_decisions(path, actor)
+            decided = commands.import_decisions(path, actor)
             notices = synthetic.death_notices(dead, month)
             if notices:
-                ledger.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
-                                                         synthetic.DEATH_COLUMNS), actor)
-            payroll = ledger.run_payroll(month, out / "payroll", actor)
-            counts = _agent_results(ledger, payroll.files, month, out, seed, actor, dead)
-            variances = _close(ledger, month)
+                commands.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
+                                                           synthetic.DEATH_COLUMNS), actor)
+            payroll = commands.run_payroll(month, out / "payroll", actor)
+            counts = _agent_results(commands, payroll.files, month, out, seed, actor, dead)
+            variances = _close(commands, queries, month)
             print(f"{month}  {decided.recorded_events:>9}  {len(notices):>6}  {payroll.lines:>5}  {payroll.amount:>13,}  "
                   f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
                   f"{counts['rejected']:>8}  {counts['suspended']:>9}  {variances:>9}")
-        again = ledger.run_payroll(LAST, out / "payroll", actor)
+        again = commands.run_payroll(LAST, out / "payroll", actor)
         print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
               f"the same {len(again.files)} files rewritten.")
 
-        queue = unclaimed_report(ledger, LAST)
-        print(f"\nUnclaimed queue after {LAST}: {sum(1 for q in queue if q['flag'] == 'verify')} to verify, "
-              f"{sum(1 for q in queue if q['flag'] == 'suspended')} suspended, "
-              f"{sum(q['amount'] for q in queue):,} VND held by post offices")
+        queue = queries.unclaimed(LAST)
+        print(f"\nUnclaimed queue after {LAST}: {sum(1 for q in queue if q.flag == UNCLAIMED_VERIFY)} to verify, "
+              f"{sum(1 for q in queue if q.flag == UNCLAIMED_SUSPENDED)} suspended, "
+              f"{sum(q.amount for q in queue):,} VND held by post offices")
         for row in queue[:5]:
-            print(f"  {row['agent_code']}  commune {row['commune_code']}  {row['citizen_id']}  "
-                  f"{row['consecutive_months']} months  {row['amount']:>10,} VND  {row['flag']}")
+            print(f"  {row.agent_code}  commune {row.commune_code}  {row.citizen_id}  "
+                  f"{row.consecutive_months} months  {row.amount:>10,} VND  {row.flag}")
 
-        owed = recoveries_report(ledger)
-        print(f"\nOverpayments after late death notices: {sum(1 for r in owed if r['open'])} open, "
-              f"{sum(r['open'] for r in owed):,} VND to recover; "
-              f"{sum(len(r['paid_after_death']) for r in owed)} payments made after a death flagged")
+        owed = queries.recoveries()
+        print(f"\nOverpayments after late death notices: {sum(1 for r in owed if r.open)} open, "
+              f"{sum(r.open for r in owed):,} VND to recover; "
+              f"{sum(len(r.paid_after_death) for r in owed)} payments made after a death flagged")
         for row in owed[:3]:
-            print(f"  {row['citizen_id']}  months {','.join(row['months'])}  {row['open']:>10,} VND  "
-                  f"received by {', '.join(row['received_by'])}")
+            print(f"  {row.citizen_id}  months {','.join(row.months)}  {row.open:>10,} VND  "
+                  f"received by {', '.join(row.received_by)}")
 
-        sample = next((q["citizen_id"] for q in queue if q["flag"] == "suspended"), registered[0]["citizen_id"])
-        report = beneficiary_report(ledger, sample)
-        print(f"\nOne person: {report['citizen_id']} ({report['full_name']}), "
-              f"{', '.join(report['categories'])}, status {report['status']}:")
+        sample = next((q.citizen_id for q in queue if q.flag == UNCLAIMED_SUSPENDED), registered[0]["citizen_id"])
+        report = queries.beneficiary_report(sample)
+        print(f"\nOne person: {report.citizen_id} ({report.full_name}), "
+              f"{', '.join(report.categories)}, status {report.status}:")
         print("  month    due        issued     disbursed  unclaimed")
-        for m in report["months"]:
-            if m["month"] >= str(FIRST):
-                print(f"  {m['month']}  {m['due']:>9,}  {m['issued']:>9,}  {m['disbursed']:>9,}  {m['unclaimed']:>9,}")
-    finally:
-        ledger.close()
+        for m in report.months:
+            if m.month >= FIRST:
+                print(f"  {m.month}  {m.due:>9,}  {m.issued:>9,}  {m.disbursed:>9,}  {m.unclaimed:>9,}")
     print(f"\n{len(months)} months in {time.perf_counter() - started:.1f}s. "
           f"Try: ledger --db {url} beneficiary show {sample}")

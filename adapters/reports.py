@@ -2,7 +2,7 @@
 hands on after settling with each payment agent.
 
 ``write_settlement_reports`` writes, from the district summary of
-``Ledger.district_summary``:
+``Queries.district_summary`` (a ``DistrictSummary``, or its ``as_dict()``):
 
 - ``settlement-<month>.xlsx``: the district summary, one row per agent with a
   total row, every variance, and the payments by commune;
@@ -82,9 +82,11 @@ _CHART_DPI = 150
 _PNG_METADATA = {"Software": None}
 
 
-def write_settlement_reports(out_dir: Path, summary: dict) -> list[Path]:
+def write_settlement_reports(out_dir: Path, summary) -> list[Path]:
     """Write the month's settlement workbook, PDF and two charts into
     ``out_dir`` (created if missing); returns the paths written."""
+    if hasattr(summary, "as_dict"):  # a DistrictSummary: the files are made from its keys
+        summary = summary.as_dict()
     _check_summary(summary)
     month = summary["month"]
     out_dir = Path(out_dir)

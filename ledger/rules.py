@@ -117,6 +117,11 @@ class AgeConventionRule(_Rule):
     source: str
 
 
+# The unclaimed queue's flags.
+UNCLAIMED_VERIFY = "verify"
+UNCLAIMED_SUSPENDED = "suspended"
+
+
 class UnclaimedRule(_Rule):
     effective_from: date
     verify_after_months: int = Field(ge=1)
@@ -128,6 +133,17 @@ class UnclaimedRule(_Rule):
         if self.suspend_after_months < self.verify_after_months:
             raise ValueError("suspend_after_months must not be below verify_after_months")
         return self
+
+    def flag(self, consecutive_months: int, *, suspended: bool) -> str | None:
+        """Where a person with this many consecutive uncollected rounds stands
+        in the unclaimed queue: not in it (None) below the verify threshold;
+        ``suspended`` when already suspended or at the suspend threshold;
+        otherwise ``verify``."""
+        if consecutive_months < self.verify_after_months:
+            return None
+        if suspended or consecutive_months >= self.suspend_after_months:
+            return UNCLAIMED_SUSPENDED
+        return UNCLAIMED_VERIFY
 
 
 class FuneralRule(_Rule):

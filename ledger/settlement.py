@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from .contracts import Contracts
 from .months import Month
 
 # Kinds of variance, as an officer would name them.
@@ -74,6 +75,21 @@ def settle(agent_code: str, month: Month, *, opening: int, advance: int, disburs
             result.variances.append(Variance(kind, "", "", reported - booked,
                                              f"{what}: reported {reported:,}, books {booked:,} VND"))
     return result
+
+
+def fee_and_advance(contracts: Contracts, agent_code: str, month: Month, *, advanced: int,
+                    paid_vnd: int, persons_paid: int, closed_fee: int | None = None) -> tuple[int, int]:
+    """The agent's fee for the month and its advance, the fee included.
+
+    While the month is open the fee is the contract's, on what the agent
+    paid, and it is advanced with the settlement to be taken as the fee:
+    the advance is what the books advanced plus the fee. Once the agent's
+    month is closed, the fee is the one recorded at the close, whose advance
+    was posted then and is already in what the books advanced."""
+    if closed_fee is not None:
+        return closed_fee, advanced
+    fee = contracts.fee_vnd(agent_code, month, paid_vnd, persons_paid)
+    return fee, advanced + fee
 
 
 def flagged_variance(line: dict, other_paid_months: set[str]) -> Variance:

@@ -1,6 +1,8 @@
 """Small helpers shared by the storage and end-to-end tests."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import sqlalchemy as sa
 
 from adapters.synthetic import DECISION_COLUMNS, write_csv
@@ -25,8 +27,8 @@ def decisions_file(path, rows, columns=DECISION_COLUMNS):
 def event_count(ledger) -> int:
     """Events stored. Not the last notification id: on PostgreSQL a killed
     transaction uses up sequence numbers without storing anything."""
-    with ledger.engine.connect() as conn:
-        return conn.execute(sa.text(f"SELECT count(*) FROM {ledger.store.events_table}")).scalar()
+    with ledger.runtime.engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT count(*) FROM {ledger.runtime.store.events_table}")).scalar()
 
 
 def dump_views(engine: sa.Engine) -> dict[str, list[tuple]]:
@@ -41,3 +43,24 @@ def dump_views(engine: sa.Engine) -> dict[str, list[tuple]]:
             rows = conn.execute(sa.select(table)).all()
             out[table.name] = sorted(tuple(r) for r in rows)
     return out
+
+
+class OpenLedger:
+    """What a test works with on one store: the wired runtime, the commands
+    and the queries over it."""
+
+    def __init__(self, runtime):
+        from adapters.commands import Commands
+        from adapters.queries import Queries
+
+        self.runtime = runtime
+        self.queries = Queries(runtime)
+        self.commands = Commands(runtime, self.queries)
+
+
+@contextmanager
+def open_ledger(url, rules=None):
+    from adapters.bootstrap import open_runtime
+
+    with open_runtime(url, rules) as runtime:
+        yield OpenLedger(runtime)

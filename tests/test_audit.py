@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from ledger.months import Month
 
 from .helpers import REGISTER, decisions_file, event_count
@@ -23,15 +23,15 @@ def history(store_url, tmp_path):
     """A small district through two months of payroll."""
     registered = synthetic.registrations(12, seed=2, first=FIRST, months_count=1)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", registered), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", registered), "o")
         for month in (FIRST, FIRST + 1):
-            payroll = ledger.run_payroll(month, tmp_path / "out", "o")
+            payroll = ledger.commands.run_payroll(month, tmp_path / "out", "o")
             for name in payroll.files:
                 if name.endswith(".csv") and "VNPOST" in name:
                     results = synthetic.postoffice_results(synthetic.read_payroll_csv(name), str(month), seed=2)
-                    ledger.import_postoffice(synthetic.write_csv(tmp_path / f"po-{month}.csv", results,
+                    ledger.commands.import_postoffice(synthetic.write_csv(tmp_path / f"po-{month}.csv", results,
                                                                  synthetic.POSTOFFICE_RESULT_COLUMNS), "o")
-        assert ledger.verify().ok
+        assert ledger.queries.verify().ok
     return store_url
 
 
@@ -40,7 +40,7 @@ class Tamper:
 
     def __init__(self, ledger):
         self.ledger = ledger
-        store = ledger.store
+        store = ledger.runtime.store
         self.table = store.events_table
         self.pos = "rowid" if store.kind == "sqlite" else "notification_id"
 
@@ -49,7 +49,7 @@ class Tamper:
                                     f"WHERE {self.pos} = :p"), {"p": position}).one()
 
     def apply(self, kind: str, position: int, other: int):
-        with self.ledger.engine.begin() as conn:
+        with self.ledger.runtime.engine.begin() as conn:
             original = self.row(conn, position)
             if kind == "change_state":
                 state = bytearray(original.state)
@@ -69,7 +69,7 @@ class Tamper:
         return original
 
     def undo(self, kind: str, position: int, other: int, original, second=None):
-        with self.ledger.engine.begin() as conn:
+        with self.ledger.runtime.engine.begin() as conn:
             if kind == "delete":
                 id_value = original.originator_id
                 columns = f"{self.pos}, originator_id, originator_version, topic, state"
@@ -92,7 +92,7 @@ def test_verify_finds_every_single_row_alteration(history, kind, pick, other_pic
         other = 1 + int(other_pick * (total - 1))
         tamper = Tamper(ledger)
         if kind == "swap":
-            with ledger.engine.connect() as conn:
+            with ledger.runtime.engine.connect() as conn:
                 if other == position or tamper.row(conn, other).state == tamper.row(conn, position).state:
                     return
                 second = tamper.row(conn, other)
@@ -100,12 +100,12 @@ def test_verify_finds_every_single_row_alteration(history, kind, pick, other_pic
             second = None
         original = tamper.apply(kind, position, other)
         try:
-            verdict = ledger.verify()
+            verdict = ledger.queries.verify()
             assert not verdict.ok
             assert verdict.first_bad_position == (min(position, other) if kind == "swap" else position)
         finally:
             tamper.undo(kind, position, other, original, second)
-        assert ledger.verify().ok
+        assert ledger.queries.verify().ok
 
 
 def test_verify_command_exit_codes(history, capsys):
@@ -127,9 +127,9 @@ def test_timeline_tells_each_event(store_url, tmp_path, capsys, monkeypatch):
     change = dict(decision_no="9/QĐ", signed_on="2024-08-20", kind="reassess_disability",
                   citizen_id=REGISTER["citizen_id"], category="DISABLED_SPECIAL", effective_month="2024-07")
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", [dict(REGISTER, category="DISABLED_SEVERE")]), "o")
-        ledger.run_payroll(FIRST, tmp_path / "out", "officer-b")
-        ledger.import_decisions(decisions_file(tmp_path / "c.csv", [change]), "officer-c")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [dict(REGISTER, category="DISABLED_SEVERE")]), "o")
+        ledger.commands.run_payroll(FIRST, tmp_path / "out", "officer-b")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "c.csv", [change]), "officer-c")
     assert main(["--db", store_url, "audit", "timeline", REGISTER["citizen_id"], "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     # The reassessment upward leaves the July line be: the difference is arrears.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from adapters import synthetic
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from adapters.tabular import InputRejected
 from ledger.application import LedgerApp
 from ledger.months import Month
@@ -17,12 +17,12 @@ JULY = Month.parse("2024-07")
 
 
 def _month(ledger, tmp_path, registrations):
-    ledger.import_decisions(registrations, "o")
-    payroll = ledger.run_payroll(JULY, tmp_path / "out", "o")
+    ledger.commands.import_decisions(registrations, "o")
+    payroll = ledger.commands.run_payroll(JULY, tmp_path / "out", "o")
     (po,) = [f for f in payroll.files if "VNPOST" in f and f.endswith(".csv")]
     results = synthetic.postoffice_results(synthetic.read_payroll_csv(po), "2024-07", seed=3)
     po_path = synthetic.write_csv(tmp_path / "po.csv", results, synthetic.POSTOFFICE_RESULT_COLUMNS)
-    return payroll, ledger.import_postoffice(po_path, "o")
+    return payroll, ledger.commands.import_postoffice(po_path, "o")
 
 
 def test_the_chunk_size_does_not_change_the_outcome(store_url, sqlite_url, tmp_path, monkeypatch):
@@ -46,8 +46,8 @@ def test_a_row_refused_in_the_last_chunk_records_nothing(store_url, tmp_path, mo
     monkeypatch.setattr(LedgerApp, "CHUNK_PEOPLE", 3)
     registered = synthetic.registrations(30, seed=13, first=JULY, months_count=1)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", registered), "o")
-        payroll = ledger.run_payroll(JULY, tmp_path / "out", "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", registered), "o")
+        payroll = ledger.commands.run_payroll(JULY, tmp_path / "out", "o")
         (po,) = [f for f in payroll.files if "VNPOST" in f and f.endswith(".csv")]
         results = synthetic.postoffice_results(synthetic.read_payroll_csv(po), "2024-07", seed=3)
         assert len(results) > 3 * 3
@@ -55,8 +55,8 @@ def test_a_row_refused_in_the_last_chunk_records_nothing(store_url, tmp_path, mo
         path = synthetic.write_csv(tmp_path / "po.csv", results + [unknown], synthetic.POSTOFFICE_RESULT_COLUMNS)
         before = event_count(ledger)
         with pytest.raises(InputRejected) as refused:
-            ledger.import_postoffice(path, "o")
+            ledger.commands.import_postoffice(path, "o")
         assert [p.line for p in refused.value.problems] == [len(results) + 2]
         assert event_count(ledger) == before
         good = synthetic.write_csv(tmp_path / "good.csv", results, synthetic.POSTOFFICE_RESULT_COLUMNS)
-        assert ledger.import_postoffice(good, "o").recorded == len(results)
+        assert ledger.commands.import_postoffice(good, "o").recorded == len(results)

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from adapters import synthetic
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from ledger.months import Month
 
 from .helpers import decisions_file, dump_views, event_count
@@ -24,10 +24,10 @@ class Crash(Exception):
 def _crash_after_writing(ledger, monkeypatch):
     """The recorder writes every row, then the process 'dies' before commit:
     the last step inside each recorder's transaction is made to fail."""
-    recorder = ledger.app.recorder
+    recorder = ledger.runtime.app.recorder
     # SQLite: the library's insert; PostgreSQL: reading back the ids inserted,
     # or a COPY of rows, the last things before the commit.
-    names = ["_insert_events"] if ledger.store.kind == "sqlite" else ["_fetch_ids_after_insert_events", "_copy_rows"]
+    names = ["_insert_events"] if ledger.runtime.store.kind == "sqlite" else ["_fetch_ids_after_insert_events", "_copy_rows"]
     for name in names:
         original = getattr(recorder, name)
 
@@ -44,25 +44,25 @@ def test_a_crash_before_commit_records_nothing_and_a_retry_completes(store_url, 
     path = decisions_file(tmp_path / "d.csv", registered)
     with open_ledger(store_url) as ledger:
         if step != "decisions":
-            ledger.import_decisions(path, "o")
+            ledger.commands.import_decisions(path, "o")
         if step == "postoffice":
-            summary = ledger.run_payroll(Month.parse("2024-07"), tmp_path / "out", "o")
+            summary = ledger.commands.run_payroll(Month.parse("2024-07"), tmp_path / "out", "o")
             (po,) = [f for f in summary.files if "VNPOST" in f and f.endswith(".csv")]
             results = synthetic.postoffice_results(synthetic.read_payroll_csv(po), "2024-07", seed=1)
             po_path = synthetic.write_csv(tmp_path / "po.csv", results, synthetic.POSTOFFICE_RESULT_COLUMNS)
         run = {
-            "decisions": lambda: ledger.import_decisions(path, "o"),
-            "payroll": lambda: ledger.run_payroll(Month.parse("2024-07"), tmp_path / "out", "o"),
-            "postoffice": lambda: ledger.import_postoffice(po_path, "o"),
+            "decisions": lambda: ledger.commands.import_decisions(path, "o"),
+            "payroll": lambda: ledger.commands.run_payroll(Month.parse("2024-07"), tmp_path / "out", "o"),
+            "postoffice": lambda: ledger.commands.import_postoffice(po_path, "o"),
         }[step]
-        before_events, before_views = event_count(ledger), dump_views(ledger.engine)
+        before_events, before_views = event_count(ledger), dump_views(ledger.runtime.engine)
         with monkeypatch.context() as patch:
             _crash_after_writing(ledger, patch)
             with pytest.raises(Crash):
                 run()
         assert event_count(ledger) == before_events
-        ledger.catch_up()
-        assert dump_views(ledger.engine) == before_views
+        ledger.runtime.catch_up()
+        assert dump_views(ledger.runtime.engine) == before_views
         run()  # the retry completes it
         after = event_count(ledger)
         assert after > before_events
@@ -74,7 +74,7 @@ def test_killing_the_payroll_process_leaves_nothing_or_everything(store_url, tmp
     registered = synthetic.registrations(1500, seed=9, first=Month.parse("2024-07"), months_count=1)
     path = decisions_file(tmp_path / "d.csv", registered)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(path, "o")
+        ledger.commands.import_decisions(path, "o")
         start = event_count(ledger)
     env = dict(os.environ, LEDGER_DATABASE_URL=store_url, LEDGER_TODAY="2024-07-20")
     command = [sys.executable, "-m", "adapters.cli", "payroll", "run", "--month", "2024-07",

@@ -8,7 +8,7 @@ import pytest
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 
 from .helpers import REGISTER, REGISTER_2, decisions_file, dump_views, event_count
 
@@ -102,12 +102,12 @@ def test_conflicting_dates_need_a_correcting_notice(store_url, tmp_path, capsys)
     ok_json(capsys, store_url, "import", "deaths",
             deaths(tmp_path, "a.csv", ("CR-1", CASH_ID, "2024-08-03", "civil_registry", "2024-09-01", "", "", "")))
     with open_ledger(store_url) as ledger:
-        before, views = event_count(ledger), dump_views(ledger.engine)
+        before, views = event_count(ledger), dump_views(ledger.runtime.engine)
     conflicting = deaths(tmp_path, "b.csv", ("PO-1", CASH_ID, "2024-07-20", "post_office", "2024-09-05", "", "", ""))
     code, _, err = cmd(capsys, store_url, "import", "deaths", conflicting)
     assert code == 1 and f"{conflicting}:2:3: " in err and "record a correcting notice" in err
     with open_ledger(store_url) as ledger:
-        assert (event_count(ledger), dump_views(ledger.engine)) == (before, views)
+        assert (event_count(ledger), dump_views(ledger.runtime.engine)) == (before, views)
     correcting = deaths(tmp_path, "c.csv", ("CR-2", CASH_ID, "2024-07-20", "civil_registry", "2024-09-06",
                                             "TK-90", "", "CR-1"))
     ok_json(capsys, store_url, "import", "deaths", correcting)

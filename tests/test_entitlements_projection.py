@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from adapters.runtime import Ledger, open_ledger
+from .helpers import OpenLedger, open_ledger
 from adapters.synthetic import later_decisions, registrations
 from ledger.months import Month
 from projections import entitlements as view
@@ -22,23 +22,23 @@ def test_rebuild_equals_incremental_on_a_synthetic_district(store_url, tmp_path)
                                     later_decisions(registered, seed=11, month=Month.parse(month), share=0.1)))
     with open_ledger(store_url) as ledger:
         for path in files:
-            ledger.import_decisions(path, "o")  # catches up after each file
-        incremental = dump_views(ledger.engine)
-        ledger.runner.rebuild()
-        assert dump_views(ledger.engine) == incremental
+            ledger.commands.import_decisions(path, "o")  # catches up after each file
+        incremental = dump_views(ledger.runtime.engine)
+        ledger.runtime.runner.rebuild()
+        assert dump_views(ledger.runtime.engine) == incremental
         assert len(incremental["ent_beneficiaries"]) == 300
 
 
-def _record(ledger: Ledger, decisions) -> None:
-    ledger.app.record_decisions(decisions, "tester")
+def _record(ledger: OpenLedger, decisions) -> None:
+    ledger.runtime.app.record_decisions(decisions, "tester")
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(history(max_later=4), min_size=1, max_size=4), st.integers(1, 3))
 def test_rebuild_equals_incremental_for_random_histories(store_url, histories, batch):
     with open_ledger(store_url) as ledger:
-        ledger.runner.rebuild()  # each example starts from an empty view
-        before = ledger.app.recorder.max_notification_id() or 0
+        ledger.runtime.runner.rebuild()  # each example starts from an empty view
+        before = ledger.runtime.app.recorder.max_notification_id() or 0
         fresh = []
         for serial, (reg, later) in enumerate(histories):
             from dataclasses import replace
@@ -49,12 +49,12 @@ def test_rebuild_equals_incremental_for_random_histories(store_url, histories, b
         decisions = [d for person in fresh for d in person]
         for start in range(0, len(decisions), batch):
             _record(ledger, decisions[start:start + batch])
-            ledger.runner.BATCH = 2  # fold in small batches, as a live runner would
-            ledger.runner.catch_up()
-        incremental = dump_views(ledger.engine)
-        ledger.runner.BATCH = 5000
-        ledger.runner.rebuild()
-        assert dump_views(ledger.engine) == incremental
+            ledger.runtime.runner.BATCH = 2  # fold in small batches, as a live runner would
+            ledger.runtime.runner.catch_up()
+        incremental = dump_views(ledger.runtime.engine)
+        ledger.runtime.runner.BATCH = 5000
+        ledger.runtime.runner.rebuild()
+        assert dump_views(ledger.runtime.engine) == incremental
 
 
 def test_entitlements_for_a_month(store_url, tmp_path):
@@ -63,8 +63,8 @@ def test_entitlements_for_a_month(store_url, tmp_path):
     terminate = dict(decision_no="7/QĐ", signed_on="2024-10-02", kind="terminate",
                      citizen_id=REGISTER_2["citizen_id"], effective_month="2024-10", reason="adopted")
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2, terminate]), "o")
-        with ledger.engine.connect() as conn:
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2, terminate]), "o")
+        with ledger.runtime.engine.connect() as conn:
             september = {r["citizen_id"]: r for r in view.for_month(conn, "2024-09")}
             october = {r["citizen_id"]: r for r in view.for_month(conn, "2024-10")}
             november = {r["citizen_id"]: r for r in view.for_month(conn, "2024-11")}
@@ -83,13 +83,13 @@ def test_a_changed_rule_file_rebuilds_the_view(sqlite_url, tmp_path):
     from .helpers import REGISTER
 
     with open_ledger(sqlite_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER]), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER]), "o")
     rules = default_ruleset()
     raised = rules.model_copy(update={"levels": [*rules.levels, LevelEntry(
         effective_from=Month.parse("2025-01").first_day, amount_vnd=600_000, source="test")]})
     with open_ledger(sqlite_url, rules=raised) as ledger:
-        ledger.catch_up()
-        with ledger.engine.connect() as conn:
+        ledger.runtime.catch_up()
+        with ledger.runtime.engine.connect() as conn:
             (row,) = view.for_month(conn, "2025-01")
     assert row["amount_vnd"] == 600_000
 
@@ -103,12 +103,12 @@ def test_aggregates_restored_from_snapshots_equal_replayed_ones(store_url, tmp_p
 
     registered = registrations(120, seed=5)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "r.csv", registered), "o")
-        ledger.import_decisions(decisions_file(tmp_path / "c.csv", later_decisions(
+        ledger.commands.import_decisions(decisions_file(tmp_path / "r.csv", registered), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "c.csv", later_decisions(
             registered, seed=5, month=Month.parse("2024-08"), share=0.3)), "o")
         ids = [beneficiary_id(r["citizen_id"]) for r in registered]
-        restored = SnapshotLoader(ledger.store, ledger.engine, ledger.app.mapper)(ids)
-        replayed = EventReplayLoader(ledger.store, ledger.app)(ids)
+        restored = SnapshotLoader(ledger.runtime.store, ledger.runtime.engine, ledger.runtime.app.mapper)(ids)
+        replayed = EventReplayLoader(ledger.runtime.store, ledger.runtime.app)(ids)
         assert restored.keys() == replayed.keys() == set(ids)
         for aggregate_id in ids:
             one, other = restored[aggregate_id], replayed[aggregate_id]

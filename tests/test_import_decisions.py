@@ -6,7 +6,7 @@ import re
 import pytest
 from openpyxl import Workbook
 
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from adapters.synthetic import DECISION_COLUMNS, registrations
 from adapters.tabular import InputRejected
 
@@ -19,12 +19,12 @@ def test_import_records_every_decision_once(store_url, tmp_path):
                   effective_month="2024-08")
     path = decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2, change])
     with open_ledger(store_url) as ledger:
-        first = ledger.import_decisions(path, "officer-a")
+        first = ledger.commands.import_decisions(path, "officer-a")
         assert (first.rows, first.recorded_events, first.unchanged_rows) == (3, 3, 0)
-        again = ledger.import_decisions(path, "officer-a")
+        again = ledger.commands.import_decisions(path, "officer-a")
         assert (again.recorded_events, again.unchanged_rows) == (0, 3)
         assert event_count(ledger) == 3
-        person = ledger.app.beneficiary(REGISTER["citizen_id"])
+        person = ledger.runtime.app.beneficiary(REGISTER["citizen_id"])
         assert person.version == 2
         events = person.collect_events()  # none pending after a load
         assert events == []
@@ -33,8 +33,8 @@ def test_import_records_every_decision_once(store_url, tmp_path):
 def test_prefix_then_whole_file_records_only_the_rest(store_url, tmp_path):
     rows = registrations(40, seed=3)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "part.csv", rows[:15]), "o")
-        outcome = ledger.import_decisions(decisions_file(tmp_path / "all.csv", rows), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "part.csv", rows[:15]), "o")
+        outcome = ledger.commands.import_decisions(decisions_file(tmp_path / "all.csv", rows), "o")
         assert (outcome.recorded_events, outcome.unchanged_rows) == (25, 15)
         assert event_count(ledger) == 40
 
@@ -50,8 +50,8 @@ def test_xlsx_with_the_same_content_is_the_same_import(store_url, tmp_path):
         sheet.append(values)
     workbook.save(tmp_path / "d.xlsx")
     with open_ledger(store_url) as ledger:
-        assert ledger.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2]), "o").recorded_events == 2
-        assert ledger.import_decisions(tmp_path / "d.xlsx", "o").recorded_events == 0
+        assert ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2]), "o").recorded_events == 2
+        assert ledger.commands.import_decisions(tmp_path / "d.xlsx", "o").recorded_events == 0
 
 
 BAD_ROWS = {
@@ -75,12 +75,12 @@ def test_a_bad_row_rejects_the_file_and_records_nothing(store_url, tmp_path, cas
     rows, columns, line, column_name, pattern = BAD_ROWS[case]
     path = decisions_file(tmp_path / "bad.csv", rows, columns or DECISION_COLUMNS)
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "earlier.csv", [dict(REGISTER, decision_no="0/QĐ", citizen_id="051144000001", birth_date="1944-01-01", sex="F")]), "o")
-        before_events, before_views = event_count(ledger), dump_views(ledger.engine)
+        ledger.commands.import_decisions(decisions_file(tmp_path / "earlier.csv", [dict(REGISTER, decision_no="0/QĐ", citizen_id="051144000001", birth_date="1944-01-01", sex="F")]), "o")
+        before_events, before_views = event_count(ledger), dump_views(ledger.runtime.engine)
         with pytest.raises(InputRejected) as caught:
-            ledger.import_decisions(path, "o")
+            ledger.commands.import_decisions(path, "o")
         assert event_count(ledger) == before_events
-        assert dump_views(ledger.engine) == before_views
+        assert dump_views(ledger.runtime.engine) == before_views
     column = list(columns or DECISION_COLUMNS).index(column_name) + 1
     messages = [str(p) for p in caught.value.problems]
     assert any(m.startswith(f"{path}:{line}:{column}: ") and re.search(pattern, m) for m in messages), messages
@@ -88,10 +88,10 @@ def test_a_bad_row_rejects_the_file_and_records_nothing(store_url, tmp_path, cas
 
 def test_key_recorded_before_with_other_content_is_refused(store_url, tmp_path):
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "a.csv", [REGISTER]), "o")
+        ledger.commands.import_decisions(decisions_file(tmp_path / "a.csv", [REGISTER]), "o")
         path = decisions_file(tmp_path / "b.csv", [REGISTER_2, dict(REGISTER, commune_code="20199")])
         with pytest.raises(InputRejected, match=r"b.csv:3:1: .*recorded before with different content"):
-            ledger.import_decisions(path, "o")
+            ledger.commands.import_decisions(path, "o")
         assert event_count(ledger) == 1
 
 
@@ -104,7 +104,7 @@ def test_column_problems_name_the_header(store_url, tmp_path, header_change, pat
     path = decisions_file(tmp_path / "cols.csv", [REGISTER], columns)
     with open_ledger(store_url) as ledger:
         with pytest.raises(InputRejected, match=pattern):
-            ledger.import_decisions(path, "o")
+            ledger.commands.import_decisions(path, "o")
         assert event_count(ledger) == 0
 
 
@@ -112,7 +112,7 @@ def test_every_bad_row_is_listed_not_only_the_first(tmp_path, sqlite_url):
     rows = [dict(REGISTER, citizen_id="1"), REGISTER_2, dict(REGISTER_2, decision_no="5", citizen_id="051319001299", category="NOPE")]
     with open_ledger(sqlite_url) as ledger:
         with pytest.raises(InputRejected) as caught:
-            ledger.import_decisions(decisions_file(tmp_path / "many.csv", rows), "o")
+            ledger.commands.import_decisions(decisions_file(tmp_path / "many.csv", rows), "o")
     assert [p.line for p in caught.value.problems] == [2, 4]
 
 
@@ -122,7 +122,7 @@ def test_a_file_that_is_not_utf8_is_refused_at_the_line_and_column(tmp_path, sql
     path.write_bytes(path.read_bytes().replace("Trần".encode(), b"Tr\xe2n"))
     with open_ledger(sqlite_url) as ledger:
         with pytest.raises(InputRejected) as caught:
-            ledger.import_decisions(path, "o")
+            ledger.commands.import_decisions(path, "o")
         assert event_count(ledger) == 0
     (problem,) = caught.value.problems
     assert (problem.line, problem.column) == (3, DECISION_COLUMNS.index("full_name") + 1)

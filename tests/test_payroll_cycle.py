@@ -9,7 +9,7 @@ import pytest
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 
 from .helpers import REGISTER, REGISTER_2, decisions_file, dump_views, event_count
 
@@ -144,13 +144,13 @@ def test_a_bad_result_line_rejects_the_file(store_url, tmp_path, capsys, case):
     rows = [dict(rows[0], status="paid", paid_on="2024-07-12", amount_paid="500000", received_by="beneficiary")]
     bad = synthetic.write_csv(tmp_path / "po.csv", [change(rows[0])], synthetic.POSTOFFICE_RESULT_COLUMNS)
     with open_ledger(store_url) as ledger:
-        before, views = event_count(ledger), dump_views(ledger.engine)
+        before, views = event_count(ledger), dump_views(ledger.runtime.engine)
     code, out, err = ledger_cmd(capsys, store_url, "import", "postoffice", str(bad))
     assert code == 1
     col = synthetic.POSTOFFICE_RESULT_COLUMNS.index(column) + 1
     assert f"{bad}:2:{col}: " in err and message in err, err
     with open_ledger(store_url) as ledger:
-        assert (event_count(ledger), dump_views(ledger.engine)) == (before, views)
+        assert (event_count(ledger), dump_views(ledger.runtime.engine)) == (before, views)
 
 
 def test_results_reimport_and_prefix_record_nothing_twice(store_url, tmp_path, capsys):

@@ -9,7 +9,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from adapters.synthetic import registrations
 
 from .helpers import decisions_file, event_count
@@ -24,9 +24,9 @@ def test_batches_of_any_size_are_recorded_in_order(postgres_url, count):
     with open_ledger(postgres_url) as ledger:
         before = event_count(ledger)
         events = _events(count)
-        ids = ledger.app.recorder.insert_events(events)
+        ids = ledger.runtime.app.recorder.insert_events(events)
         assert ids == list(range(before + 1, before + count + 1))
-        stored = ledger.app.recorder.select_notifications(start=before + 1, limit=count + 1)
+        stored = ledger.runtime.app.recorder.select_notifications(start=before + 1, limit=count + 1)
         assert [(n.originator_id, n.state) for n in stored] == [(e.originator_id, e.state) for e in events]
 
 
@@ -34,11 +34,11 @@ def test_batches_of_any_size_are_recorded_in_order(postgres_url, count):
 def test_a_stale_version_raises_integrity_error_and_records_nothing(postgres_url, count):
     with open_ledger(postgres_url) as ledger:
         events = _events(count)
-        ledger.app.recorder.insert_events(events)
+        ledger.runtime.app.recorder.insert_events(events)
         before = event_count(ledger)
         again = _events(count) + [events[-1]]  # the last one collides
         with pytest.raises(IntegrityError):
-            ledger.app.recorder.insert_events(again)
+            ledger.runtime.app.recorder.insert_events(again)
         assert event_count(ledger) == before
 
 
@@ -46,7 +46,7 @@ def test_a_stale_version_raises_integrity_error_and_records_nothing(postgres_url
 def test_a_large_decisions_file_imports_on_postgresql(postgres_url, tmp_path):
     path = decisions_file(tmp_path / "big.csv", registrations(20_000, seed=2))
     with open_ledger(postgres_url) as ledger:
-        assert ledger.import_decisions(path, "o").recorded_events == 20_000
+        assert ledger.commands.import_decisions(path, "o").recorded_events == 20_000
 
 
 def test_the_transaction_starts_with_the_first_events(postgres_url, monkeypatch):
@@ -66,6 +66,6 @@ def test_the_transaction_starts_with_the_first_events(postgres_url, monkeypatch)
 
     with open_ledger(postgres_url) as ledger:
         before = event_count(ledger)
-        assert ledger.app.recorder.insert_event_chunks(iter([([], []), ([], [])])) == 0
-        assert ledger.app.recorder.insert_event_chunks(chunks()) == 3
+        assert ledger.runtime.app.recorder.insert_event_chunks(iter([([], []), ([], [])])) == 0
+        assert ledger.runtime.app.recorder.insert_event_chunks(chunks()) == 3
         assert event_count(ledger) == before + 3

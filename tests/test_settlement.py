@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from ledger.months import Month
 from projections import postings as post_view
 from projections.payouts import lines as pay_lines
@@ -25,9 +25,9 @@ def _cycle(ledger, month: Month, tmp_path, seed: int, dead: dict, report_shift: 
     """One month: deaths notified, payroll, agents' results (and reports)."""
     notices = synthetic.death_notices(dead, month)
     if notices:
-        ledger.import_deaths(synthetic.write_csv(tmp_path / f"deaths-{month}.csv", notices,
+        ledger.commands.import_deaths(synthetic.write_csv(tmp_path / f"deaths-{month}.csv", notices,
                                                  synthetic.DEATH_COLUMNS), "o")
-    payroll = ledger.run_payroll(month, tmp_path / "out", "o")
+    payroll = ledger.commands.run_payroll(month, tmp_path / "out", "o")
     for name in payroll.files:
         if not name.endswith(".csv"):
             continue
@@ -35,21 +35,21 @@ def _cycle(ledger, month: Month, tmp_path, seed: int, dead: dict, report_shift: 
         if "VNPOST" in name:
             results = synthetic.postoffice_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(tmp_path / f"po-{month}.csv", results, synthetic.POSTOFFICE_RESULT_COLUMNS)
-            ledger.import_postoffice(path, "o")
+            ledger.commands.import_postoffice(path, "o")
         else:
             results = synthetic.bank_results(rows, str(month), seed=seed, dead=dead)
             path = synthetic.write_csv(tmp_path / f"bank-{name[-20:-4]}.csv", results, synthetic.BANK_RESULT_COLUMNS)
-            ledger.import_bank(path, "o")
+            ledger.commands.import_bank(path, "o")
 
 
 def _district(ledger, tmp_path, people: int, seed: int):
     registered = synthetic.registrations(people, seed=seed, first=FIRST, months_count=1)
-    ledger.import_decisions(decisions_file(tmp_path / "reg.csv", registered), "o")
+    ledger.commands.import_decisions(decisions_file(tmp_path / "reg.csv", registered), "o")
     return registered, synthetic.deaths(registered, seed=seed, first=FIRST, last=FIRST + 4, yearly_rate=0.6)
 
 
 def _open_lines_by_agent(ledger) -> dict[str, int]:
-    with ledger.engine.connect() as conn:
+    with ledger.runtime.engine.connect() as conn:
         rows = conn.execute(sa.select(pay_lines.c.agent_code, sa.func.sum(pay_lines.c.amount_vnd))
                             .where(pay_lines.c.status.in_(["issued", "unpaid"]))
                             .group_by(pay_lines.c.agent_code)).all()
@@ -57,11 +57,11 @@ def _open_lines_by_agent(ledger) -> dict[str, int]:
 
 
 def _check_books(ledger, month: Month) -> None:
-    with ledger.engine.connect() as conn:
+    with ledger.runtime.engine.connect() as conn:
         assert sum(post_view.trial_balance(conn).values()) == 0
         assert sum(post_view.trial_balance(conn, str(month)).values()) == 0
     owed = _open_lines_by_agent(ledger)
-    for s in ledger.reconcile(month):
+    for s in ledger.queries.reconcile(month):
         assert s.closing_balance == s.opening_balance + s.advance - s.disbursed - s.fee - s.returned
         # What the agent holds is exactly what it still owes beneficiaries.
         assert s.closing_balance == owed.get(s.agent_code, 0), s.agent_code
@@ -82,7 +82,7 @@ def test_books_balance_and_agents_hold_what_they_owe(fresh_store, tmp_path_facto
 def test_a_closed_month_never_changes(store_url, tmp_path):
     with open_ledger(store_url) as ledger:
         registered, _ = _district(ledger, tmp_path, 40, seed=3)
-        july = ledger.run_payroll(FIRST, tmp_path / "out", "o")
+        july = ledger.commands.run_payroll(FIRST, tmp_path / "out", "o")
         late_bank = []
         for name in july.files:  # the post office reports; the banks are late
             if not name.endswith(".csv"):
@@ -90,25 +90,25 @@ def test_a_closed_month_never_changes(store_url, tmp_path):
             rows = synthetic.read_payroll_csv(name)
             if "VNPOST" in name:
                 results = synthetic.postoffice_results(rows, "2024-07", seed=3)
-                ledger.import_postoffice(synthetic.write_csv(tmp_path / "po.csv", results,
+                ledger.commands.import_postoffice(synthetic.write_csv(tmp_path / "po.csv", results,
                                                              synthetic.POSTOFFICE_RESULT_COLUMNS), "o")
             else:
                 late_bank.append(synthetic.write_csv(tmp_path / f"late-{len(late_bank)}.csv",
                                                      synthetic.bank_results(rows, "2024-07", seed=3),
                                                      synthetic.BANK_RESULT_COLUMNS))
-        assert ledger.close_month(FIRST, {}, "chief-officer") == []
-        closed = [s.as_dict() for s in ledger.reconcile(FIRST)]
+        assert ledger.commands.close_month(FIRST, {}, "chief-officer") == []
+        closed = [s.as_dict() for s in ledger.queries.reconcile(FIRST)]
         # July's bank results arrive after July was closed: they land in August.
         for path in late_bank:
-            ledger.import_bank(path, "o")
+            ledger.commands.import_bank(path, "o")
         late = [dict(notice_id="CR-LATE", citizen_id=registered[0]["citizen_id"], date_of_death="2024-07-02",
                      source="civil_registry", reported_on="2024-07-25")]  # reported in July, recorded now
-        ledger.import_deaths(synthetic.write_csv(tmp_path / "late.csv", late, synthetic.DEATH_COLUMNS), "o")
-        assert [s.as_dict() for s in ledger.reconcile(FIRST)] == closed
-        ledger.runner.rebuild()  # replay from scratch
-        assert [s.as_dict() for s in ledger.reconcile(FIRST)] == closed
+        ledger.commands.import_deaths(synthetic.write_csv(tmp_path / "late.csv", late, synthetic.DEATH_COLUMNS), "o")
+        assert [s.as_dict() for s in ledger.queries.reconcile(FIRST)] == closed
+        ledger.runtime.runner.rebuild()  # replay from scratch
+        assert [s.as_dict() for s in ledger.queries.reconcile(FIRST)] == closed
         _check_books(ledger, FIRST + 1)
-        with ledger.engine.connect() as conn:
+        with ledger.runtime.engine.connect() as conn:
             corrections = conn.execute(sa.select(post_view.postings.c.period)
                                        .where(post_view.postings.c.natural_month == str(FIRST),
                                               post_view.postings.c.period != str(FIRST))).scalars().all()
@@ -125,10 +125,10 @@ KIND_OF = {"balance_remaining": "balance_differs", "fee_claimed": "fee_differs",
 def test_a_variance_injected_into_an_agent_report_is_found(sqlite_url, tmp_path_factory, field, delta):
     tmp_path = tmp_path_factory.mktemp("report")
     with open_ledger(sqlite_url) as ledger:
-        if ledger.app.calendar() is None:
+        if ledger.runtime.app.calendar() is None:
             _district(ledger, tmp_path, 30, seed=5)
             _cycle(ledger, FIRST, tmp_path, 5, {})
-        (s,) = [x for x in ledger.reconcile(FIRST) if x.agent_code.startswith("VNPOST")]
+        (s,) = [x for x in ledger.queries.reconcile(FIRST) if x.agent_code.startswith("VNPOST")]
         report = dict(agent_code=s.agent_code, month=str(FIRST), advance_received=s.advance,
                       paid_total=s.disbursed, unpaid_total=s.closing_balance, fee_claimed=s.fee,
                       balance_remaining=s.closing_balance)
@@ -137,8 +137,8 @@ def test_a_variance_injected_into_an_agent_report_is_found(sqlite_url, tmp_path_
         report[field] += delta
         from adapters.agent_results import parse_agent_report
         reports = parse_agent_report(synthetic.write_csv(tmp_path / "agent-report.csv", [report], list(report)))
-        ledger.command(lambda: ledger.app.record_agent_results([], "o", FIRST.last_day, reports))
-        (after,) = [x for x in ledger.reconcile(FIRST) if x.agent_code == s.agent_code]
+        ledger.commands.command(lambda: ledger.runtime.app.record_agent_results([], "o", FIRST.last_day, reports))
+        (after,) = [x for x in ledger.queries.reconcile(FIRST) if x.agent_code == s.agent_code]
         assert [(v.kind, v.amount) for v in after.variances] == [(KIND_OF[field], delta)]
 
 
@@ -154,21 +154,21 @@ EVIDENCE_CASES = {
 def test_a_variance_injected_into_result_lines_is_found(sqlite_url, tmp_path, kind):
     with open_ledger(sqlite_url) as ledger:
         _district(ledger, tmp_path, 30, seed=6)
-        payroll = ledger.run_payroll(FIRST, tmp_path / "out", "o")
+        payroll = ledger.commands.run_payroll(FIRST, tmp_path / "out", "o")
         (po,) = [f for f in payroll.files if "VNPOST" in f and f.endswith(".csv")]
         rows = [dict(r, status="paid", paid_on="2024-07-12", amount_paid=r.get("amount_paid") or line["amount"],
                      received_by="beneficiary", at_home="n")
                 for r, line in zip(synthetic.postoffice_results(synthetic.read_payroll_csv(po), "2024-07", seed=1),
                                    synthetic.read_payroll_csv(po))]
         clean = synthetic.write_csv(tmp_path / "clean.csv", rows, synthetic.POSTOFFICE_RESULT_COLUMNS)
-        assert not [v for s in ledger.reconcile(FIRST, evidence=[clean]) for v in s.variances]
+        assert not [v for s in ledger.queries.reconcile(FIRST, evidence=[clean]) for v in s.variances]
         injected = EVIDENCE_CASES[kind](rows, rows[0]["citizen_id"])
         if kind == "paid_twice":  # a file may not repeat a key with the same content silently twice:
             injected[-1] = dict(injected[-1])  # identical rows are one row; recorded first, then paid again
-            ledger.import_postoffice(clean, "o")
+            ledger.commands.import_postoffice(clean, "o")
             injected = [dict(rows[0], paid_on="2024-07-20")]
         bad = synthetic.write_csv(tmp_path / "bad.csv", injected, synthetic.POSTOFFICE_RESULT_COLUMNS)
-        found = [v.kind for s in ledger.reconcile(FIRST, evidence=[bad]) for v in s.variances]
+        found = [v.kind for s in ledger.queries.reconcile(FIRST, evidence=[bad]) for v in s.variances]
         assert kind in found, found
 
 
@@ -177,7 +177,7 @@ def test_close_refuses_unexplained_variances_until_accepted(store_url, tmp_path,
     with open_ledger(store_url) as ledger:
         _district(ledger, tmp_path, 20, seed=7)
         _cycle(ledger, FIRST, tmp_path, 7, {})
-        (s,) = [x for x in ledger.reconcile(FIRST) if x.agent_code.startswith("VNPOST")]
+        (s,) = [x for x in ledger.queries.reconcile(FIRST) if x.agent_code.startswith("VNPOST")]
     report = dict(agent_code=s.agent_code, month=str(FIRST), advance_received=s.advance, paid_total=s.disbursed,
                   unpaid_total=s.closing_balance, fee_claimed=s.fee + 100_000, balance_remaining=s.closing_balance)
     path = synthetic.write_csv(tmp_path / "agent-report.csv", [report], list(report))

@@ -17,12 +17,12 @@ from eventsourcing.persistence import StoredEvent
 
 from adapters import synthetic
 from adapters.cli import main
-from adapters.runtime import CommandRefused, open_ledger
+from adapters.errors import CommandRefused
 from adapters.snapshots import SnapshotCodec
 from ledger.beneficiary import Beneficiary
 from ledger.months import Month
 
-from .helpers import decisions_file
+from .helpers import decisions_file, open_ledger
 from .test_payroll_cycle import results_for
 
 MONTH_1, MONTH_2 = Month.parse("2024-07"), Month.parse("2024-08")
@@ -63,15 +63,16 @@ def first_month(url, tmp_path, capsys):
 
 def issued_lines(ledger, month: Month) -> list[tuple]:
     """The recorded PayoutIssued events of a month, from the event store."""
-    table = ledger.store.events_table
+    runtime = ledger.runtime
+    table = runtime.store.events_table
     topic = f"{Beneficiary.PayoutIssued.__module__}:{Beneficiary.PayoutIssued.__qualname__}"
-    with ledger.engine.connect() as conn:
+    with runtime.engine.connect() as conn:
         rows = conn.execute(sa.text(f"SELECT originator_id, originator_version, topic, state FROM {table} "
                                     "WHERE topic = :topic"), {"topic": topic}).all()
     lines = []
     for originator_id, version, topic, state in rows:
         oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-        event = ledger.app.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+        event = runtime.app.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
         if event.payroll_month == month:
             lines.append((event.citizen_id, tuple(str(m) for m in event.months), tuple(event.amounts),
                           event.agent_code, event.channel, event.bank_account, event.receiver))
@@ -83,16 +84,16 @@ def test_altered_views_decide_nothing(fresh_store, tmp_path, capsys):
     clean, altered = fresh_store(), fresh_store()
     first_month(clean, tmp_path / "clean", capsys)
     first_month(altered, tmp_path / "altered", capsys)
-    with open_ledger(altered) as ledger, ledger.engine.begin() as conn:
+    with open_ledger(altered) as ledger, ledger.runtime.engine.begin() as conn:
         for statement in TAMPER:
             assert conn.execute(sa.text(statement)).rowcount > 0, statement
 
     with open_ledger(clean) as ledger:
-        ledger.run_payroll(MONTH_2, tmp_path / "clean-out", "officer-test")
+        ledger.commands.run_payroll(MONTH_2, tmp_path / "clean-out", "officer-test")
         expected = issued_lines(ledger, MONTH_2)
     with open_ledger(altered) as ledger:
         with pytest.raises(CommandRefused, match="payout view does not match"):
-            ledger.run_payroll(MONTH_2, tmp_path / "altered-out", "officer-test")
+            ledger.commands.run_payroll(MONTH_2, tmp_path / "altered-out", "officer-test")
         assert issued_lines(ledger, MONTH_2) == expected
     assert len(expected) >= 30 and any(line[4] == "bank" for line in expected)
     assert not list((tmp_path / "altered-out").glob("*.xml")), "no bank file from an altered view"
@@ -112,15 +113,15 @@ def test_a_snapshot_that_is_not_the_fold_of_its_events_fails_verify(store_url, t
     assert verdict["ok"] and verdict["snapshots_checked"] == 40
 
     with open_ledger(store_url) as ledger:
-        loader = ledger.loader
+        loader = ledger.runtime.loader
         (person,) = loader([next(iter(loader.all())).id]).values()
         forged = person.state.facts.channels.latest()
         person.state = replace(person.state, facts=replace(person.state.facts, channels=replace(
             person.state.facts.channels, facts=(*person.state.facts.channels.facts[:-1],
                                                 replace(forged, bank_account="666666666666")))))
-        row = SnapshotCodec(ledger.app.mapper).row(person)
-        key = person.id.hex if ledger.store.kind == "sqlite" else person.id
-        with ledger.engine.begin() as conn:
+        row = SnapshotCodec(ledger.runtime.app.mapper).row(person)
+        key = person.id.hex if ledger.runtime.store.kind == "sqlite" else person.id
+        with ledger.runtime.engine.begin() as conn:
             conn.execute(sa.text("UPDATE aggregate_snapshots SET state = :s WHERE aggregate_id = :a"),
                          {"s": row.state, "a": key})
     with pytest.raises(SystemExit) as exit_code:

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from adapters.cli import main
 from adapters.rulefiles import RULESETS_DIR, default_ruleset, load_ruleset
-from adapters.runtime import open_ledger
+from .helpers import open_ledger
 from ledger.beneficiary import Beneficiary
 from ledger.months import Month
 from ledger.whatif import compare, with_level
@@ -69,8 +69,8 @@ def test_the_social_pension_covers_who_ages_out_and_takes_the_higher_amount():
 def test_whatif_command_records_nothing(store_url, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-09-01")
     with open_ledger(store_url) as ledger:
-        ledger.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2]), "o")
-        before = (event_count(ledger), dump_views(ledger.engine))
+        ledger.commands.import_decisions(decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2]), "o")
+        before = (event_count(ledger), dump_views(ledger.runtime.engine))
     assert main(["--db", store_url, "rules", "whatif", "--level", "600000", "--from", "2025-01",
                  "--to", "2025-03", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -82,6 +82,6 @@ def test_whatif_command_records_nothing(store_url, tmp_path, capsys, monkeypatch
                  str(RULESETS_DIR / "whatif-2025-social-pension.toml"), "--from", "2025-07", "--json"]) == 0
     capsys.readouterr()
     with open_ledger(store_url) as ledger:
-        assert (event_count(ledger), dump_views(ledger.engine)) == before
+        assert (event_count(ledger), dump_views(ledger.runtime.engine)) == before
     assert main(["--db", store_url, "rules", "whatif", "--rules", str(tmp_path / "missing.toml"),
                  "--from", "2025-07"]) == 1

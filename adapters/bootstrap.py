@@ -1,0 +1,109 @@
+"""The composition root: the one place that reads the settings, picks the
+store, the clock, the rules and the agents' contracts, and wires the
+application, the read models and the hash chain for one database.
+
+Commands (adapters/commands.py) and queries (adapters/queries.py) are given
+the ``Runtime`` built here and never assemble anything themselves."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+
+from ledger.application import LedgerApp
+from ledger.contracts import Contracts
+from ledger.months import Month
+from ledger.rules import RuleSet
+from projections.chain import ChainKeeper
+from projections.entitlements import EntitlementsProjection
+from projections.payouts import PayoutsProjection
+from projections.postings import PostingsProjection
+from projections.runner import ProjectionRunner
+
+from . import clock, progress
+from .gc_pause import without_cycle_collector
+from .rulefiles import default_contracts, default_ruleset
+from .settings import OfficeSettings
+from .snapshots import SnapshotCodec, SnapshotLoader
+from .store import EventFactsHistory, Store, open_store, raw_event_rows
+
+
+def view_projections(rules: RuleSet, history) -> list:
+    """Every read model, in the order they are folded; ``history`` gives the
+    entitlements view people's earlier facts from the event store."""
+    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection()]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Everything one database's commands and queries work with, wired."""
+
+    store: Store
+    app: LedgerApp
+    engine: sa.Engine
+    loader: SnapshotLoader  # people from the event store and its snapshots: commands never read a view
+    runner: ProjectionRunner
+    chain: ChainKeeper
+    rules: RuleSet
+    contracts: Contracts
+    office: OfficeSettings
+    today: Callable[[], date]
+
+    def this_month(self) -> Month:
+        return Month.containing(self.today())
+
+    @without_cycle_collector
+    def catch_up(self, *, show_progress: bool = True) -> int:
+        """Seal the events recorded since the last seal, and bring every read
+        model up to the last recorded event."""
+        self.chain.extend()
+        pending = self.runner.pending()
+        if not pending:
+            return 0
+        with progress.bar(pending, "projections", enabled=show_progress) as advance:
+            return self.runner.catch_up(advance)
+
+    def views_elsewhere(self, url: str) -> ProjectionRunner:
+        """A runner folding this event log into fresh views on another store
+        (never the live views); its engine is the caller's to dispose of."""
+        runner = ProjectionRunner(open_store(url).engine(), self.app.recorder, self.app.mapper,
+                                  view_projections(self.rules, self.history()))
+        runner.create_tables()
+        return runner
+
+    def history(self) -> EventFactsHistory:
+        return EventFactsHistory(self.store, self.engine, self.app.mapper)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.app.close()
+
+
+def build_runtime(url: str | None = None, rules: RuleSet | None = None,
+                  contracts: Contracts | None = None) -> Runtime:
+    store = open_store(url)
+    rules = rules or default_ruleset()
+    app = LedgerApp(env=dict(store.env), rules=rules)
+    engine = store.engine()
+    loader = SnapshotLoader(store, engine, app.mapper)
+    app.use_loader(loader, loader.all, SnapshotCodec(app.mapper).row)
+    runner = ProjectionRunner(engine, app.recorder, app.mapper,
+                              view_projections(rules, EventFactsHistory(store, engine, app.mapper)))
+    runner.create_tables()
+    chain = ChainKeeper(engine, raw_event_rows(store, engine))
+    return Runtime(store=store, app=app, engine=engine, loader=loader, runner=runner, chain=chain, rules=rules,
+                   contracts=contracts or default_contracts(), office=OfficeSettings.from_env(),
+                   today=clock.today)
+
+
+@contextmanager
+def open_runtime(url: str | None = None, rules: RuleSet | None = None,
+                 contracts: Contracts | None = None) -> Iterator[Runtime]:
+    runtime = build_runtime(url, rules, contracts)
+    try:
+        yield runtime
+    finally:
+        runtime.close()

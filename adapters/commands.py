@@ -1,0 +1,239 @@
+"""The write side: thin application services over ``LedgerApp``. Each
+command parses its file (adapters), lets ``ledger/application.py`` decide
+and record, brings the read models up to date and returns a typed summary
+(``as_dict()`` with the keys of cli.md)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from eventsourcing.persistence import IntegrityError
+
+from ledger.application import Rejected
+from ledger.months import Month
+from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
+from projections import payouts as pay_view
+
+from . import agent_results, notices_file, payroll_files
+from .bootstrap import Runtime
+from .decisions_file import parse_decisions
+from .errors import CommandRefused
+from .gc_pause import without_cycle_collector
+from .queries import Queries, StoreStatus
+from .tabular import InputRejected, Problem
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    file: str
+    rows: int
+    recorded_events: int
+    unchanged_rows: int
+
+    def as_dict(self) -> dict:
+        return dict(file=self.file, rows=self.rows, recorded_events=self.recorded_events,
+                    unchanged_rows=self.unchanged_rows)
+
+
+@dataclass(frozen=True)
+class PayrollSummary:
+    month: str
+    files: list[str]
+    lines: int  # new lines issued for the month
+    amount: int  # VND advanced with them
+    carried_lines: int
+    carried_amount: int
+    issued_now: bool
+
+    def as_dict(self) -> dict:
+        return dict(month=self.month, files=self.files, lines=self.lines, amount=self.amount,
+                    carried_lines=self.carried_lines, carried_amount=self.carried_amount,
+                    issued_now=self.issued_now)
+
+
+@dataclass(frozen=True)
+class ResultsSummary:
+    file: str
+    rows: int
+    recorded: int
+    unchanged: int
+    suspended: list[str]
+    flagged: list[tuple[str, str]]
+
+    def as_dict(self) -> dict:
+        return dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
+                    unchanged_rows=self.unchanged, suspended=self.suspended,
+                    paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
+
+
+class Commands:
+    RETRIES = 3
+
+    def __init__(self, runtime: Runtime, queries: Queries | None = None):
+        self.runtime = runtime
+        self.queries = queries or Queries(runtime)  # close_month settles on the books first
+
+    # --- running a command ----------------------------------------------------------
+
+    def catch_up(self, *, show_progress: bool = True) -> int:
+        return self.runtime.catch_up(show_progress=show_progress)
+
+    @without_cycle_collector
+    def command(self, run: Callable[[], T]) -> T:
+        """Run a command (it loads people from the event store, never from a
+        view); if another writer got in first, run it again on what that
+        writer recorded."""
+        for attempt in range(self.RETRIES):
+            self.runtime.chain.extend()
+            try:
+                return run()
+            except IntegrityError:
+                if attempt == self.RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def init(self) -> StoreStatus:
+        """Create the stores (done on opening) and bring the views up to date."""
+        self.runtime.catch_up()
+        return self.queries.store_status()
+
+    # --- imports ---------------------------------------------------------------------
+
+    def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        parsed = parse_decisions(path, self.runtime.rules.category_codes())
+        try:
+            outcome = self.command(lambda: app.record_decisions(parsed.decisions, actor))
+        except Rejected as exc:
+            raise InputRejected([parsed.problem(p.row, p.field, p.message)
+                                 for p in exc.problems]) from None
+        self.runtime.catch_up()
+        return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+
+    def _import_items(self, parsed, record) -> ImportSummary:
+        try:
+            outcome = self.command(lambda: record(parsed.items))
+        except Rejected as exc:
+            raise InputRejected([parsed.problem(p.row, p.field, p.message)
+                                 for p in exc.problems]) from None
+        self.runtime.catch_up()
+        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+
+    def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
+
+    def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        return self._import_items(notices_file.parse_recoveries(path),
+                                  lambda items: app.record_recoveries(items, actor))
+
+    def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
+        app, today = self.runtime.app, self.runtime.today
+        reports = agent_results.parse_agent_report(report) if report else []
+        try:
+            outcome = self.command(lambda: app.record_agent_results(parsed.results, actor, today(), reports))
+        except Rejected as exc:
+            raise InputRejected([
+                parsed.problem(p.row, p.field, p.message) if p.row >= 0
+                else Problem(str(report), 2, 2, p.message) for p in exc.problems]) from None
+        self.runtime.catch_up()
+        return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
+                              outcome.suspended, outcome.flagged)
+
+    def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
+        return self._import_results(agent_results.parse_postoffice(path), actor, report)
+
+    def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
+        return self._import_results(agent_results.parse_bank(path), actor, report)
+
+    # --- the payroll -----------------------------------------------------------------
+
+    def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
+        """Issue the month's payroll (once) and write every agent's files
+        from what was recorded, so a second run rewrites the same files."""
+        try:
+            outcome = self.command(lambda: self.runtime.app.run_payroll(month, actor))
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.runtime.catch_up()
+        files = self.write_payroll_files(month, Path(out_dir))
+        agents = outcome.agents.values()
+        return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
+                              outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
+                              sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+
+    @without_cycle_collector
+    def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
+        """Each agent's files for a month, as the payroll recorded them: the
+        agents, totals and list digests come from the payroll calendar (the
+        event store); the lines are streamed from the payout view, and a list
+        whose lines do not give the recorded digest is refused (the view was
+        altered: ``ledger replay`` shows it), its files removed."""
+        office = self.runtime.office
+        calendar = self.runtime.app.calendar()
+        recorded = calendar.months.get(str(month), {}) if calendar else {}
+        written: list[Path] = []
+        with self.runtime.engine.connect() as conn:
+            for code, run in sorted(recorded.items()):
+                entries: list[str] = []
+                rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries)
+                totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
+                                                  len(run["carried"]), run["carried_vnd"])
+                altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
+                           "no file written for it; run `ledger replay` to see which view was altered")
+                try:
+                    files = payroll_files.write_payroll_files(
+                        out_dir, code, str(month), run["channel"], map(_file_line, rows),
+                        debtor_name=office.office_name, debtor_account=office.treasury_account,
+                        created_at=calendar.issued_at[str(month)], totals=totals)
+                except payroll_files.TotalsDiffer as exc:
+                    raise CommandRefused(f"{altered} ({exc})") from None
+                if "digest" in run and list_digest(entries) != run["digest"]:
+                    for path in files:
+                        Path(path).unlink(missing_ok=True)
+                    raise CommandRefused(altered)
+                written += files
+        return written
+
+    # --- the settlement ----------------------------------------------------------------
+
+    def close_month(self, month: Month, acceptances: dict[str, str], actor: str) -> list[str]:
+        """Close the month unless a variance in the books is unexplained;
+        returns the unexplained ones (then nothing is recorded)."""
+        def run() -> list[str]:
+            settlements = self.queries.reconcile(month)
+            keys = [v.key(s.agent_code) for s in settlements for v in s.variances]
+            settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
+                                          fee=s.fee, returned=s.returned, closing=s.closing_balance)
+                       for s in settlements}
+            return self.runtime.app.close_month(month, settled, keys, acceptances, actor)
+        try:
+            missing = self.command(run)
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.runtime.catch_up()
+        return missing
+
+
+def _entered(rows, entries: list[str]):
+    """The rows, each noted as a list entry (see ledger.payroll.list_entry)."""
+    for row in rows:
+        entries.append(list_entry(
+            row["line_id"], row["payroll_id"], row["months"].split(";"), row["amount_vnd"],
+            carried=bool(row["carried"]), citizen_id=row["citizen_id"], full_name=row["full_name"],
+            commune_code=row["commune_code"], receiver=row["receiver"], bank_account=row["bank_account"],
+            home_delivery=row["home_delivery"]))
+        yield row
+
+
+def _file_line(row: dict) -> payroll_files.PayrollFileLine:
+    return payroll_files.PayrollFileLine(
+        payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=row["citizen_id"],
+        full_name=row["full_name"], commune_code=row["commune_code"],
+        months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],
+        receiver=row["receiver"], bank_account=row["bank_account"],
+        home_delivery=row["home_delivery"], carried=row["carried"])

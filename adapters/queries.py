@@ -1,0 +1,605 @@
+"""The read side: every question the ``ledger`` command asks of the books,
+answered with typed values. Each has ``as_dict()`` with the keys of cli.md;
+nothing here is worded or formatted for people (adapters/cli.py does that).
+Queries record nothing; they bring the read models up to date first."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Sequence
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger import audit, settlement, whatif
+from ledger.beneficiary import beneficiary_id
+from ledger.clawback import open_overpayment_vnd
+from ledger.entitlement import due_for_month
+from ledger.months import Month, month_range
+from ledger.payroll import CALENDAR_ID, owed_months
+from ledger.rules import UNCLAIMED_SUSPENDED, UNCLAIMED_VERIFY, RuleSet
+from ledger.settlement import AgentSettlement
+from projections import entitlements as ent_view
+from projections import payouts as pay_view
+from projections import postings as post_view
+from projections.chain import Verdict
+from projections.runner import ProjectionRunner, checksums
+
+from . import agent_results, progress
+from .bootstrap import Runtime
+from .errors import CommandRefused
+from .gc_pause import without_cycle_collector
+from .snapshots import SnapshotAudit
+from .store import raw_event_rows_of
+
+
+# --- the typed answers -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthLine:
+    """One month of a person's schedule with the money that moved for it."""
+
+    month: Month
+    due: int
+    status: str
+    categories: tuple[str, ...]  # those paying
+    issued: int
+    disbursed: int
+    unclaimed: int
+    cancelled: int
+
+    def as_dict(self) -> dict:
+        return {"month": str(self.month), "due": self.due, "status": self.status,
+                "categories": list(self.categories), "issued": self.issued,
+                "disbursed": self.disbursed, "unclaimed": self.unclaimed, "cancelled": self.cancelled}
+
+
+@dataclass(frozen=True)
+class PayoutLine:
+    line_id: str
+    payroll_id: str
+    kind: str
+    months: tuple[Month, ...]
+    amount: int
+    status: str
+    settled_on: date | None
+
+    def as_dict(self) -> dict:
+        return {"line_id": self.line_id, "payroll_id": self.payroll_id, "kind": self.kind,
+                "months": [str(m) for m in self.months], "amount": self.amount, "status": self.status,
+                "settled_on": self.settled_on.isoformat() if self.settled_on else None}
+
+
+@dataclass(frozen=True)
+class BeneficiaryReport:
+    citizen_id: str
+    full_name: str
+    birth_date: date
+    status: str
+    categories: tuple[str, ...]
+    monthly_amount: int
+    province_code: str
+    commune_code: str
+    channel: str
+    agent_code: str
+    proxy_name: str
+    date_of_death: date | None
+    months: tuple[MonthLine, ...]
+    lines: tuple[PayoutLine, ...]
+    holds: tuple[str, ...]
+    arrears_due: int
+    overpayment_open: int
+    as_known_at: datetime | None
+    recovered: int
+    funeral_support: int
+
+    def as_dict(self) -> dict:
+        return {
+            "citizen_id": self.citizen_id,
+            "full_name": self.full_name,
+            "birth_date": self.birth_date.isoformat(),
+            "status": self.status,
+            "categories": list(self.categories),
+            "monthly_amount": self.monthly_amount,
+            "province_code": self.province_code,
+            "commune_code": self.commune_code,
+            "channel": self.channel,
+            "agent_code": self.agent_code,
+            "proxy_name": self.proxy_name,
+            "date_of_death": self.date_of_death.isoformat() if self.date_of_death else None,
+            "months": [m.as_dict() for m in self.months],
+            "lines": [x.as_dict() for x in self.lines],
+            "holds": list(self.holds),
+            "arrears_due": self.arrears_due,
+            "overpayment_open": self.overpayment_open,
+            "as_known_at": self.as_known_at.isoformat() if self.as_known_at else None,
+            "recovered": self.recovered,
+            "funeral_support": self.funeral_support,
+        }
+
+
+@dataclass(frozen=True)
+class EntitlementLine:
+    """One person's entitlement for a month (the entitlements view)."""
+
+    citizen_id: str
+    status: str
+    categories: tuple[str, ...]
+    amount: int
+    channel: str
+    agent_code: str
+    commune_code: str
+
+    def as_dict(self) -> dict:
+        return {"citizen_id": self.citizen_id, "status": self.status, "categories": list(self.categories),
+                "amount": self.amount, "channel": self.channel, "agent_code": self.agent_code,
+                "commune_code": self.commune_code}
+
+
+@dataclass(frozen=True)
+class UnclaimedEntry:
+    citizen_id: str
+    agent_code: str
+    commune_code: str
+    consecutive_months: int
+    amount: int  # VND held
+    flag: str  # verify or suspended
+
+    def as_dict(self) -> dict:
+        return {"citizen_id": self.citizen_id, "agent_code": self.agent_code,
+                "commune_code": self.commune_code, "consecutive_months": self.consecutive_months,
+                "amount": self.amount, "flag": self.flag}
+
+
+@dataclass(frozen=True)
+class RecoveryEntry:
+    """An overpayment, open or closed, with what was recovered."""
+
+    citizen_id: str
+    months: tuple[str, ...]
+    amount: int
+    recovered: int
+    open: int
+    status: str
+    written_off: int
+    received_by: tuple[str, ...]
+    paid_after_death: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"citizen_id": self.citizen_id, "months": list(self.months), "amount": self.amount,
+                "recovered": self.recovered, "open": self.open, "status": self.status,
+                "written_off": self.written_off, "received_by": list(self.received_by),
+                "paid_after_death": list(self.paid_after_death)}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event about a person, with its money consequence (or None)."""
+
+    position: int
+    recorded_at: datetime
+    effective: str | None
+    type: str
+    actor: str
+    basis: str
+    amount: int | None
+
+    def as_dict(self) -> dict:
+        return {"position": self.position, "recorded_at": self.recorded_at.isoformat(),
+                "effective": self.effective, "type": self.type, "actor": self.actor,
+                "basis": self.basis, "amount": self.amount}
+
+
+@dataclass(frozen=True)
+class SettlementTotals:
+    advance: int
+    disbursed: int
+    fee: int
+    returned: int
+    closing_balance: int
+
+    def as_dict(self) -> dict:
+        return {"advance": self.advance, "disbursed": self.disbursed, "fee": self.fee,
+                "returned": self.returned, "closing_balance": self.closing_balance}
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    verify: int
+    suspended: int
+    held_vnd: int
+
+    def as_dict(self) -> dict:
+        return {"verify": self.verify, "suspended": self.suspended, "held_vnd": self.held_vnd}
+
+
+@dataclass(frozen=True)
+class OverpaymentSummary:
+    open_count: int
+    open_vnd: int
+    recovered_vnd: int
+    written_off_vnd: int
+
+    def as_dict(self) -> dict:
+        return {"open_count": self.open_count, "open_vnd": self.open_vnd,
+                "recovered_vnd": self.recovered_vnd, "written_off_vnd": self.written_off_vnd}
+
+
+@dataclass(frozen=True)
+class DistrictSummary:
+    """What the settlement reports show (adapters/reports.py reads ``as_dict()``)."""
+
+    month: Month
+    office: str
+    closed: bool
+    agents: tuple[AgentSettlement, ...]
+    totals: SettlementTotals
+    cashless_share: float
+    communes: tuple[dict, ...]  # the payouts view's rows, per commune
+    unclaimed_trend: tuple[dict, ...]  # the payouts view's rows, per payroll month
+    unclaimed_queue: QueueSummary
+    overpayments: OverpaymentSummary
+
+    def as_dict(self) -> dict:
+        return {
+            "month": str(self.month),
+            "office": self.office,
+            "closed": self.closed,
+            "agents": [s.as_dict() for s in self.agents],
+            "totals": self.totals.as_dict(),
+            "cashless_share": self.cashless_share,
+            "communes": list(self.communes),
+            "unclaimed_trend": list(self.unclaimed_trend),
+            "unclaimed_queue": self.unclaimed_queue.as_dict(),
+            "overpayments": self.overpayments.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """Views folded from the event log into another store."""
+
+    events: int
+    checksums: dict[str, str]
+
+
+@dataclass(frozen=True)
+class RebuildAsKnownAt:
+    as_known_at: datetime
+    into: str
+    events: int
+    checksums: dict[str, str]
+
+    def as_dict(self) -> dict:
+        return {"as_known_at": self.as_known_at.isoformat(), "into": self.into, "events": self.events,
+                "checksums": self.checksums}
+
+
+@dataclass(frozen=True)
+class ProjectionCheck:
+    name: str
+    checksum: str
+    live: str
+
+    @property
+    def matches(self) -> bool:
+        return self.checksum == self.live
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "checksum": self.checksum, "live": self.live, "matches": self.matches}
+
+
+@dataclass(frozen=True)
+class ReplayCheck:
+    """A full rebuild's checksums beside the live views'."""
+
+    events: int
+    projections: tuple[ProjectionCheck, ...] = field(default_factory=tuple)
+
+    @property
+    def matches(self) -> bool:
+        return all(p.matches for p in self.projections)
+
+    def as_dict(self) -> dict:
+        return {"events": self.events, "projections": [p.as_dict() for p in self.projections],
+                "matches": self.matches}
+
+
+@dataclass(frozen=True)
+class StoreStatus:
+    database: str  # sqlite or postgresql
+    events: int
+
+    def as_dict(self) -> dict:
+        return {"database": self.database, "events": self.events}
+
+
+# --- the queries ---------------------------------------------------------------------
+
+class Queries:
+    EVIDENCE_PAGE = 5000
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def _caught_up(self) -> None:
+        self.runtime.catch_up()
+
+    # --- store -------------------------------------------------------------------
+
+    def store_status(self) -> StoreStatus:
+        rt = self.runtime
+        return StoreStatus(rt.store.kind, rt.app.recorder.max_notification_id() or 0)
+
+    # --- one person ----------------------------------------------------------------
+
+    def beneficiary_report(self, citizen_id: str, as_known_at: datetime | None = None) -> BeneficiaryReport:
+        """One person: status, categories, the month-by-month schedule with
+        what was issued, disbursed, left unclaimed and cancelled; with
+        ``as_known_at``, from the events recorded up to then."""
+        rules = self.runtime.rules
+        if as_known_at is None:
+            self._caught_up()
+            person = self.runtime.app.beneficiary(citizen_id)  # the event store, not a view
+            state = person.state if person else None
+            with self.runtime.engine.connect() as conn:
+                last_payroll = pay_view.last_payroll_month(conn)
+        else:
+            state = self.state_as_known_at(citizen_id, as_known_at)
+            month = self.last_payroll_month_as_known_at(as_known_at)
+            last_payroll = str(month) if month else None
+        if state is None:
+            raise CommandRefused(f"{citizen_id} is not registered"
+                                 + (f" as known at {as_known_at.isoformat()}" if as_known_at else ""))
+        facts = state.facts
+        now = self.runtime.this_month()
+        last_payroll_month = Month.parse(last_payroll) if last_payroll else None
+        last = max(now, facts.first_month, last_payroll_month or now)
+        months = [due_for_month(facts, rules, m) for m in month_range(facts.first_month, last)]
+        figures = {d.month: state.book.figures(d.month) for d in months}
+        arrears = sum(a for _, a in owed_months(state, rules, last_payroll_month)) \
+            if last_payroll_month else 0
+        current = due_for_month(facts, rules, now)
+        channel = facts.channels.latest()
+        residence = facts.residences.latest()
+        proxy = facts.proxies.latest()
+        return BeneficiaryReport(
+            citizen_id=facts.citizen_id,
+            full_name=facts.full_name,
+            birth_date=facts.birth_date,
+            status=facts.current_status(),
+            categories=tuple(current.categories or (facts.categories.latest().categories)),
+            monthly_amount=current.amount_vnd,
+            province_code=residence.province_code if residence else "",
+            commune_code=residence.commune_code if residence else "",
+            channel=channel.channel if channel else "",
+            agent_code=channel.agent_code if channel else "",
+            proxy_name=proxy.proxy_name if proxy else "",
+            date_of_death=facts.death.date_of_death if facts.death else None,
+            months=tuple(
+                MonthLine(d.month, d.amount_vnd, d.status, tuple(d.paying), figures[d.month].issued,
+                          figures[d.month].disbursed, figures[d.month].unclaimed, figures[d.month].cancelled)
+                for d in months),
+            lines=tuple(PayoutLine(x.line_id, x.payroll_id, x.kind, tuple(x.months), x.amount_vnd, x.status,
+                                   x.settled_on) for x in state.book.lines),
+            holds=tuple(code for _, code in state.book.holds),
+            arrears_due=arrears,
+            overpayment_open=open_overpayment_vnd(state, rules),
+            as_known_at=as_known_at,
+            recovered=state.book.recovered_vnd(),
+            funeral_support=state.book.funeral.amount_vnd if state.book.funeral else 0,
+        )
+
+    def _events_of(self, aggregate_id):
+        rt = self.runtime
+        for position, originator_id, version, topic, blob in raw_event_rows_of(rt.store, rt.engine, aggregate_id):
+            yield position, rt.app.mapper.to_domain_event(StoredEvent(originator_id, version, topic, blob))
+
+    def state_as_known_at(self, citizen_id: str, when: datetime):
+        """One person's state from the events recorded up to ``when``."""
+        state = None
+        for _, event in self._events_of(beneficiary_id(citizen_id)):
+            if event.timestamp <= when:
+                state = event.fold(state)
+        return state
+
+    def last_payroll_month_as_known_at(self, when: datetime) -> Month | None:
+        months = [event.month for _, event in self._events_of(CALENDAR_ID)
+                  if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id")]
+        return max(months, default=None)
+
+    def timeline(self, citizen_id: str) -> list[TimelineEntry]:
+        """Every event about a person, in recorded order, with its money consequence."""
+        events = list(self._events_of(beneficiary_id(citizen_id)))
+        if not events:
+            raise CommandRefused(f"{citizen_id} is not registered")
+        state, out = None, []
+        for position, event in events:
+            after = event.fold(state)
+            out.append(TimelineEntry(position, event.timestamp, audit.effective_of(event), type(event).__name__,
+                                     event.actor, event.basis_text,
+                                     audit.money_consequence(event, state, after, self.runtime.rules)))
+            state = after
+        return out
+
+    # --- everyone ------------------------------------------------------------------
+
+    def entitlements(self, month: Month) -> list[EntitlementLine]:
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = ent_view.for_month(conn, str(month))
+        return [EntitlementLine(r["citizen_id"], r["status"], tuple(c for c in r["categories"].split(";") if c),
+                                r["amount_vnd"], r["channel"], r["agent_code"], r["commune_code"]) for r in rows]
+
+    def unclaimed(self, month: Month) -> list[UnclaimedEntry]:
+        """The unclaimed-month queue: who has not collected for the rule's
+        number of rounds, by agent and commune."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = pay_view.unclaimed(conn, str(month))
+            # Each person's status in the month after their last payroll.
+            status = ent_view.statuses_in(conn, {r["citizen_id"]: str(Month.parse(r["last_payroll_month"]) + 1)
+                                                 for r in rows})
+        rule = self.runtime.rules.unclaimed_rule(month)
+        out = []
+        for r in rows:
+            flag = rule.flag(r["consecutive_months"], suspended=status.get(r["citizen_id"]) == "suspended")
+            if flag is not None:
+                out.append(UnclaimedEntry(r["citizen_id"], r["agent_code"], r["commune_code"],
+                                          r["consecutive_months"], r["amount_vnd"], flag))
+        return out
+
+    def recoveries(self) -> list[RecoveryEntry]:
+        """Open and closed overpayments with what was recovered."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = ent_view.recoveries(conn)
+        return [RecoveryEntry(r["citizen_id"], tuple(m for m in r["months"].split(";") if m), r["amount_vnd"],
+                              r["recovered_vnd"], r["open_vnd"], r["status"], r["written_off_vnd"],
+                              tuple(x for x in r["received_by"].split(";") if x),
+                              tuple(r["paid_after_death"])) for r in rows]
+
+    # --- the monthly settlement --------------------------------------------------------
+
+    @without_cycle_collector
+    def reconcile(self, month: Month, agent: str | None = None,
+                  evidence: Sequence[str | Path] = ()) -> list[AgentSettlement]:
+        """Each agent's settlement for the month, with the variances found in
+        the books (reports, flagged payments) and in any result files given
+        as evidence."""
+        self._caught_up()
+        rt = self.runtime
+        calendar = rt.app.calendar()
+        closed = calendar.closed.get(str(month)) if calendar else None
+        reports = calendar.reports if calendar else {}
+        with rt.engine.connect() as conn:
+            movements = post_view.agent_movements(conn, str(month))
+            for run in pay_view.payroll_of(conn, str(month)):
+                movements.setdefault(run["agent_code"], post_view.empty_movement())
+            flagged = pay_view.flagged_payments(conn, str(month))
+            evidence_variances = self._evidence_variances(conn, evidence)
+        settlements = []
+        for code, m in sorted(movements.items()):
+            if agent and code != agent:
+                continue
+            closed_fee = closed[code]["fee"] if closed is not None and code in closed else None
+            fee, advance = settlement.fee_and_advance(
+                rt.contracts, code, month, advanced=m["advance"], paid_vnd=m["paid_vnd"],
+                persons_paid=m["persons_paid"], closed_fee=closed_fee)
+            result = settlement.settle(code, month, opening=m["opening"], advance=advance,
+                                       disbursed=m["disbursed"], returned=m["returned"], fee=fee,
+                                       report=reports.get(f"{code}/{month}"))
+            result.closed = closed is not None
+            lines = [x for x in flagged if x["agent_code"] == code]
+            result.variances += [settlement.flagged_variance(x, x["other_paid_months"]) for x in lines]
+            result.variances += evidence_variances.get(code, [])
+            settlements.append(result)
+        return settlements
+
+    def _evidence_variances(self, conn, evidence: Sequence[str | Path]) -> dict[str, list]:
+        """The variances in the agents' result files, by agent, compared with
+        the payroll a page of lines at a time (the files may be long)."""
+        found: dict[str, list] = {}
+        seen: dict[str, set[str]] = {}  # line ids paid so far, by agent
+        for path in evidence:
+            rows = agent_results.evidence_lines(path)
+            for start in range(0, len(rows), self.EVIDENCE_PAGE):
+                page = rows[start:start + self.EVIDENCE_PAGE]
+                issued = pay_view.lines_by_id(conn, [r["line_id"] for r in page])
+                deaths = ent_view.dates_of_death(conn, {r["citizen_id"] for r in page if r["citizen_id"]}
+                                                 | {line["citizen_id"] for line in issued.values()})
+                by_agent: dict[str, list[dict]] = {}
+                for r in page:
+                    by_agent.setdefault(r["payroll_id"].split("/")[0], []).append(r)
+                for code, results in by_agent.items():
+                    found.setdefault(code, []).extend(settlement.compare_result_lines(
+                        results, issued, deaths, seen.setdefault(code, set())))
+        return found
+
+    def district_summary(self, month: Month) -> DistrictSummary:
+        """Each agent's settlement and the district's figures for the month."""
+        settlements = self.reconcile(month)
+        totals = SettlementTotals(*(sum(getattr(s, key) for s in settlements)
+                                    for key in ("advance", "disbursed", "fee", "returned", "closing_balance")))
+        with self.runtime.engine.connect() as conn:
+            communes = pay_view.paid_by_commune(conn, str(month))
+            trend = pay_view.unclaimed_trend(conn, str(month))
+        owed = self.recoveries()
+        paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
+        queue = self.unclaimed(month)
+        return DistrictSummary(
+            month=month,
+            office=self.runtime.office.office_name,
+            closed=bool(settlements) and all(s.closed for s in settlements),
+            agents=tuple(settlements),
+            totals=totals,
+            cashless_share=(sum(c["paid_bank_vnd"] for c in communes) / paid) if paid else 0.0,
+            communes=tuple(communes),
+            unclaimed_trend=tuple(trend),
+            unclaimed_queue=QueueSummary(verify=sum(1 for q in queue if q.flag == UNCLAIMED_VERIFY),
+                                         suspended=sum(1 for q in queue if q.flag == UNCLAIMED_SUSPENDED),
+                                         held_vnd=sum(q.amount for q in queue)),
+            overpayments=OverpaymentSummary(open_count=sum(1 for r in owed if r.open > 0),
+                                            open_vnd=sum(r.open for r in owed),
+                                            recovered_vnd=sum(r.recovered - r.written_off for r in owed),
+                                            written_off_vnd=sum(r.written_off for r in owed)),
+        )
+
+    # --- audit and replay ----------------------------------------------------------------
+
+    def verify(self) -> Verdict:
+        """The hash chain over the stored events, then every write-side
+        snapshot against the fold of the events it summarises."""
+        verdict = self.runtime.chain.verify()
+        if not verdict.ok:
+            return verdict
+        runtime = self.runtime
+        snapshots = SnapshotAudit(runtime.store, runtime.engine, runtime.app.mapper, runtime.rules).verify()
+        return replace(verdict, ok=snapshots.ok, problem=snapshots.problem,
+                       snapshots_checked=snapshots.checked, first_bad_snapshot=snapshots.first_bad)
+
+    @without_cycle_collector
+    def rebuild_into(self, url: str, *, until: datetime | None = None,
+                     show_progress: bool = True) -> Rebuild:
+        """Fold the event log from scratch into the views of another store
+        (never the live views), up to the events recorded by ``until`` if
+        given; with the rebuilt views' checksums."""
+        runner = self.runtime.views_elsewhere(url)
+        try:
+            total = self.runtime.app.recorder.max_notification_id() or 0
+            with progress.bar(total, "replay", enabled=show_progress) as advance:
+                count = runner.rebuild(advance) if until is None else _rebuild_until(runner, until, advance)
+            return Rebuild(count, checksums(runner.engine, runner.projections))
+        finally:
+            runner.engine.dispose()
+
+    def live_checksums(self) -> dict[str, str]:
+        self._caught_up()
+        return checksums(self.runtime.engine, self.runtime.runner.projections)
+
+    def replay_check(self, url: str) -> ReplayCheck:
+        """Rebuild every view into ``url`` and compare it with the live one."""
+        live = self.live_checksums()
+        rebuilt = self.rebuild_into(url)
+        return ReplayCheck(rebuilt.events, tuple(ProjectionCheck(name, rebuilt.checksums[name], live[name])
+                                                 for name in sorted(rebuilt.checksums)))
+
+    def as_known_at(self, url: str, into: str, when: datetime) -> RebuildAsKnownAt:
+        """The views as known at ``when``, rebuilt into ``url`` (the file ``into``)."""
+        rebuilt = self.rebuild_into(url, until=when)
+        return RebuildAsKnownAt(when, into, rebuilt.events, rebuilt.checksums)
+
+    # --- rules -------------------------------------------------------------------------
+
+    def whatif(self, candidate: RuleSet, first: Month, last: Month) -> whatif.WhatIf:
+        """Everyone's schedule under the candidate rules beside the current
+        ones, from the event store; records nothing."""
+        return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
+                              candidate, first, last)
+
+
+def _rebuild_until(runner: ProjectionRunner, until: datetime, advance) -> int:
+    with runner.engine.begin() as conn:
+        for projection in runner.projections:
+            runner._reset(conn, projection)
+    return runner.catch_up(advance, until=until)
