@@ -26,7 +26,7 @@ from projections.runner import ProjectionRunner
 from . import clock, progress
 from .gc_pause import without_cycle_collector
 from .rulefiles import default_contracts, default_ruleset
-from .settings import OfficeSettings
+from .settings import LedgerSettings, OfficeSettings
 from .snapshots import SnapshotCodec, SnapshotLoader
 from .store import EventFactsHistory, Store, open_store, raw_event_rows
 
@@ -83,8 +83,9 @@ class Runtime:
 
 
 def build_runtime(url: str | None = None, rules: RuleSet | None = None,
-                  contracts: Contracts | None = None) -> Runtime:
-    store = open_store(url)
+                  contracts: Contracts | None = None, settings: LedgerSettings | None = None) -> Runtime:
+    settings = settings or LedgerSettings.load()
+    store = open_store(url or settings.database_url, cipher_key=settings.key())
     rules = rules or default_ruleset()
     app = LedgerApp(env=dict(store.env), rules=rules)
     engine = store.engine()
@@ -95,14 +96,14 @@ def build_runtime(url: str | None = None, rules: RuleSet | None = None,
     runner.create_tables()
     chain = ChainKeeper(engine, raw_event_rows(store, engine))
     return Runtime(store=store, app=app, engine=engine, loader=loader, runner=runner, chain=chain, rules=rules,
-                   contracts=contracts or default_contracts(), office=OfficeSettings.from_env(),
+                   contracts=contracts or default_contracts(), office=settings.office(),
                    today=clock.today)
 
 
 @contextmanager
 def open_runtime(url: str | None = None, rules: RuleSet | None = None,
-                 contracts: Contracts | None = None) -> Iterator[Runtime]:
-    runtime = build_runtime(url, rules, contracts)
+                 contracts: Contracts | None = None, settings: LedgerSettings | None = None) -> Iterator[Runtime]:
+    runtime = build_runtime(url, rules, contracts, settings)
     try:
         yield runtime
     finally:

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
+from importlib import metadata
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from babel.numbers import format_decimal
 
 from ledger.months import Month
 
 from .bootstrap import open_runtime
 from .commands import Commands
-from .errors import CommandRefused
+from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
+                     explain)
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
-from .rulefiles import RuleFileError
-from .store import StoreURLError
+from .settings import DEFAULT_FILE, LedgerSettings
 from .tabular import InputRejected
 
 
-class CommandError(Exception):
-    """A refusal with a message for stderr and exit code 1."""
+class CommandError(CommandRefused):
+    """A refusal worded by the command line (exit code 1)."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("allowance-ledger")
+    except metadata.PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown"
 
 
 def _month(text: str) -> Month:
@@ -54,7 +65,8 @@ def _emit(args: argparse.Namespace, data: Any, human: Callable[[Any], str]) -> N
 
 
 def _vnd(amount: int) -> str:
-    return f"{amount:,}"
+    """Money the Vietnamese way in text output (JSON keeps plain integers)."""
+    return f"{format_decimal(amount, locale='vi_VN')} ₫"
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
@@ -86,7 +98,7 @@ def cmd_import_decisions(commands: Commands, queries: Queries, args: argparse.Na
 def _show_human(d: dict) -> str:
     head = (f"{d['citizen_id']}  {d['full_name']}  born {d['birth_date']}\n"
             f"status {d['status']}; categories {', '.join(d['categories'])}; "
-            f"monthly {_vnd(d['monthly_amount'])} VND; {d['channel']} via {d['agent_code']}")
+            f"monthly {_vnd(d['monthly_amount'])}; {d['channel']} via {d['agent_code']}")
     rows = [(m["month"], _vnd(m["due"]), m["status"], ";".join(m["categories"]),
              _vnd(m["issued"]), _vnd(m["disbursed"]), _vnd(m["unclaimed"]), _vnd(m["cancelled"]))
             for m in d["months"]]
@@ -103,7 +115,7 @@ def _entitlements_human(rows: list[dict]) -> str:
     body = _table([(r["citizen_id"], r["status"], ";".join(r["categories"]), _vnd(r["amount"]),
                     r["channel"], r["agent_code"]) for r in rows],
                   ("citizen_id", "status", "categories", "amount", "channel", "agent"))
-    return f"{body}\n{len(rows)} people, {_vnd(total)} VND due"
+    return f"{body}\n{len(rows)} people, {_vnd(total)} due"
 
 
 def cmd_entitlements(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -113,8 +125,8 @@ def cmd_entitlements(commands: Commands, queries: Queries, args: argparse.Namesp
 def cmd_payroll_run(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     summary = commands.run_payroll(args.month, args.out, args.actor)
     _emit(args, summary.as_dict(), lambda d: (
-        f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} VND advanced; "
-        f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])} VND) carried forward"
+        f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} advanced; "
+        f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward"
         + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
         + "".join(f"\n  {f}" for f in d["files"])))
 
@@ -142,7 +154,7 @@ def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespac
         [(r["citizen_id"], ",".join(r["months"]), _vnd(r["amount"]), _vnd(r["recovered"]), _vnd(r["open"]),
           r["status"], ",".join(r["received_by"])) for r in rows],
         ("citizen_id", "months", "overpaid", "recovered", "open", "status", "received by"))
-        + f"\n{sum(r['open'] for r in rows):,} VND open in {sum(1 for r in rows if r['open'])} overpayments")
+        + f"\n{_vnd(sum(r['open'] for r in rows))} open in {sum(1 for r in rows if r['open'])} overpayments")
 
 
 def cmd_import_postoffice(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -163,7 +175,7 @@ def _settlement_human(rows: list[dict]) -> str:
                    f"{_vnd(r['closing_balance'])} ({reported})")
         for v in r["variances"]:
             out.append(f"  VARIANCE {v['kind']} {v['line_id'] or '-'} {v['citizen_id'] or ''} "
-                       f"{_vnd(v['amount'])} VND: {v['detail']}")
+                       f"{_vnd(v['amount'])}: {v['detail']}")
     variances = sum(len(r["variances"]) for r in rows)
     return "\n".join(out + [f"{len(rows)} agents, {variances} variances"])
 
@@ -200,7 +212,7 @@ def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace
     _emit(args, [q.as_dict() for q in queries.unclaimed(args.month)], lambda rows: _table(
         [(r["agent_code"], r["commune_code"], r["citizen_id"], r["consecutive_months"],
           _vnd(r["amount"]), r["flag"]) for r in rows],
-        ("agent", "commune", "citizen_id", "months", "held VND", "flag")) + f"\n{len(rows)} people")
+        ("agent", "commune", "citizen_id", "months", "held (₫)", "flag")) + f"\n{len(rows)} people")
 
 
 def cmd_rules_whatif(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -213,8 +225,8 @@ def cmd_rules_whatif(commands: Commands, queries: Queries, args: argparse.Namesp
     last = args.month_to or args.month_from + 11
     result = queries.whatif(candidate, args.month_from, last).as_dict()
     _emit(args, result, lambda d: (
-        f"{d['from']} to {d['to']}, {d['people']} people: current rules {_vnd(d['baseline_total'])} VND, "
-        f"candidate {_vnd(d['candidate_total'])} VND, difference {d['difference']:+,} VND; "
+        f"{d['from']} to {d['to']}, {d['people']} people: current rules {_vnd(d['baseline_total'])}, "
+        f"candidate {_vnd(d['candidate_total'])}, difference {'+' if d['difference'] >= 0 else '-'}{_vnd(abs(d['difference']))}; "
         f"{len({c['citizen_id'] for c in d['changed']})} people in {len(d['changed'])} months change"
         + "".join(f"\n  {c['citizen_id']} {c['month']}: {_vnd(c['baseline'])} -> {_vnd(c['candidate'])}"
                   for c in d["changed"][:20])))
@@ -225,7 +237,7 @@ def cmd_audit_timeline(commands: Commands, queries: Queries, args: argparse.Name
     _emit(args, rows, lambda rows: _table(
         [(r["position"], r["recorded_at"][:19], r["effective"], r["type"], r["actor"], r["basis"],
           "" if r["amount"] is None else _vnd(r["amount"])) for r in rows],
-        ("position", "recorded at", "effective", "event", "actor", "basis", "VND")))
+        ("position", "recorded at", "effective", "event", "actor", "basis", "₫")))
 
 
 def cmd_audit_verify(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -266,12 +278,28 @@ def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -
 
 # --- parser --------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 64 (EX_USAGE): argparse's own 2 would read as
+    `audit verify`'s "history altered"."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
-    parser.add_argument("--db", help="database URL (default: $LEDGER_DATABASE_URL or sqlite:///ledger.db)")
-    parser.add_argument("--actor", default=os.environ.get("LEDGER_ACTOR") or os.environ.get("USER") or "unknown",
-                        help="the acting person, recorded on every event (default: $LEDGER_ACTOR)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="ledger", description=__doc__, epilog=EXIT_CODES_HELP,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--db", help="database URL (default: the settings' database_url, "
+                                     "$LEDGER_DATABASE_URL, or sqlite:///ledger.db)")
+    parser.add_argument("--actor", help="the acting person, recorded on every event "
+                                        "(default: the settings' actor, $LEDGER_ACTOR)")
+    parser.add_argument("--config", help=f"settings file (default: ./{DEFAULT_FILE} if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, on stderr")
+    parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        help="the logging level (default: WARNING; -v: INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name: str, handler, help_text: str, parent=sub, json_flag: bool = True):
         p = parent.add_parser(name, help=help_text, description=help_text)
@@ -349,6 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("keygen", run_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest)", json_flag=False)
 
+    config = sub.add_parser("config", help="the settings in force").add_subparsers(dest="what", required=True)
+    command("show", cmd_config_show, "the settings in force (file, environment, flags), secrets masked",
+            parent=config)
+
     demo = command("demo", run_demo_command, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
@@ -356,24 +388,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def cmd_config_show(settings: LedgerSettings, args: argparse.Namespace) -> None:
+    _emit(args, settings.shown(), lambda d: "\n".join(f"{k} = {v!r}" for k, v in d.items()))
+
+
+# Handlers that work on the settings alone, not on a ledger.
+_NO_LEDGER = (run_demo_command, run_keygen)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure is a message on stderr and an exit
+    code (EXIT_CODES_HELP), never a traceback (one is logged at DEBUG)."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
+                        level=args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
-        if args.handler in (run_demo_command, run_keygen):  # they open no ledger of their own
+        settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor)
+        args.actor = settings.actor or os.environ.get("USER") or "unknown"
+        if settings.progress:
+            os.environ["LEDGER_PROGRESS"] = "1"
+        if args.handler is cmd_config_show:
+            cmd_config_show(settings, args)
+            return EXIT_OK
+        if args.handler in _NO_LEDGER:
             args.handler(args)
-            return 0
-        with open_runtime(args.db) as runtime:
+            return EXIT_OK
+        with open_runtime(settings=settings) as runtime:
             queries = Queries(runtime)
             args.handler(Commands(runtime, queries), queries, args)
+    except SystemExit as exc:  # the handlers' own exit codes (verify 2, replay 3)
+        return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
     except InputRejected as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         print(f"rejected: {len(exc.problems)} problem(s); nothing was recorded", file=sys.stderr)
-        return 1
-    except (CommandError, CommandRefused, StoreURLError, RuleFileError) as exc:
-        print(f"ledger: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("ledger: interrupted. A command records all it does in one transaction, committed at its "
+              "end: what it had not committed was not recorded, and running it again records nothing "
+              "twice.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message and an exit code
+        code, message = explain(exc)
+        logging.getLogger("ledger").debug("details", exc_info=exc)
+        print(f"ledger: {message}", file=sys.stderr)
+        return code
+    return EXIT_OK
 
 
 if __name__ == "__main__":

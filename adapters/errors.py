@@ -1,6 +1,76 @@
-"""Refusals the commands and queries raise for the officer to read."""
+"""Refusals the commands and queries raise for the officer to read, the
+command's exit codes, and what every other failure means for the officer."""
 from __future__ import annotations
+
+import json
+
+EXIT_OK = 0
+EXIT_REFUSED = 1  # bad input, a refused command, an unexplained variance at close
+EXIT_ALTERED = 2  # audit verify: the history was altered
+EXIT_VIEWS_DIFFER = 3  # replay: a view differs from its rebuild
+EXIT_USAGE = 64  # the command line itself is wrong (EX_USAGE)
+EXIT_TEMPORARY = 75  # another writer, or the database unreachable: try again (EX_TEMPFAIL)
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+EXIT_CODES_HELP = """exit codes: 0 done, 1 refused (input, or an unexplained variance at close),
+2 history altered (audit verify), 3 a view differs from its rebuild (replay),
+64 usage error, 75 temporarily unable (database busy or unreachable), 130 interrupted"""
+
+_RETRY = ("A command records all it does in one transaction, committed at its end: if it did not "
+          "report success, nothing of it was recorded, and running it again records nothing twice.")
 
 
 class CommandRefused(Exception):
     """A command the ledger refuses as a whole (message for the officer)."""
+
+
+def explain(exc: BaseException) -> tuple[int, str]:
+    """(exit code, message) for a failure no command turned into a refusal."""
+    from eventsourcing.persistence import (IntegrityError, InterfaceError, MapperDeserialisationError,
+                                           OperationalError)
+    from eventsourcing.utils import TopicError
+    from pydantic import ValidationError
+    from sqlalchemy.exc import DBAPIError
+
+    from .rulefiles import RuleFileError
+    from .store import StoreURLError
+
+    if isinstance(exc, (CommandRefused, StoreURLError, RuleFileError)):
+        return EXIT_REFUSED, str(exc)
+    if isinstance(exc, ValidationError):
+        return EXIT_REFUSED, f"the settings are not valid: {exc}"
+    if isinstance(exc, IsADirectoryError):
+        return EXIT_REFUSED, f"{exc.filename} is a folder, not a file"
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return EXIT_REFUSED, f"{exc.filename or exc}: no such file or folder"
+    if isinstance(exc, PermissionError):
+        return EXIT_REFUSED, f"{exc.filename or exc}: not allowed to read or write it"
+    if isinstance(exc, IntegrityError):
+        return EXIT_TEMPORARY, f"another command recorded for the same people meanwhile, again and again. {_RETRY}"
+    if isinstance(exc, (OperationalError, InterfaceError, DBAPIError)) or _is_driver_error(exc):
+        return EXIT_TEMPORARY, f"the database is unreachable or stopped mid-command ({_first_line(exc)}). {_RETRY}"
+    if isinstance(exc, (MapperDeserialisationError, TopicError, json.JSONDecodeError, UnicodeDecodeError)) \
+            or _is_cipher_error(exc):
+        return EXIT_ALTERED, (f"a stored event cannot be read ({type(exc).__name__}: {_first_line(exc)}): "
+                              "the history was altered, or the cipher key is not the one it was written with")
+    return EXIT_REFUSED, (f"unexpected failure ({type(exc).__name__}: {_first_line(exc)}). {_RETRY} "
+                          "Run with --log-level DEBUG for the details.")
+
+
+def _is_driver_error(exc: BaseException) -> bool:
+    import sqlite3
+
+    import psycopg
+
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, sqlite3.OperationalError))
+
+
+def _is_cipher_error(exc: BaseException) -> bool:
+    from cryptography.exceptions import InvalidTag
+
+    return isinstance(exc, InvalidTag)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

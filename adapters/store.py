@@ -47,26 +47,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _cipher_settings() -> dict[str, str]:
+def _cipher_settings(key: str | None) -> dict[str, str]:
     """Personal data at rest (names, citizen ids, bank accounts, in every
-    stored event) is encrypted with AES-GCM when LEDGER_CIPHER_KEY is set,
-    through the event store's own cipher support."""
-    key = os.environ.get("LEDGER_CIPHER_KEY")
+    stored event and snapshot) is encrypted with AES-GCM when a cipher key is
+    set, through the event store's own cipher support."""
     if not key:
         return {}
     return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
 
 
-def _common_settings() -> dict[str, str]:
+def _common_settings(cipher_key: str | None) -> dict[str, str]:
     # The same stored format as the library's transcoder, on orjson.
-    return {"TRANSCODER_TOPIC": "adapters.transcoder:OrjsonTranscoder", **_cipher_settings()}
+    return {"TRANSCODER_TOPIC": "adapters.transcoder:OrjsonTranscoder", **_cipher_settings(cipher_key)}
 
 
 def resolve_url(url: str | None) -> str:
     return url or os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_URL
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, cipher_key: str | None = None) -> Store:
+    """The store a URL names (without one: $LEDGER_DATABASE_URL, then the
+    embedded default); ``cipher_key`` encrypts its events and snapshots."""
     url = resolve_url(url)
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -80,7 +81,7 @@ def open_store(url: str | None = None) -> Store:
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "adapters.sqlite_recorder:LedgerSqliteRecorder",
-            **_common_settings(),
+            **_common_settings(cipher_key),
         }
         return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")
     if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
@@ -103,7 +104,7 @@ def open_store(url: str | None = None) -> Store:
             # Same guarantees as the library's recorder, without its pipelined
             # INSERT that deadlocks on large batches (see pg_recorder.py).
             "APPLICATION_RECORDER_TOPIC": "adapters.pg_recorder:LedgerPostgresRecorder",
-            **_common_settings(),
+            **_common_settings(cipher_key),
         }
         netloc = parsed.netloc
         return Store(url, "postgresql", env, f"postgresql+psycopg://{netloc}/{dbname}",

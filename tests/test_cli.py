@@ -54,7 +54,7 @@ def test_init_import_show_entitlements(store_url, tmp_path, capsys):
     assert set(rows[0]) >= {"citizen_id", "status", "categories", "amount", "channel", "agent_code"}
 
     code, out, _ = run(capsys, "--db", store_url, "entitlements", "--month", "2024-08")
-    assert "2 people, 1,250,000 VND due" in out
+    assert "2 people, 1.250.000 ₫ due" in out  # Vietnamese grouping in text; JSON stays integers
 
 
 def test_rejected_file_exit_code_and_message(store_url, tmp_path, capsys):
@@ -71,7 +71,7 @@ def test_show_human_output_and_replay(sqlite_url, tmp_path, capsys):
     path = decisions_file(tmp_path / "d.csv", [REGISTER])
     run(capsys, "--db", sqlite_url, "import", "decisions", str(path))
     code, out, _ = run(capsys, "--db", sqlite_url, "beneficiary", "show", REGISTER["citizen_id"])
-    assert code == 0 and "ELDERLY_80" in out and "500,000" in out
+    assert code == 0 and "ELDERLY_80" in out and "500.000 ₫" in out
     code, out, _ = run(capsys, "--db", sqlite_url, "replay", "--json")
     replayed = json.loads(out)
     assert code == 0 and replayed["events"] == 1 and replayed["matches"] is True

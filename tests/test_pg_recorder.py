@@ -57,7 +57,7 @@ def test_the_transaction_starts_with_the_first_events(postgres_url, monkeypatch)
 
     settings = store._common_settings
     monkeypatch.setattr(store, "_common_settings",
-                        lambda: {**settings(), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"})
+                        lambda key: {**settings(key), "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"})
 
     def chunks():
         yield [], []

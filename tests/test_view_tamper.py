@@ -98,9 +98,7 @@ def test_altered_views_decide_nothing(fresh_store, tmp_path, capsys):
     assert len(expected) >= 30 and any(line[4] == "bank" for line in expected)
     assert not list((tmp_path / "altered-out").glob("*.xml")), "no bank file from an altered view"
 
-    with pytest.raises(SystemExit) as exit_code:
-        main(["--db", altered, "replay", "--json"])
-    assert exit_code.value.code == 3
+    assert main(["--db", altered, "replay", "--json"]) == 3
     differing = {p["name"] for p in json.loads(capsys.readouterr().out)["projections"] if not p["matches"]}
     assert differing == {"entitlements", "payouts", "postings"}
     assert main(["--db", clean, "replay"]) == 0
@@ -124,8 +122,6 @@ def test_a_snapshot_that_is_not_the_fold_of_its_events_fails_verify(store_url, t
         with ledger.runtime.engine.begin() as conn:
             conn.execute(sa.text("UPDATE aggregate_snapshots SET state = :s WHERE aggregate_id = :a"),
                          {"s": row.state, "a": key})
-    with pytest.raises(SystemExit) as exit_code:
-        main(["--db", store_url, "audit", "verify", "--json"])
-    assert exit_code.value.code == 2
+    assert main(["--db", store_url, "audit", "verify", "--json"]) == 2
     verdict = json.loads(capsys.readouterr().out)
     assert not verdict["ok"] and verdict["first_bad_snapshot"] == str(person.id)

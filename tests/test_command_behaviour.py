@@ -1,0 +1,115 @@
+"""The command never shows a traceback: each failure an officer can meet is
+a message on stderr and a documented exit code."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from adapters import synthetic
+from adapters.cli import main
+from ledger.months import Month
+
+from .helpers import REGISTER, decisions_file
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-08-25")
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_version_and_usage_errors(capsys):
+    with pytest.raises(SystemExit) as done:  # argparse's own exits, after printing
+        main(["--version"])
+    assert done.value.code == 0 and "ledger " in capsys.readouterr().out
+    with pytest.raises(SystemExit) as usage:
+        main(["payroll", "run", "--month", "13-2024"])
+    assert usage.value.code == 64  # not 2: that is `audit verify`'s "history altered"
+    with pytest.raises(SystemExit) as usage:
+        main(["no-such-command"])
+    assert usage.value.code == 64
+
+
+def test_missing_file_folder_and_unreadable_file(sqlite_url, tmp_path, capsys):
+    code, _, err = run(capsys, "--db", sqlite_url, "import", "decisions", str(tmp_path / "nowhere.csv"))
+    assert code == 1 and "nowhere.csv" in err
+    code, _, err = run(capsys, "--db", sqlite_url, "import", "deaths", str(tmp_path))
+    assert code == 1 and "folder" in err
+    locked = decisions_file(tmp_path / "locked.csv", [REGISTER])
+    locked.chmod(0)
+    if os.access(locked, os.R_OK):  # root reads anything: nothing to test here
+        return
+    code, _, err = run(capsys, "--db", sqlite_url, "import", "decisions", str(locked))
+    assert code == 1 and "locked.csv" in err
+
+
+def test_unreachable_postgresql_is_temporary(capsys):
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = run(capsys, "--db", f"postgresql://postgres@127.0.0.1:{port}/nobody", "unclaimed",
+                       "--month", "2024-08")
+    assert code == 75 and "unreachable" in err and "records nothing twice" in err
+
+
+def test_a_corrupted_event_met_during_replay(sqlite_url, tmp_path, capsys):
+    assert main(["--db", sqlite_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER]))]) == 0
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE stored_events SET state = X'7b2262726f6b656e' WHERE rowid = 1"))
+    engine.dispose()
+    capsys.readouterr()
+    code, _, err = run(capsys, "--db", sqlite_url, "replay")
+    assert code == 2 and "cannot be read" in err
+
+
+def test_ctrl_c_exits_130_and_says_what_was_recorded(tmp_path):
+    people = synthetic.registrations(20000, seed=2, first=Month.parse("2024-07"), months_count=1)
+    path = decisions_file(tmp_path / "d.csv", people)
+    env = dict(os.environ, LEDGER_DATABASE_URL=f"sqlite:///{tmp_path / 'l.db'}", LEDGER_ACTOR="o")
+    process = subprocess.Popen([sys.executable, "-m", "adapters.cli", "import", "decisions", str(path)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert "Traceback" not in err
+    if process.returncode == 0:  # it finished first: nothing to interrupt on this machine
+        return
+    assert process.returncode == 130 and "interrupted" in err and "records nothing twice" in err
+    # Nothing of the file was recorded, and running it again records it all.
+    done = subprocess.run([sys.executable, "-m", "adapters.cli", "import", "decisions", str(path), "--json"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and json.loads(done.stdout)["unchanged_rows"] == 0
+
+
+def test_settings_file_environment_and_flags(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "ledger.toml"
+    config.write_text('office_name = "Phòng LĐTBXH huyện A"\nactor = "from-file"\n'
+                      'cipher_key = "c2VjcmV0"\ntreasury_account = "KBNN-1111"\n', encoding="utf-8")
+    monkeypatch.delenv("LEDGER_ACTOR")
+    monkeypatch.setenv("LEDGER_TREASURY_ACCOUNT", "KBNN-2222")
+    code, out, _ = run(capsys, "--config", str(config), "--actor", "from-flag", "config", "show", "--json")
+    shown = json.loads(out)
+    assert code == 0
+    assert shown["office_name"] == "Phòng LĐTBXH huyện A"  # the file
+    assert shown["treasury_account"] == "KBNN-2222"  # the environment over the file
+    assert shown["actor"] == "from-flag"  # the flag over both
+    assert shown["cipher_key"] == "********" and "c2VjcmV0" not in out
+    config.write_text('no_such_setting = 1\n', encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(config), "config", "show")
+    assert code == 1 and "no_such_setting" in err
