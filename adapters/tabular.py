@@ -674,10 +674,11 @@ def _xlsx_records(path: Path) -> Iterator[Record]:
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except DefusedXmlException as exc:
-        raise _Refused(1, 1, _xml_attack(exc)) from None
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        raise _Refused(1, 1, f"cannot read as .xlsx: {exc}") from None
+        attack = _cause(exc, DefusedXmlException)
+        if attack is not None:
+            raise _Refused(1, 1, _xml_attack(attack)) from None
+        raise _Refused(1, 1, f"cannot read as .xlsx: {_first_line(exc)}") from None
     try:
         if not workbook.worksheets:
             raise _Refused(1, 1, "the workbook has no sheet")
@@ -729,10 +730,12 @@ def _present_rows(workbook, sheet) -> Iterator[Record]:
                 number, cells = next(rows)
             except StopIteration:
                 return
-            except DefusedXmlException as exc:
-                raise _Refused(1, 1, _xml_attack(exc)) from None
             except Exception as exc:
-                raise _Refused(parser.row_counter or 1, 1, f"cannot read the sheet: {exc}") from None
+                attack = _cause(exc, DefusedXmlException)
+                if attack is not None:
+                    raise _Refused(1, 1, _xml_attack(attack)) from None
+                raise _Refused(parser.row_counter or 1, 1,
+                               f"cannot read the sheet: {_first_line(exc)}") from None
             if not 1 <= number <= EXCEL_MAX_ROWS:
                 raise _Refused(1, 1, f"a row numbered {number:,}: beyond what a sheet holds")
             values: dict[int, Any] = {}
@@ -745,7 +748,21 @@ def _present_rows(workbook, sheet) -> Iterator[Record]:
             yield number, values
 
 
-def _xml_attack(exc: Exception) -> str:
+def _cause(exc: BaseException | None, kind: type) -> BaseException | None:
+    """``exc`` or the exception it was raised from (openpyxl wraps them)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, kind):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _xml_attack(exc: BaseException) -> str:
     return ("the .xlsx declares XML entities or a document type (an XXE or entity-expansion "
             f"attack; spreadsheets never need one): refused ({type(exc).__name__})")
 
