@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 MAX_PROBLEMS = 100
+MAX_VND = 10**15  # whole VND; a larger amount is a typing slip
 MAX_CELL_BYTES = 128 * 1024
 MAX_LINE_CHARS = 1024 * 1024
 MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024
@@ -112,12 +113,6 @@ class Table:
             # In file order; a line's own problems keep their order.
             ordered = sorted(self.problems, key=lambda p: p.line)
             raise InputRejected(ordered[:MAX_PROBLEMS])
-
-    def check_columns(self, required: Sequence[str], optional: Sequence[str]) -> None:
-        """Unknown columns are an error; so are missing required ones."""
-        problems = _column_problems(self.path, self.header_line, self.header, required, optional)
-        if problems:
-            raise InputRejected(problems)
 
 
 def _column_problems(path: str, line: int, header: Sequence[str], required: Sequence[str],
@@ -278,7 +273,8 @@ def _build(path: str, records: Iterator[Record], layout: Layout, *, short_rows_o
                                 layout.optional + layout.ignored)
     if problems:
         raise InputRejected(problems)
-    table = Table(path, [n for n in header if n not in layout.ignored], header_line=header_line)
+    # The header keeps the ignored columns, so that problems name the file's own columns.
+    table = Table(path, list(header), header_line=header_line)
     typer = _CellTyper(layout)
     width = len(header)
     for line, cells in records:
@@ -477,6 +473,8 @@ def _money(text: str, *, negative_ok: bool) -> str:
         value = int(digits.replace(".", ""))
     else:
         raise _CellError(f"{text!r} is not a whole amount of VND: write 500000 or 500.000")
+    if value >= MAX_VND:
+        raise _CellError(f"{text!r}: more than any amount this ledger pays")
     if sign and value:
         if not negative_ok:
             raise _CellError(f"{text!r}: a negative amount is not accepted here")

@@ -218,7 +218,7 @@ def test_amounts_plain_or_with_vietnamese_grouping(tmp_path, written, vnd):
     ("500,5", "not a whole amount"), ("5e5", "not a whole amount"), ("500,000", "not a whole amount"),
     ("500.00", "not a whole amount"), ("1.0800.000", "not a whole amount"), ("500 000", "not a whole amount"),
     ("-500000", "negative amount is not accepted"), ("-500.000", "negative amount is not accepted"),
-    ("５００000", "not one of the digits 0-9"),
+    ("５００000", "not one of the digits 0-9"), ("1" + "0" * 15, "more than any amount"),
 ])
 def test_other_amounts_are_refused_at_their_cell(tmp_path, written, pattern):
     path = recoveries_file(tmp_path / "r.csv", amount=written)
@@ -236,6 +236,33 @@ def test_agent_report_balance_may_be_negative_and_grouped(tmp_path):
         ("2024-09", 1_003_440_000, -1_000)
     path = write(tmp_path / "b.csv", csv_text([dict(row, fee_claimed="-7.940.000")], columns))
     assert_refused(refusals(agent_results.parse_agent_report, path), path, 2, 6, "negative")
+
+
+def test_a_returned_post_office_list_names_its_own_columns(tmp_path):
+    line = PayrollFileLine("VNPOST-BS-01/2024-03", "2024-03-051044001234", "051044001234", "Nguyễn Văn A",
+                           "20101", ("2024-03",), "allowance", 500_000, "Nguyễn Văn A", "", False)
+    paths = write_payroll_files(tmp_path, "VNPOST-BS-01", "2024-03", "cash", [line],
+                                debtor_name="x", debtor_account="1", created_at=datetime(2024, 3, 1))
+    workbook = load_workbook(paths[1])
+    sheet = workbook.worksheets[0]
+    width = sheet.max_column
+    for offset, (title, value) in enumerate([("status", "paid"), ("paid_on", "14/03/2024 09:15"),
+                                             ("amount_paid", "500.000"), ("received_by", "beneficiary")]):
+        sheet.cell(row=1, column=width + 1 + offset, value=title)
+        sheet.cell(row=2, column=width + 1 + offset, value=value)
+    returned = tmp_path / "returned.xlsx"
+    workbook.save(returned)
+    messages = refusals(agent_results.parse_postoffice, returned)
+    assert_refused(messages, returned, 2, width + 2, "paid_on: .*date and time")
+    sheet.cell(row=2, column=width + 2, value="14/03/2024")
+    sheet.cell(row=2, column=width + 4, value="neighbour")
+    workbook.save(returned)
+    messages = refusals(agent_results.parse_postoffice, returned)
+    assert_refused(messages, returned, 2, width + 4, "received_by: ")
+    sheet.cell(row=2, column=width + 4, value="beneficiary")
+    workbook.save(returned)
+    (result,) = agent_results.parse_postoffice(returned).results
+    assert (result.on, result.amount_vnd) == (date(2024, 3, 14), 500_000)
 
 
 # --- encodings ----------------------------------------------------------------
