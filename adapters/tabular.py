@@ -275,48 +275,42 @@ def _build(path: str, records: Iterator[Record], layout: Layout, *, short_rows_o
         raise InputRejected(problems)
     # The header keeps the ignored columns, so that problems name the file's own columns.
     table = Table(path, list(header), header_line=header_line)
-    typer = _CellTyper(layout)
+    columns = [(column, name, _CellTyper(layout, name))
+               for column, name in enumerate(header, start=1) if name not in layout.ignored]
     width = len(header)
     for line, cells in records:
         if table.full:
             break
         if not any(_plain(v) for v in cells.values()):
             continue
-        found_problems = False
-
-        def problem(column: int, message: str) -> None:
-            nonlocal found_problems
-            found_problems = True
-            table.problems.append(Problem(path, line, column, message))
-
         beyond = [c for c, v in cells.items() if c > width and _plain(v)]
         if beyond:
-            problem(min(beyond), f"a cell beyond the last column of the header ({width} columns): "
-                                 f"{_plain(cells[min(beyond)])[:40]!r}")
+            table.problems.append(Problem(
+                path, line, min(beyond), f"a cell beyond the last column of the header ({width} "
+                                         f"columns): {_plain(cells[min(beyond)])[:40]!r}"))
             continue
         if not short_rows_ok:
             count = max(cells, default=0)
             if count < width:
-                problem(count + 1, f"a cell is missing: the row has {count} cells, the header "
-                                   f"{width} (column {header[count]!r} and after)")
+                table.problems.append(Problem(
+                    path, line, count + 1, f"a cell is missing: the row has {count} cells, the header "
+                                           f"{width} (column {header[count]!r} and after)"))
                 continue
         row: dict[str, str] = {}
-        for column, name in enumerate(header, start=1):
-            if name in layout.ignored:
-                continue
+        found = len(table.problems)
+        for column, name, typed in columns:
             try:
-                text = typer.cell(name, cells.get(column))
-                if cleanup is not None:
-                    text = cleanup(text)
-                row[name] = text
+                text = typed(cells.get(column))
             except _CellError as exc:
-                problem(column, f"{name}: {exc}")
+                table.problems.append(Problem(path, line, column, f"{name}: {exc}"))
+                continue
+            row[name] = cleanup(text) if cleanup is not None and text else text
         for name, (date_column, most) in layout.month_within.items():
             if row.get(name) and row.get(date_column):
                 message = _month_window(row[name], row[date_column], date_column, most)
                 if message:
-                    problem(header.index(name) + 1, f"{name}: {message}")
-        if not found_problems:
+                    table.problems.append(Problem(path, line, header.index(name) + 1, f"{name}: {message}"))
+        if len(table.problems) == found:
             table.rows.append(Row(line, row))
     return table
 
@@ -342,50 +336,55 @@ def _non_ascii_digit(text: str) -> str | None:
     return None
 
 
-class _CellTyper:
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-        self.kinds: dict[str, str] = {}
-        for kind in ("dates", "months", "money", "signed_money", "counts", "text"):
-            for name in getattr(layout, kind):
-                self.kinds[name] = kind
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+_TYPED = ("money", "signed_money", "dates", "months", "counts")
 
-    def cell(self, name: str, value: Any) -> str:
-        kind = self.kinds.get(name, "code")
-        if kind == "months" and isinstance(value, (date, datetime)) and value.day == 1 \
+
+class _CellTyper:
+    """The rules of one column, applied to each of its cells."""
+
+    def __init__(self, layout: Layout, name: str) -> None:
+        self.name = name
+        self.kind = next((kind for kind in ("dates", "months", "money", "signed_money", "counts", "text")
+                          if name in getattr(layout, kind)), "code")
+        self.zero_pad = layout.zero_pad.get(name)
+        self.parse = {"dates": _date, "months": _month, "counts": _count,
+                      "money": lambda text: _money(text, negative_ok=False),
+                      "signed_money": lambda text: _money(text, negative_ok=True)}.get(self.kind)
+
+    def __call__(self, value: Any) -> str:
+        if value is None or value == "":
+            return ""
+        if self.kind == "months" and isinstance(value, (date, datetime)) and value.day == 1 \
                 and (not isinstance(value, datetime) or value.time() == time()):
             value = f"{value.year:04d}-{value.month:02d}"  # "07/2024" typed into Excel: a date
-        raw = _raw_text(value, self.layout.zero_pad.get(name))
+        raw = value if isinstance(value, str) else _raw_text(value, self.zero_pad)
         if "\x00" in raw:
             raise _CellError("a NUL byte in the cell (a damaged or binary file?)")
-        if len(raw.encode("utf-8", "surrogatepass")) > MAX_CELL_BYTES:
+        if len(raw) > MAX_CELL_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > MAX_CELL_BYTES:
             raise _CellError(f"a cell over {MAX_CELL_BYTES // 1024} KiB")
         text = raw.strip()
         if not text:
             return ""
-        if kind not in ("money", "signed_money", "dates", "months", "counts"):
+        if self.kind not in _TYPED:
             lead = raw.lstrip(" ")
-            if lead.startswith(FORMULA_STARTS) or text.startswith(FORMULA_STARTS):
-                first = (lead if lead.startswith(("\t", "\r")) else text)[0]
+            if lead[0] in _FORMULA_FIRST or text[0] in _FORMULA_FIRST:
+                first = lead[0] if lead[0] in "\t\r" else text[0]
                 raise _CellError(f"begins with {first!r}, which a spreadsheet runs as a formula; "
                                  f"no name, code or decision starts like that (got {text[:40]!r})")
-        if kind != "text":
+        if self.kind != "text" and not text.isascii():
             odd = _non_ascii_digit(text)
             if odd is not None:
                 raise _CellError(f"{odd!r} ({unicodedata.name(odd, 'a non-ASCII digit').lower()}) "
                                  f"is not one of the digits 0-9: retype it with plain digits "
                                  f"(got {text[:40]!r})")
-        if kind == "dates":
-            return _date(text)
-        if kind == "months":
-            return _month(text)
-        if kind in ("money", "signed_money"):
-            return _money(text, negative_ok=kind == "signed_money")
-        if kind == "counts":
-            if not _PLAIN_INT.fullmatch(text):
-                raise _CellError(f"a whole number is expected (got {text!r})")
-            return str(int(text))
-        return text
+        return self.parse(text) if self.parse else text
+
+
+def _count(text: str) -> str:
+    if not _PLAIN_INT.fullmatch(text):
+        raise _CellError(f"a whole number is expected (got {text!r})")
+    return str(int(text))
 
 
 def _raw_text(value: Any, zero_pad: int | None) -> str:
