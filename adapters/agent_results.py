@@ -4,7 +4,7 @@ validated with pydantic and become domain AgentResults; any problem rejects
 the whole file."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -14,10 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ledger import citizen_id as cid
 from ledger.payouts import AgentResult
 
-from .payroll_files import with_english_headers
-from .tabular import InputRejected, Problem, Table, read_table
-
-MAX_PROBLEMS = 100
+from .payroll_files import english_headers
+from .tabular import Layout, Problem, Table, read_table, validated_rows
 
 
 class _Row(BaseModel):
@@ -79,9 +77,13 @@ class BankRow(_Row):
                            self.amount, "beneficiary", False, "", self.reason_code, "bank", document)
 
 
-POSTOFFICE_COLUMNS = (("payroll_id", "line_id", "citizen_id", "status"),
-                      ("paid_on", "amount_paid", "received_by", "at_home", "note"))
-BANK_COLUMNS = (("payroll_id", "line_id", "status", "booked_on", "amount"), ("reason_code",))
+POSTOFFICE_LAYOUT = Layout(
+    required=("payroll_id", "line_id", "citizen_id", "status"),
+    optional=("paid_on", "amount_paid", "received_by", "at_home", "note"),
+    dates=("paid_on",), money=("amount_paid",), text=("note",), zero_pad={"citizen_id": 12})
+BANK_LAYOUT = Layout(
+    required=("payroll_id", "line_id", "status", "booked_on", "amount"), optional=("reason_code",),
+    dates=("booked_on",), money=("amount",))
 
 
 @dataclass
@@ -97,58 +99,42 @@ class ParsedResults:
 
 
 # A post office may return the .xlsx list it was sent, with the result
-# columns filled in: the list's own columns are read past.
+# columns filled in: the list's own columns (Vietnamese titles, as on the
+# list sent) are read past.
 LIST_COLUMNS = ("full_name", "commune_code", "months", "kind", "amount", "receiver",
                 "bank_account", "home_delivery", "signature")
+RETURNED_LIST_LAYOUT = replace(POSTOFFICE_LAYOUT, ignored=LIST_COLUMNS, rename=english_headers)
 
 
-def _parse(table: Table, model: type[_Row], columns: tuple, aliases: dict[str, str],
-           ignored: tuple[str, ...] = ()) -> ParsedResults:
-    table.check_columns(columns[0], columns[1] + ignored)
-    for row in table.rows:
-        for name in ignored:
-            row.cells.pop(name, None)
+def _parse(table: Table, model: type[_Row], aliases: dict[str, str]) -> ParsedResults:
     document = Path(table.path).name
-    problems, results, lines = [], [], []
+    results, lines = [], []
     first_seen: dict[tuple[str, str], tuple[int, AgentResult]] = {}
-    for row in table.rows:
-        try:
-            parsed = model.model_validate({k: v for k, v in row.cells.items() if v != ""})
-        except ValidationError as exc:
-            for error in exc.errors():
-                column = str(error["loc"][0]) if error["loc"] else "line_id"
-                message = error["msg"].removeprefix("Value error, ")
-                problems.append(table.problem(row.line, column, f"{column}: {message}"))
-            continue
+    for row, parsed in validated_rows(table, model, default_column="line_id"):
         broken = parsed.kind_problems()
-        problems += [table.problem(row.line, c, m) for c, m in broken]
+        for column, message in broken:
+            table.report(row.line, column, message)
         if broken:
             continue
         result = parsed.to_result(document)
         key = (result.payroll_id, result.line_id)
         seen_line, seen = first_seen.setdefault(key, (row.line, result))
         if seen != result:
-            problems.append(table.problem(row.line, "line_id",
-                                          f"duplicate key: line {result.line_id} is on line {seen_line} "
-                                          "with different content"))
+            table.report(row.line, "line_id", f"duplicate key: line {result.line_id} is on line "
+                                              f"{seen_line} with different content")
             continue
         if seen_line != row.line:
             continue  # the same line twice: once is enough
         results.append(result)
         lines.append(row.line)
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if problems:
-        raise InputRejected(problems[:MAX_PROBLEMS])
+    table.reject_if_problems()
     return ParsedResults(table, results, lines, aliases)
 
 
 def parse_postoffice(path: str | Path) -> ParsedResults:
-    table = read_table(path, zero_pad={"citizen_id": 12})
-    if Path(path).suffix.lower() in (".xlsx", ".xlsm"):
-        table = with_english_headers(table)  # Vietnamese titles, as on the list sent
-        return _parse(table, PostOfficeRow, POSTOFFICE_COLUMNS, {"amount": "amount_paid"}, LIST_COLUMNS)
-    return _parse(table, PostOfficeRow, POSTOFFICE_COLUMNS, {"amount": "amount_paid"})
+    returned_list = Path(path).suffix.lower() in (".xlsx", ".xlsm")
+    table = read_table(path, RETURNED_LIST_LAYOUT if returned_list else POSTOFFICE_LAYOUT)
+    return _parse(table, PostOfficeRow, {"amount": "amount_paid"})
 
 
 def parse_bank(path: str | Path) -> ParsedResults:
@@ -157,8 +143,8 @@ def parse_bank(path: str | Path) -> ParsedResults:
 
         table = read_camt054(path)
     else:
-        table = read_table(path)
-    return _parse(table, BankRow, BANK_COLUMNS, {})
+        table = read_table(path, BANK_LAYOUT)
+    return _parse(table, BankRow, {})
 
 
 class AgentReportRow(BaseModel):
@@ -173,8 +159,11 @@ class AgentReportRow(BaseModel):
     balance_remaining: int
 
 
-REPORT_COLUMNS = (("agent_code", "month", "advance_received", "paid_total", "unpaid_total",
-                   "fee_claimed", "balance_remaining"), ())
+REPORT_LAYOUT = Layout(
+    required=("agent_code", "month", "advance_received", "paid_total", "unpaid_total",
+              "fee_claimed", "balance_remaining"),
+    months=("month",), money=("advance_received", "paid_total", "unpaid_total", "fee_claimed"),
+    signed_money=("balance_remaining",))
 
 
 def parse_agent_report(path: str | Path) -> list:
@@ -182,28 +171,18 @@ def parse_agent_report(path: str | Path) -> list:
     from ledger.application import AgentReport
     from ledger.months import Month
 
-    table = read_table(path)
-    table.check_columns(*REPORT_COLUMNS)
-    problems, reports, seen = [], [], {}
-    for row in table.rows:
-        try:
-            parsed = AgentReportRow.model_validate({k: v for k, v in row.cells.items() if v != ""})
-        except ValidationError as exc:
-            for error in exc.errors():
-                column = str(error["loc"][0]) if error["loc"] else "agent_code"
-                problems.append(table.problem(row.line, column, f"{column}: {error['msg']}"))
-            continue
+    table = read_table(path, REPORT_LAYOUT)
+    reports, seen = [], {}
+    for row, parsed in validated_rows(table, AgentReportRow, default_column="agent_code"):
         key = (parsed.agent_code, parsed.month)
         if key in seen and seen[key] != parsed:
-            problems.append(table.problem(row.line, "agent_code",
-                                          f"{parsed.agent_code} {parsed.month} is reported twice"))
+            table.report(row.line, "agent_code", f"{parsed.agent_code} {parsed.month} is reported twice")
             continue
         seen[key] = parsed
         reports.append(AgentReport(parsed.agent_code, Month.parse(parsed.month), parsed.advance_received,
                                    parsed.paid_total, parsed.unpaid_total, parsed.fee_claimed,
                                    parsed.balance_remaining, Path(path).name))
-    if problems:
-        raise InputRejected(problems[:MAX_PROBLEMS])
+    table.reject_if_problems()
     return reports
 
 

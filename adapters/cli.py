@@ -23,7 +23,7 @@ from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, E
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
-from .tabular import InputRejected
+from .tabular import InputRejected, reading_options
 
 
 class CommandError(CommandRefused):
@@ -54,6 +54,22 @@ def _instant(text: str) -> datetime:
     if len(text) == 10:  # a plain date: as known at the end of that day
         moment = moment + timedelta(days=1) - timedelta(microseconds=1)
     return moment
+
+
+def _delimiter(text: str) -> str:
+    text = {"tab": "\t", "\\t": "\t"}.get(text, text)
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError("one character, e.g. ';' (or 'tab')")
+    return text
+
+
+def _encoding(text: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(text).name
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown encoding {text!r} (e.g. cp1258)") from None
 
 
 def _emit(args: argparse.Namespace, data: Any, human: Callable[[Any], str]) -> None:
@@ -340,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
+    for p in imports.choices.values():  # CSV as offices save it
+        p.add_argument("--delimiter", type=_delimiter,
+                       help="the CSV separator (default: found from the header line: , ; or tab)")
+        p.add_argument("--encoding", type=_encoding,
+                       help="the CSV encoding when not UTF-8 or UTF-16, e.g. cp1258")
     command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
@@ -415,7 +436,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         with open_runtime(settings=settings) as runtime:
             queries = Queries(runtime)
-            args.handler(Commands(runtime, queries), queries, args)
+            with reading_options(getattr(args, "delimiter", None), getattr(args, "encoding", None)):
+                args.handler(Commands(runtime, queries), queries, args)
     except SystemExit as exc:  # the handlers' own exit codes (verify 2, replay 3)
         return exc.code if isinstance(exc.code, int) else EXIT_REFUSED
     except InputRejected as exc:

@@ -13,13 +13,22 @@ from ledger import citizen_id as cid
 from ledger.decisions import CHANNELS, KINDS, Decision
 from ledger.months import Month
 
-from .tabular import InputRejected, Problem, Table, read_table
+from .tabular import MAX_PROBLEMS, Layout, Problem, Table, read_table, validated_rows
 
 REQUIRED_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id")
 OPTIONAL_COLUMNS = (
     "full_name", "birth_date", "sex", "province_code", "commune_code", "category",
     "children_count", "effective_month", "channel", "agent_code", "bank_account",
     "proxy_name", "proxy_citizen_id", "home_delivery", "reason",
+)
+
+LAYOUT = Layout(
+    required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS,
+    dates=("signed_on", "birth_date"), months=("effective_month",), counts=("children_count",),
+    text=("full_name", "proxy_name", "reason"),
+    zero_pad={"citizen_id": 12, "proxy_citizen_id": 12, "province_code": 3},
+    # A decision takes effect within a year of its signing; further is a mistyped year.
+    month_within={"effective_month": ("signed_on", 12)},
 )
 
 # Which cells each kind needs beyond the key (formats.md).
@@ -152,20 +161,6 @@ def to_decision(row: DecisionRow) -> Decision:
     )
 
 
-def _pydantic_problems(table: Table, line: int, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        column = str(error["loc"][0]) if error["loc"] else "decision_no"
-        message = error["msg"].removeprefix("Value error, ")
-        value = error.get("input")
-        shown = f" (got {value!r})" if isinstance(value, str) else ""
-        problems.append(table.problem(line, column, f"{column}: {message}{shown}"))
-    return problems
-
-
-MAX_PROBLEMS = 100
-
-
 @dataclass
 class ParsedDecisions:
     table: Table
@@ -179,36 +174,26 @@ class ParsedDecisions:
 def parse_decisions(path: str | Path, known_categories: set[str]) -> ParsedDecisions:
     """The file's decisions in order, or InputRejected listing the problems
     (at most MAX_PROBLEMS of them)."""
-    table = read_table(path, zero_pad={"citizen_id": 12, "proxy_citizen_id": 12})
-    table.check_columns(REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
-    problems: list[Problem] = []
+    table = read_table(path, LAYOUT)
     decisions: list[Decision] = []
     lines: list[int] = []
     first_seen: dict[tuple[str, str, str], tuple[int, str]] = {}
-    for row in table.rows:
-        try:
-            parsed = DecisionRow.model_validate(
-                {name: text for name, text in row.cells.items() if text != ""})
-        except ValidationError as exc:
-            problems += _pydantic_problems(table, row.line, exc)
-            continue
+    for row, parsed in validated_rows(table, DecisionRow, default_column="decision_no"):
         broken = _row_problems(parsed, known_categories)
-        problems += [table.problem(row.line, column, message) for column, message in broken]
+        for column, message in broken:
+            table.report(row.line, column, message)
         if broken:
             continue
         decision = to_decision(parsed)
         key = (decision.decision_no, decision.kind, decision.citizen_id)
         seen = first_seen.setdefault(key, (row.line, decision.fingerprint()))
         if seen[1] != decision.fingerprint():
-            problems.append(table.problem(
+            table.report(
                 row.line, "decision_no",
                 f"duplicate key: decision {decision.decision_no} ({decision.kind}) for "
-                f"{decision.citizen_id} is on line {seen[0]} with different content"))
+                f"{decision.citizen_id} is on line {seen[0]} with different content")
             continue
         decisions.append(decision)
         lines.append(row.line)
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if problems:
-        raise InputRejected(problems[:MAX_PROBLEMS])
+    table.reject_if_problems()
     return ParsedDecisions(table, decisions, lines)

@@ -5,7 +5,6 @@ figures, the unclaimed queue and one person's history."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from . import synthetic
 from .bootstrap import open_runtime
 from .commands import Commands
 from .queries import Queries
+from .settings import LedgerSettings
 from .store import open_store
 
 DEMO_URL = "sqlite:///ledger-demo.db"
@@ -65,9 +65,15 @@ def _close(commands: Commands, queries: Queries, month: Month) -> int:
     return len(keys)
 
 
+DEMO_OFFICE = "Phòng Lao động - Thương binh và Xã hội huyện Bình Sơn"
+
+
 def run_demo(args: argparse.Namespace) -> None:
     url = args.db or DEMO_URL  # its own file: the demo never touches ledger.db
-    os.environ.setdefault("LEDGER_OFFICE_NAME", "Phòng Lao động - Thương binh và Xã hội huyện Bình Sơn")
+    # The district's own settings: the office's name unless one is set.
+    settings = LedgerSettings.load(args.config, database_url=url)
+    if "office_name" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"office_name": DEMO_OFFICE})
     _fresh_sqlite(url)
     out = Path(args.out)
     actor = "demo-officer"
@@ -80,7 +86,7 @@ def run_demo(args: argparse.Namespace) -> None:
                                          months_count=len(months) - 2)
     dead = synthetic.deaths(registered, seed=seed, first=FIRST, last=LAST)
     started = time.perf_counter()
-    with open_runtime(url) as runtime:
+    with open_runtime(settings=settings) as runtime:
         queries = Queries(runtime)
         commands = Commands(runtime, queries)
         print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")

@@ -13,9 +13,7 @@ from ledger import citizen_id as cid
 from ledger.decisions import DEATH_SOURCES, DeathNotice
 from ledger.payouts import Recovery
 
-from .tabular import InputRejected, Problem, Table, read_table
-
-MAX_PROBLEMS = 100
+from .tabular import Layout, Problem, Table, read_table, validated_rows
 
 
 class _Row(BaseModel):
@@ -70,10 +68,16 @@ class RecoveryRow(_Row):
                                          self.method, self.decision_no, self.reason)
 
 
-DEATH_COLUMNS = (("notice_id", "citizen_id", "date_of_death", "source", "reported_on"),
-                 ("document_no", "funeral_arranged_by", "corrects"))
-RECOVERY_COLUMNS = (("receipt_no", "citizen_id", "amount", "paid_on", "paid_by", "method"),
-                    ("decision_no", "reason"))
+DEATH_LAYOUT = Layout(
+    required=("notice_id", "citizen_id", "date_of_death", "source", "reported_on"),
+    optional=("document_no", "funeral_arranged_by", "corrects"),
+    dates=("date_of_death", "reported_on"), text=("funeral_arranged_by",),
+    zero_pad={"citizen_id": 12})
+RECOVERY_LAYOUT = Layout(
+    required=("receipt_no", "citizen_id", "amount", "paid_on", "paid_by", "method"),
+    optional=("decision_no", "reason"),
+    dates=("paid_on",), money=("amount",), text=("paid_by", "reason"),
+    zero_pad={"citizen_id": 12})
 
 
 @dataclass
@@ -87,41 +91,30 @@ class Parsed:
         return self.table.problem(self.lines[index], self.columns.get(field, field), message)
 
 
-def _parse(path, model, columns, key: str, aliases: dict[str, str]) -> Parsed:
-    table = read_table(path, zero_pad={"citizen_id": 12})
-    table.check_columns(*columns)
-    problems, items, lines = [], [], []
+def _parse(path, model, layout: Layout, key: str, aliases: dict[str, str]) -> Parsed:
+    table = read_table(path, layout)
+    items, lines = [], []
     seen: dict[str, tuple[int, object]] = {}
-    for row in table.rows:
-        try:
-            parsed = model.model_validate({k: v for k, v in row.cells.items() if v != ""})
-        except ValidationError as exc:
-            for error in exc.errors():
-                column = str(error["loc"][0]) if error["loc"] else key
-                problems.append(table.problem(row.line, column,
-                                              f"{column}: {error['msg'].removeprefix('Value error, ')}"))
-            continue
+    for row, parsed in validated_rows(table, model, default_column=key):
         broken = parsed.problems()
-        problems += [table.problem(row.line, c, m) for c, m in broken]
+        for column, message in broken:
+            table.report(row.line, column, message)
         if broken:
             continue
         first_line, first = seen.setdefault(getattr(parsed, key), (row.line, parsed))
         if first != parsed:
-            problems.append(table.problem(row.line, key, f"duplicate key: {key} {getattr(parsed, key)} "
-                                                         f"is on line {first_line} with different content"))
+            table.report(row.line, key, f"duplicate key: {key} {getattr(parsed, key)} "
+                                        f"is on line {first_line} with different content")
         elif first_line == row.line:
             items.append(parsed.to_domain())
             lines.append(row.line)
-        if len(problems) >= MAX_PROBLEMS:
-            break
-    if problems:
-        raise InputRejected(problems[:MAX_PROBLEMS])
+    table.reject_if_problems()
     return Parsed(table, items, lines, aliases)
 
 
 def parse_deaths(path: str | Path) -> Parsed:
-    return _parse(path, DeathRow, DEATH_COLUMNS, "notice_id", {})
+    return _parse(path, DeathRow, DEATH_LAYOUT, "notice_id", {})
 
 
 def parse_recoveries(path: str | Path) -> Parsed:
-    return _parse(path, RecoveryRow, RECOVERY_COLUMNS, "receipt_no", {})
+    return _parse(path, RecoveryRow, RECOVERY_LAYOUT, "receipt_no", {})

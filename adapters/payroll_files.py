@@ -21,7 +21,7 @@ from typing import BinaryIO, Iterable, Sequence
 
 from ledger.months import Month
 
-from .tabular import Row, Table
+from .tabular import FORMULA_STARTS, Layout
 
 # formats.md "Payroll lists", in this order.
 COLUMNS = (
@@ -315,7 +315,14 @@ class _CsvList(_TextList):
 
     def add(self, line: PayrollFileLine) -> None:
         cells = csv_cells(line)
-        self.writer.writerow([cells[name] for name in COLUMNS])
+        self.writer.writerow([neutralised(cells[name]) for name in COLUMNS])
+
+
+def neutralised(text: str) -> str:
+    """A CSV cell a spreadsheet would run as a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR first) prefixed with ``'``, which makes it text; every
+    other cell as it is."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 # --- .xlsx for post offices -------------------------------------------------
@@ -337,13 +344,10 @@ def english_headers(vietnamese: list[str]) -> list[str]:
     return [_ENGLISH_BY_TITLE.get(_title_key(title), title) for title in vietnamese]
 
 
-def with_english_headers(table: Table) -> Table:
-    """A post office's returned sheet, read with ``read_table``, as if it had
-    the formats.md header: same lines, cells keyed by the English names."""
-    header = english_headers(table.header)
-    rows = [Row(row.line, {english: row.cells[title] for english, title in zip(header, table.header)})
-            for row in table.rows]
-    return Table(table.path, header, rows)
+# A payroll list read back (the CSV, or the post office's sheet by its titles).
+LIST_LAYOUT = Layout(required=COLUMNS, optional=(SIGNATURE_COLUMN,), money=("amount",),
+                     text=("full_name", "receiver"), zero_pad={"citizen_id": 12},
+                     rename=english_headers)
 
 
 class _XlsxList:

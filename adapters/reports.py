@@ -211,9 +211,10 @@ def _put(sheet, row: int, column: int, value, number_format: str | None = None, 
     from openpyxl.styles import Font
 
     cell = sheet.cell(row=row, column=column, value=value)
-    # Office names and variance details are free text: one starting with "="
-    # must print as text, not run as a formula.
-    if isinstance(value, str) and value.startswith("="):
+    # Office names and variance details are free text: every text cell is
+    # written as a string, so one starting with "=" prints as text instead
+    # of running as a formula.
+    if isinstance(value, str):
         cell.data_type = "s"
     if number_format and isinstance(value, (int, float)):
         cell.number_format = number_format

@@ -25,7 +25,7 @@ class CitizenIdError(ValueError):
 
 def check_format(citizen_id: str) -> str:
     """Return the id if it is 12 digits with a known province code."""
-    if len(citizen_id) != 12 or not citizen_id.isdigit():
+    if len(citizen_id) != 12 or not (citizen_id.isascii() and citizen_id.isdigit()):
         raise CitizenIdError(f"citizen id must be 12 digits, got {citizen_id!r}")
     province = int(citizen_id[:3])
     if not 1 <= province <= 96:

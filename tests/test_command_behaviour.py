@@ -102,6 +102,7 @@ def test_settings_file_environment_and_flags(tmp_path, monkeypatch, capsys):
     config.write_text('office_name = "Phòng LĐTBXH huyện A"\nactor = "from-file"\n'
                       'cipher_key = "c2VjcmV0"\ntreasury_account = "KBNN-1111"\n', encoding="utf-8")
     monkeypatch.delenv("LEDGER_ACTOR")
+    monkeypatch.delenv("LEDGER_OFFICE_NAME", raising=False)
     monkeypatch.setenv("LEDGER_TREASURY_ACCOUNT", "KBNN-2222")
     code, out, _ = run(capsys, "--config", str(config), "--actor", "from-flag", "config", "show", "--json")
     shown = json.loads(out)
