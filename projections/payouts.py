@@ -74,7 +74,7 @@ class PayoutsProjection:
     tables = (lines, runs, unclaimed_table)
 
     def version(self) -> str:
-        return "3"
+        return "4"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         inserts, updates, run_rows = [], [], []
@@ -108,13 +108,13 @@ class PayoutsProjection:
         if run_rows:
             conn.execute(runs.insert(), run_rows)
         self._requeue(conn, {citizen_of_line(u["line_id"]) for u in updates if u["status"] == payouts.UNPAID},
-                      {citizen_of_line(u["line_id"]) for u in updates})
+                      {citizen_of_line(u["line_id"]) for u in updates} | {i["citizen_id"] for i in inserts})
 
     @staticmethod
     def _requeue(conn: Connection, unpaid: set[str], settled: set[str]) -> None:
         """Recompute the queue rows of who was reported unpaid, and of anyone
-        already queued whose line got a result (an issued line changes no
-        run until its result is in)."""
+        already queued who got a line or a result (a new line changes the
+        last payroll month, not the run, until its result is in)."""
         u = unclaimed_table
         touched = set(unpaid)
         for chunk in _chunks(sorted(settled - unpaid), 500):

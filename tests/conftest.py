@@ -8,6 +8,16 @@ from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles. "ci", the default: every property with a fixed seed,
+# so a run is repeatable (the model test, tests/test_ledger_model.py, then
+# takes about a minute). "long": fresh random sequences, thousands of them
+# for the model test (scripts/model-test.sh). Pick with --hypothesis-profile.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("long", derandomize=False, deadline=None, print_blob=True, max_examples=2000,
+                          stateful_step_count=60, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("LEDGER_REQUIRE_POSTGRES") == "1"

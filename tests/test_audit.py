@@ -6,7 +6,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from adapters import synthetic
 from adapters.cli import main
@@ -85,7 +85,11 @@ class Tamper:
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(kind=st.sampled_from(["change_state", "change_topic", "delete", "swap"]), pick=st.floats(0, 1),
        other_pick=st.floats(0, 1))
+@example(kind="delete", pick=1.0, other_pick=0.0)  # the last row: nothing after it to break
+@example(kind="swap", pick=0.0, other_pick=1.0)  # the first and the last trade places
 def test_verify_finds_every_single_row_alteration(history, kind, pick, other_pick):
+    """Catches: a chain that only checks the rows after a change (the last
+    row deleted), or that hashes the content but not the position."""
     with open_ledger(history) as ledger:
         total = event_count(ledger)
         position = 1 + int(pick * (total - 1))

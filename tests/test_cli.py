@@ -89,10 +89,50 @@ def test_console_script_and_environment_url(tmp_path):
 
 
 def test_demo_runs(tmp_path, capsys, monkeypatch):
+    """The demo's printed figures are the store's: eight months, every line
+    on the lists answered, each month closed, the second run issuing
+    nothing, the queue and the overpayments as the ledger computes them."""
+    import re
+
+    from .helpers import open_ledger
+    from ledger.months import Month, month_range
+    from projections import payouts as pay_view
+
     monkeypatch.chdir(tmp_path)
     code = main(["demo", "--people", "300", "--out", str(tmp_path / "out")])
     out, _ = capsys.readouterr()
     assert code == 0
-    assert "payroll again: nothing new" in out
-    assert "Unclaimed queue" in out
-    assert (tmp_path / "ledger-demo.db").exists()
+    months = [str(m) for m in month_range(Month.parse("2024-03"), Month.parse("2024-10"))]
+    table = {}
+    for line in out.splitlines():
+        cells = line.split()
+        if cells and re.fullmatch(r"\d{4}-\d{2}", cells[0]) and len(cells) == 11:
+            table[cells[0]] = dict(zip(("decisions", "deaths", "lines", "advance", "carried", "paid", "unpaid",
+                                        "rejected", "suspended", "variances"),
+                                       (int(c.replace(",", "")) for c in cells[1:])))
+    assert list(table) == months
+    for month, row in table.items():
+        assert row["lines"] > 0 and row["advance"] > 0, month
+        # Every line on the agents' lists (new and carried) got exactly one result.
+        assert row["paid"] + row["unpaid"] + row["rejected"] == row["lines"] + row["carried"], month
+    assert "Running the 2024-10 payroll again: nothing new, the same" in out
+    assert "ISSUED AGAIN" not in out
+    queue = re.search(r"Unclaimed queue after 2024-10: (\d+) to verify, (\d+) suspended, ([\d,]+) VND", out)
+    owed = re.search(r"Overpayments after late death notices: (\d+) open, ([\d,]+) VND to recover", out)
+    assert queue and owed
+    with open_ledger("sqlite:///ledger-demo.db") as ledger:
+        calendar = ledger.runtime.app.calendar()
+        assert sorted(calendar.months) == months
+        assert sorted(calendar.closed) == months
+        with ledger.runtime.engine.connect() as conn:
+            for month in months:
+                runs = pay_view.payroll_of(conn, month)
+                assert sum(r["lines_count"] for r in runs) == table[month]["lines"], month
+                assert sum(r["advance_vnd"] for r in runs) == table[month]["advance"], month
+        rows = [r.as_dict() for r in ledger.queries.unclaimed(Month.parse("2024-10"))]
+        assert (int(queue[1]), int(queue[2]), int(queue[3].replace(",", ""))) == (
+            sum(1 for r in rows if r["flag"] == "verify"), sum(1 for r in rows if r["flag"] == "suspended"),
+            sum(r["amount"] for r in rows))
+        recoveries = [r.as_dict() for r in ledger.queries.recoveries()]
+        assert (int(owed[1]), int(owed[2].replace(",", ""))) == (
+            sum(1 for r in recoveries if r["open"]), sum(r["open"] for r in recoveries))

@@ -2,19 +2,23 @@
 (domain level: the same aggregates the commands use)."""
 from __future__ import annotations
 
+import sys
 from datetime import date, timedelta
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from adapters.rulefiles import default_ruleset
 from ledger import citizen_id as cid
 from ledger import payouts
 from ledger.beneficiary import Beneficiary
-from ledger.clawback import due_by_month, overpayment
+from ledger import clawback
+from ledger.clawback import due_by_month, open_overpayment_vnd, overpayment
 from ledger.decisions import DeathNotice, Decision
+from ledger.errors import Refused
 from ledger.months import Month, month_range
 from ledger.payouts import AgentResult, Recovery
-from ledger.payroll import owed_months, plan_funeral, plan_line
+from ledger.payroll import owed_months, payable_by_month, plan_funeral, plan_line
 
 RULES = default_ruleset()
 FIRST = Month.parse("2024-05")
@@ -61,6 +65,16 @@ histories = st.fixed_dictionaries({
 })
 
 
+# Died on the last day of the second month (2024-06-28), the notice came three
+# months later, and the bank credited every month: money paid both before
+# and after the death, and an overpayment of two months (07, 08) to recover.
+LATE_BANK = {"channel": "bank", "months": 6, "death_offset": 1, "death_day": 28, "delay": 3,
+             "collects": [True] * 10}
+# The same in cash, with uncollected months: open lines to cancel, not recover.
+LATE_CASH_UNCOLLECTED = {"channel": "cash", "months": 8, "death_offset": 2, "death_day": 1, "delay": 4,
+                         "collects": [True, True, True, False, True, False, False, True, True, True]}
+
+
 def _simulate(h: dict, notify_at: int | None = None) -> Beneficiary:
     person = _register(h["channel"])
     died = (FIRST + h["death_offset"]).first_day.replace(day=h["death_day"])
@@ -76,7 +90,12 @@ def _simulate(h: dict, notify_at: int | None = None) -> Beneficiary:
 
 @settings(max_examples=200, deadline=None)
 @given(histories)
+@example(LATE_BANK)
+@example(LATE_CASH_UNCOLLECTED)
 def test_overpayment_is_what_was_disbursed_after_the_month_of_death(h):
+    """Catches: an overpayment that counts the month of death itself, or
+    months before it, as paid beyond what is due (LATE_BANK: 1,500,000 VND
+    for 2024-07 and 2024-08, not 1,500,000)."""
     person = _simulate(h)
     death_month = person.facts.death_month
     book = person.state.book
@@ -98,9 +117,14 @@ def test_overpayment_is_what_was_disbursed_after_the_month_of_death(h):
 
 @settings(max_examples=150, deadline=None)
 @given(histories, st.integers(0, 9))
+@example(LATE_BANK, 0)
+@example(LATE_CASH_UNCOLLECTED, 2)
 def test_outcome_does_not_depend_on_when_the_death_became_known(h, early):
     """Known at once or months later: the same amounts stay with the person;
-    only the split between cancelled and overpaid differs."""
+    only the split between cancelled and overpaid differs.
+
+    Catches: a late notice that keeps (or refunds twice) a month after the
+    death, or a funeral grant that depends on when the notice came."""
     h = dict(h, collects=[True] * 10)  # everything issued is collected
     late = _simulate(h)
     at_once = _simulate(h, notify_at=min(early, h["death_offset"] + h["delay"]))
@@ -114,25 +138,88 @@ def test_outcome_does_not_depend_on_when_the_death_became_known(h, early):
     assert late.state.book.funeral == at_once.state.book.funeral
 
 
+repayments = st.lists(st.tuples(st.sampled_from(["part", "all", "too_much"]), st.integers(1, 2_000_000)),
+                     max_size=4)
+
+
+def _check_recoveries(person: Beneficiary, plan: list[tuple[str, int]]) -> int:
+    """Record each repayment: one within the open overpayment is recorded
+    exactly, one beyond it is refused and records nothing. Returns how many
+    were recorded."""
+    recorded = 0
+    for number, (how, extra) in enumerate(plan):
+        open_before = open_overpayment_vnd(person.state, RULES)
+        recovered_before = person.state.book.recovered_vnd()
+        events_before = len(person.pending_events)
+        amount = {"part": min(extra, open_before), "all": open_before,
+                  "too_much": open_before + extra}[how] or extra
+        recovery = Recovery(f"RC{number}", amount, date(2025, 6, 1), "family", "cash")
+        if amount <= open_before:
+            assert person.record_recovery(recovery, RULES, "t") is True
+            assert person.state.book.recovered_vnd() == recovered_before + amount
+            assert open_overpayment_vnd(person.state, RULES) == open_before - amount
+            recorded += 1
+        else:
+            with pytest.raises(Refused) as refused:
+                person.record_recovery(recovery, RULES, "t")
+            assert refused.value.field == "amount"
+            assert person.state.book.recovered_vnd() == recovered_before
+            assert len(person.pending_events) == events_before
+    assert 0 <= person.state.book.recovered_vnd() <= overpayment(person.state, RULES).amount_vnd
+    return recorded
+
+
 @settings(max_examples=150, deadline=None)
-@given(histories, st.lists(st.integers(1, 2_000_000), max_size=4))
-def test_recovered_never_exceeds_the_overpayment(h, repayments):
-    person = _simulate(h)
-    from ledger.errors import Refused
-    for number, amount in enumerate(repayments):
-        try:
-            person.record_recovery(Recovery(f"RC{number}", amount, date(2025, 6, 1), "family", "cash"),
-                                   RULES, "t")
-        except Refused:
-            pass
-    assert person.state.book.recovered_vnd() <= overpayment(person.state, RULES).amount_vnd
+@given(histories, repayments)
+@example(LATE_BANK, [("part", 400_000), ("too_much", 1), ("all", 1), ("part", 1)])
+def test_recovered_never_exceeds_the_overpayment(h, plan):
+    """Catches: a recovery check against the whole overpayment instead of
+    what is still open (LATE_BANK: 400,000 then 600,000 recorded, then
+    1 VND more refused)."""
+    _check_recoveries(_simulate(h), plan)
+
+
+def test_the_recovery_example_records_and_refuses_exactly():
+    person = _simulate(LATE_BANK)
+    assert overpayment(person.state, RULES).amount_vnd == 1_000_000  # 2024-07 and 08, credited after the death
+    assert _check_recoveries(person, [("part", 400_000), ("too_much", 1), ("all", 1), ("part", 1)]) == 2
+    assert person.state.book.recovered_vnd() == 1_000_000
+
+
+def test_a_check_against_the_whole_overpayment_is_caught(monkeypatch):
+    """The deliberately broken variant: open = the overpayment, recoveries
+    forgotten. The property fails on its example."""
+    monkeypatch.setattr(clawback, "open_overpayment_vnd",
+                        lambda state, rules: clawback.overpayment(state, rules).amount_vnd)
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        test_recovered_never_exceeds_the_overpayment.hypothesis.inner_test(
+            LATE_BANK, [("all", 1), ("all", 1)])
+
+
+def test_an_overpayment_counting_the_month_of_death_is_caught(monkeypatch):
+    """Broken variant: nothing is due in the month of death."""
+    real = clawback.due_by_month
+
+    def broken(state, rules, last):
+        due = real(state, rules, last)
+        death = state.facts.death_month
+        return {m: a for m, a in due.items() if death is None or m < death}
+
+    monkeypatch.setattr(clawback, "due_by_month", broken)
+    with pytest.raises(AssertionError):
+        test_overpayment_is_what_was_disbursed_after_the_month_of_death.hypothesis.inner_test(LATE_BANK)
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(["cash", "bank"]), st.integers(2, 8), st.integers(1, 6),
        st.sampled_from(["DISABLED_SPECIAL", "ELDERLY_POOR", "ELDERLY_75_MOUNTAIN", "ELDERLY_CARED"]))
+@example("cash", 2, 6, "ELDERLY_POOR")  # the same category again: no difference at all
+@example("bank", 8, 6, "DISABLED_SPECIAL")  # six months back, credited: arrears only
+@example("cash", 3, 2, "ELDERLY_75_MOUNTAIN")  # a lowering: an overpayment, no arrears
 def test_back_dated_change_gives_arrears_minus_overpayment_equal_to_the_schedule_difference(
         channel, paid_months, back, category):
+    """Catches: arrears only for months never issued (a back-dated rise of
+    months already paid would be lost)."""
     person = _register(channel, category="ELDERLY_POOR")
     months = month_range(FIRST, FIRST + paid_months - 1)
     for month in months:
@@ -147,3 +234,16 @@ def test_back_dated_change_gives_arrears_minus_overpayment_equal_to_the_schedule
     arrears = sum(a for _, a in owed_months(person.state, RULES, months[-1]))
     over = overpayment(person.state, RULES).amount_vnd
     assert arrears - over == sum(new_due[m] - old_due[m] for m in disbursed)
+
+
+def test_arrears_only_for_months_never_issued_is_caught(monkeypatch):
+    """Broken variant: a month issued once is never topped up."""
+    def broken(state, rules, last):
+        issued = state.book.net_issued_by_month()
+        return [(m, a) for m, a in sorted(payable_by_month(state, rules, last).items())
+                if a > 0 and m not in issued]
+
+    monkeypatch.setattr(sys.modules[__name__], "owed_months", broken)
+    with pytest.raises(AssertionError):
+        test_back_dated_change_gives_arrears_minus_overpayment_equal_to_the_schedule_difference.hypothesis.inner_test(
+            "bank", 8, 6, "DISABLED_SPECIAL")

@@ -4,10 +4,13 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import random
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from adapters.rulefiles import default_ruleset, load_ruleset, DEFAULT_RULESET
+from ledger import entitlement
 from ledger.beneficiary import Beneficiary
 from ledger.decisions import Decision
 from ledger.entitlement import age_in_month, due_for_month, schedule, segments
@@ -68,9 +71,44 @@ def expected_amount(facts, month: Month, rules: RuleSet = RULES) -> int:
     return int(level * (best + single_parent))
 
 
+def _reg(birth: str, start: str, categories: tuple[str, ...], children: int = 0, province: str = "051") -> Decision:
+    born, first = date.fromisoformat(birth), Month.parse(start)
+    from ledger import citizen_id as cid
+    return Decision("R1", first.first_day, "register", cid.make(51, born.year, "F", 1), first,
+                    full_name="X", birth_date=born, sex="F", province_code=province, commune_code="1",
+                    categories=categories, children_count=children, channel="cash", agent_code="A")
+
+
+def _later(kind: str, reg: Decision, number: int, effective: str, signed: str, **extra) -> Decision:
+    return Decision(f"D{number}", date.fromisoformat(signed), kind, reg.citizen_id, Month.parse(effective),
+                    reason="test" if kind in ("suspend", "resume", "terminate") else "", **extra)
+
+
+ELDER_80 = _reg("1944-08-10", "2024-07", ("ELDERLY_80",))  # 80 in 2024-08: paid from that month
+ORPHAN_TURNING_4 = _reg("2020-03-15", "2021-07", ("ORPHAN",))  # 2.5 -> 1.5 from 2024-04
+SINGLE_PARENT_DISABLED = _reg("1990-01-01", "2024-07", ("SINGLE_PARENT", "DISABLED_SEVERE"), children=2)
+# Suspended and resumed with the same effective month: signing order decides.
+SUSPEND_RESUME = (ORPHAN_TURNING_4, [
+    _later("resume", ORPHAN_TURNING_4, 2, "2024-09", "2024-09-20"),
+    _later("suspend", ORPHAN_TURNING_4, 1, "2024-09", "2024-09-01")])
+# Back-dated reassessment, relocated out and back in.
+MOVED_AND_REASSESSED = (SINGLE_PARENT_DISABLED, [
+    _later("reassess_disability", SINGLE_PARENT_DISABLED, 1, "2024-08", "2025-01-10",
+           categories=("SINGLE_PARENT", "DISABLED_SPECIAL"), children_count=2),
+    _later("relocate_out", SINGLE_PARENT_DISABLED, 2, "2024-11", "2024-10-20"),
+    _later("relocate_in", SINGLE_PARENT_DISABLED, 3, "2025-03", "2025-03-01",
+           province_code="051", commune_code="2")])
+
+
 @settings(max_examples=300, deadline=None)
 @given(history(), months)
+@example((ELDER_80, []), Month.parse("2024-08"))
+@example((ORPHAN_TURNING_4, []), Month.parse("2024-04"))
+@example((SINGLE_PARENT_DISABLED, []), Month.parse("2024-07"))
 def test_amount_is_level_times_highest_coefficient(hist, month):
+    """Catches: ELDERLY_80 paid from the month after the 80th birthday
+    instead of the birthday month (2024-08 due 500,000, not 0); the single
+    parent's per-child amount not added on top (1,750,000)."""
     facts = build(*hist).facts
     due = due_for_month(facts, RULES, month)
     if due.status in ("active", "suspended", "age_limit"):
@@ -81,7 +119,11 @@ def test_amount_is_level_times_highest_coefficient(hist, month):
 
 @settings(max_examples=200, deadline=None)
 @given(history(), st.dates(date(2021, 7, 1), date(2027, 12, 31)))
+@example((ELDER_80, []), date(2024, 8, 31))
+@example(MOVED_AND_REASSESSED, date(2024, 9, 1))
 def test_nothing_due_before_first_month_or_after_month_of_death(hist, death_day):
+    """Catches: the month after a death on the last day of a month still
+    paid, or a back-dated decision reviving months after the death."""
     facts = build(*hist).facts
     facts = facts.with_death(DeathFact(death_day, "N1", "civil_registry", death_day))
     for due in schedule(facts, RULES, FIRST, LAST):
@@ -99,7 +141,11 @@ def _with_level(rules: RuleSet, province: str, start: Month, amount: int) -> Rul
 
 @settings(max_examples=150, deadline=None)
 @given(history(), months, st.integers(0, 400_000), st.sampled_from(["*", "051"]))
+@example((ORPHAN_TURNING_4, []), Month.parse("2024-07"), 1, "051")
+@example(MOVED_AND_REASSESSED, Month.parse("2021-07"), 400_000, "*")
 def test_raising_the_level_never_lowers_an_amount(hist, start, raise_vnd, province):
+    """Catches: a provincial level taken over the national one even when
+    lower (the higher applies), or a raise applied to the wrong months."""
     facts = build(*hist).facts
     current = RULES.level(province if province != "*" else "001", start)
     raised = _with_level(RULES, province, start, current + raise_vnd)
@@ -115,7 +161,11 @@ def test_raising_the_level_never_lowers_an_amount(hist, start, raise_vnd, provin
 
 @settings(max_examples=150, deadline=None)
 @given(history(), months, st.integers(100_000, 2_000_000), st.booleans())
+@example((ORPHAN_TURNING_4, []), Month.parse("2024-07"), 100_000, True)
+@example(MOVED_AND_REASSESSED, Month.parse("2024-08"), 2_000_000, False)
 def test_a_rule_change_from_m_leaves_earlier_months_unchanged(hist, start, amount, change_table):
+    """Catches: a coefficient table or level looked up by the latest entry
+    instead of the one in force in the month."""
     facts = build(*hist).facts
     if change_table:
         table = RULES.coefficient_tables[0]
@@ -133,7 +183,12 @@ def test_a_rule_change_from_m_leaves_earlier_months_unchanged(hist, start, amoun
 
 @settings(max_examples=150, deadline=None)
 @given(history(max_later=6), st.randoms(use_true_random=False))
+@example(SUSPEND_RESUME, random.Random(1))  # Random(1) swaps two decisions
+@example(MOVED_AND_REASSESSED, random.Random(1))
 def test_schedule_does_not_depend_on_recording_order(hist, rnd):
+    """Catches: facts ordered by arrival instead of (effective month,
+    signing date, decision number): a suspension signed before a
+    resumption of the same month, recorded after it, would win."""
     reg, later = hist
     shuffled = list(later)
     rnd.shuffle(shuffled)
@@ -143,7 +198,11 @@ def test_schedule_does_not_depend_on_recording_order(hist, rnd):
 
 @settings(max_examples=200, deadline=None)
 @given(history(max_later=6))
+@example(MOVED_AND_REASSESSED)
+@example(SUSPEND_RESUME)
 def test_segments_equal_the_month_by_month_schedule(hist):
+    """Catches: a run not split where an age band, a level or a status
+    changes (the orphan's 2024-04 and 2024-07, the move out and back in)."""
     facts = build(*hist).facts
     runs = segments(facts, RULES)
     assert runs[-1].last is None
@@ -227,3 +286,21 @@ def test_a_copied_rule_set_does_not_share_lookups():
     assert RULES.level("051", month) == 500_000
     copy = _with_level(RULES, "*", month, 600_000)
     assert (copy.level("051", month), RULES.level("051", month)) == (600_000, 500_000)
+
+
+def test_an_age_convention_ignored_is_caught(monkeypatch):
+    """Broken variant: every category counts a birthday from the month after."""
+    real = entitlement.age_in_month
+    monkeypatch.setattr(entitlement, "age_in_month", lambda born, month, convention: real(born, month, "month_after"))
+    with pytest.raises(AssertionError):
+        test_amount_is_level_times_highest_coefficient.hypothesis.inner_test((ELDER_80, []), Month.parse("2024-08"))
+
+
+def test_the_suspend_resume_example_does_depend_on_signing_order():
+    """The example is a real trap: by arrival the schedule would differ."""
+    reg, later = SUSPEND_RESUME
+    assert later[0].signed_on > later[1].signed_on  # recorded first, signed last
+    resumed = build(reg, later).facts
+    assert due_for_month(resumed, RULES, Month.parse("2024-09")).status == "active"
+    suspended_only = build(reg, later[1:]).facts
+    assert due_for_month(suspended_only, RULES, Month.parse("2024-09")).status == "suspended"

@@ -189,8 +189,12 @@ def test_open_month_is_provisional_and_says_there_is_no_variance(written_open):
 
 def test_writing_again_gives_the_same_bytes(written, tmp_path):
     again = write_settlement_reports(tmp_path, september_summary())
-    for first, second in zip(written, again):
-        assert first.read_bytes() == second.read_bytes(), first.name
+    assert len(written) == len(again) == 4
+    assert [p.name for p in again] == [p.name for p in written]
+    for first, second in zip(written, again, strict=True):
+        data = first.read_bytes()
+        assert data, first.name  # not two empty files
+        assert data == second.read_bytes(), first.name
 
 
 def test_pdf_and_charts_are_real_files(written):

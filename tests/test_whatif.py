@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from adapters.cli import main
 from adapters.rulefiles import RULESETS_DIR, default_ruleset, load_ruleset
@@ -29,9 +29,23 @@ def _facts(hist):
     return person.facts
 
 
+def _elder():
+    from ledger import citizen_id as cid
+    from ledger.decisions import Decision
+    return Decision("R", date(2024, 7, 1), "register", cid.make(51, 1944, "F", 1), Month.parse("2021-07"),
+                    full_name="X", birth_date=date(1944, 8, 10), sex="F", province_code="051", commune_code="1",
+                    categories=("ELDERLY_POOR",), channel="cash", agent_code="A")
+
+
+_ELDER = _elder()  # 1.5 until 80 in 2024-08, 2.0 from 2024-09
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(history(), min_size=1, max_size=4), st.integers(0, 60))
+@example([(_ELDER, [])], 36)  # 2024-07, the month the level rises
 def test_a_whatif_with_the_current_rules_changes_nothing(histories, start):
+    """Catches: a comparison that takes the rule set's id or lookups cached
+    by id into account (a copy with another id must pay the same)."""
     first = Month.parse("2021-07") + start
     people = [_facts(h) for h in histories]
     same = RULES.model_copy(update={"id": "copy"})
@@ -41,7 +55,11 @@ def test_a_whatif_with_the_current_rules_changes_nothing(histories, start):
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(history(), min_size=1, max_size=3), st.integers(500_000, 900_000))
+@example([(_ELDER, [])], 500_000)  # the level in force already: nothing changes
+@example([(_ELDER, [])], 900_000)
 def test_a_higher_level_never_pays_less(histories, level):
+    """Catches: a candidate level applied below a province's own higher
+    level, or a difference with the sign reversed."""
     first = Month.parse("2025-01")
     result = compare([_facts(h) for h in histories], RULES, with_level(RULES, level, first), first, first + 11)
     assert all(c.candidate >= c.baseline for c in result.changed)

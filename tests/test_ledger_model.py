@@ -1,0 +1,675 @@
+"""A model-based test of the whole ledger: random sequences of decisions,
+deaths, payrolls, agents' results, recoveries, month closes and replays,
+driven through the application the `ledger` command uses, checked after
+every step against a small reference model kept in a few dicts.
+
+Every call into the application goes through ``LedgerDriver`` below, so
+that a change of the composition root means editing that class only.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, event, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ledger import citizen_id as cid
+from ledger.application import Rejected
+from ledger.decisions import DeathNotice, Decision
+from ledger.months import Month, month_range
+from ledger.payouts import AgentResult, PayLine, Recovery
+
+# --- the driver: the only code that knows how the application is reached -----------
+
+
+class LedgerDriver:
+    """The ledger as the `ledger` command reaches it (the runtime, its
+    commands and queries), with domain values in and plain values out."""
+
+    ACTOR = "model-officer"
+
+    def __init__(self, url: str, work: Path):
+        from adapters.bootstrap import build_runtime
+        from adapters.commands import Commands
+        from adapters.queries import Queries
+
+        self.url, self.work = url, work
+        self.runtime = build_runtime(url)
+        self.app = self.runtime.app
+        self.queries = Queries(self.runtime)
+        self.commands = Commands(self.runtime, self.queries)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def set_today(self, day: date) -> None:
+        os.environ["LEDGER_TODAY"] = day.isoformat()
+
+    def _command(self, run):
+        outcome = self.commands.command(run)
+        self.runtime.catch_up(show_progress=False)
+        return outcome
+
+    # commands (each raises ledger.application.Rejected when refused, recording nothing)
+
+    def record_decisions(self, decisions: list[Decision]) -> None:
+        self._command(lambda: self.app.record_decisions(decisions, self.ACTOR))
+
+    def record_deaths(self, notices: list[DeathNotice]) -> None:
+        self._command(lambda: self.app.record_deaths(notices, self.ACTOR))
+
+    def run_payroll(self, month: Month) -> dict:
+        """The agents' summary of the run: code -> lines, carried, amounts."""
+        outcome = self._command(lambda: self.app.run_payroll(month, self.ACTOR))
+        assert outcome.issued_now
+        return outcome.agents
+
+    def agent_results(self, results: list[AgentResult], today: date) -> list[str]:
+        """Record a post office's or bank's results; the citizens suspended."""
+        outcome = self._command(lambda: self.app.record_agent_results(results, self.ACTOR, today))
+        return outcome.suspended
+
+    def record_recoveries(self, recoveries: list[tuple[str, Recovery]]) -> None:
+        self._command(lambda: self.app.record_recoveries(recoveries, self.ACTOR))
+
+    def close_month(self, month: Month) -> None:
+        """Close the month, every variance accepted with a reason."""
+        keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
+        missing = self.commands.close_month(month, {k: "followed up" for k in keys}, self.ACTOR)
+        assert missing == [], missing
+
+    # queries
+
+    def event_count(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def lines(self, citizen: str) -> tuple[PayLine, ...]:
+        person = self.app.beneficiary(citizen)
+        return person.state.book.lines if person else ()
+
+    def report(self, citizen: str, as_known_at: datetime | None = None) -> dict:
+        """What `ledger beneficiary show --json` prints."""
+        return self.queries.beneficiary_report(citizen, as_known_at).as_dict()
+
+    def trial_balance(self, period: str | None = None) -> dict[str, int]:
+        from projections import postings as post_view
+
+        with self.runtime.engine.connect() as conn:
+            return post_view.trial_balance(conn, period)
+
+    def settlements(self, month: Month) -> list[dict]:
+        return [s.as_dict() for s in self.queries.reconcile(month)]
+
+    def replay_checksums(self) -> tuple[dict, dict]:
+        """(live, rebuilt into a fresh SQLite file) checksums per view."""
+        target = self.work / f"replay-{time.monotonic_ns()}.db"
+        rebuilt = self.queries.rebuild_into(f"sqlite:///{target}", show_progress=False)
+        return self.queries.live_checksums(), rebuilt.checksums
+
+
+# --- the reference model -------------------------------------------------------------
+
+FIRST_PAYROLL = Month.parse("2024-05")
+LAST_PAYROLL = Month.parse("2025-02")
+LEVEL_RISE = Month.parse("2024-07")  # 360,000 before, 500,000 from (Decree 76/2024)
+# Everyone is born in the 1930s: every category below pays one coefficient at every age reached.
+COEFFICIENT = {"ELDERLY_80": Decimal("1.0"), "ELDERLY_CARED": Decimal("3.0"),
+               "DISABLED_SEVERE": Decimal("2.0"), "DISABLED_SPECIAL": Decimal("2.5")}
+PEOPLE = 4
+CASH_AGENT, BANK_AGENT = "VNPOST-M-01", "BANK-M-01"
+HOLDS = {"AC01": "bank_details", "AC04": "bank_details", "MD07": "death_verification"}
+NOT_PAID = ("suspended", "terminated", "relocated_out", "deceased")
+
+
+def level(month: Month) -> int:
+    return 360_000 if month < LEVEL_RISE else 500_000
+
+
+@dataclass
+class Person:
+    citizen: str
+    birth: date
+    first: Month | None = None  # None: not registered
+    categories: list = field(default_factory=list)  # (order, code)
+    statuses: list = field(default_factory=list)  # (order, status, lifts_hold)
+    death: date | None = None
+    notices: list = field(default_factory=list)  # notice ids recorded
+    channel: str = "cash"
+    holds: set = field(default_factory=set)
+    paid: set = field(default_factory=set)  # line ids reported paid or credited
+    paid_after_cancellation: set = field(default_factory=set)  # cancelled lines the agent paid anyway
+    recovered: int = 0  # every recovery recorded, write-offs included
+    max_due: dict = field(default_factory=dict)  # month -> highest due known at a payroll
+
+    def __repr__(self) -> str:
+        return f"Person({self.citizen})"
+
+    @property
+    def death_month(self) -> Month | None:
+        return Month.containing(self.death) if self.death else None
+
+    def status_at(self, month: Month) -> str:
+        """The status in force (domain.md: a resumption lifts the suspension
+        just before it; nothing after the month of death)."""
+        if self.death_month is not None and month > self.death_month:
+            return "deceased"
+        ordered = sorted(self.statuses, key=lambda s: s[0])
+        in_force = [i for i, s in enumerate(ordered) if s[0][0] <= month.index]
+        if not in_force:
+            return "active"
+        i = in_force[-1]
+        status = ordered[i][1]
+        if status == "suspended" and i + 1 < len(ordered) and ordered[i + 1][2]:
+            return "active"
+        return status
+
+    def due(self, month: Month) -> int:
+        if self.first is None or month < self.first:
+            return 0
+        if self.status_at(month) in ("terminated", "relocated_out", "deceased"):
+            return 0
+        code = [c for order, c in sorted(self.categories, key=lambda x: x[0]) if order[0] <= month.index][-1]
+        return int(level(month) * COEFFICIENT[code])
+
+    def payable(self, month: Month) -> int:
+        return 0 if self.status_at(month) == "suspended" else self.due(month)
+
+
+def _net_issued(lines) -> dict[Month, int]:
+    net: dict[Month, int] = {}
+    for line in lines:
+        if line.kind == "funeral_support" or line.status in ("rejected", "cancelled"):
+            continue
+        for m, a in zip(line.months, line.amounts):
+            net[m] = net.get(m, 0) + a
+    return net
+
+
+# --- the machine -----------------------------------------------------------------------
+
+class LedgerModel(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.folder = tempfile.TemporaryDirectory(prefix="ledger-model-")
+        work = Path(self.folder.name)
+        self.driver = LedgerDriver(f"sqlite:///{work / 'ledger.db'}", work)
+        self.people = [Person(cid.make(51, 1930 + i, "MF"[i % 2], 100 + i), date(1930 + i, 1 + 2 * i, 10 + i))
+                       for i in range(PEOPLE)]
+        self.last_run: Month | None = None
+        self.closed: dict[str, list] = {}  # month -> its settlements when closed
+        self.known_at: list = []  # (time, today, citizen, report) snapshots
+        self.serial = 0
+        self.today = (FIRST_PAYROLL - 1).first_day + timedelta(days=14)
+        self.driver.set_today(self.today)
+
+    def teardown(self):
+        self.driver.close()
+        self.folder.cleanup()
+        os.environ.pop("LEDGER_TODAY", None)
+
+    # helpers
+
+    def _next_no(self, prefix: str) -> str:
+        self.serial += 1
+        return f"{prefix}{self.serial:04d}"
+
+    @property
+    def current(self) -> Month:
+        return Month.containing(self.today)
+
+    def registered(self) -> list[Person]:
+        return [p for p in self.people if p.first is not None]
+
+    def _decide(self, person: Person, kind: str, effective: Month, **extra) -> Decision:
+        decision = Decision(self._next_no("QD"), self.today, kind, person.citizen, effective, **extra)
+        self.driver.record_decisions([decision])
+        return decision
+
+    def _order(self, decision: Decision) -> tuple:
+        return (decision.effective.index, decision.signed_on, decision.decision_no)
+
+    # --- decisions ---
+
+    @initialize(data=st.data())
+    def register_most(self, data):
+        for _ in range(PEOPLE - 1):
+            self.register(data)
+
+    @precondition(lambda self: any(p.first is None for p in self.people))
+    @rule(data=st.data())
+    def register(self, data):
+        waiting = [p for p in self.people if p.first is None]
+        person = data.draw(st.sampled_from(waiting))
+        first = self.current + data.draw(st.integers(-3, 1))
+        channel = data.draw(st.sampled_from(["cash", "bank"]))
+        code = data.draw(st.sampled_from(sorted(COEFFICIENT)))
+        decision = Decision(
+            self._next_no("REG"), self.today, "register", person.citizen, first, full_name=f"Người {person.citizen[-3:]}",
+            birth_date=person.birth, sex="M" if person.citizen[3] in "02" else "F", province_code="051",
+            commune_code="20101", categories=(code,), channel=channel,
+            agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
+            bank_account="0123456789" if channel == "bank" else "")
+        self.driver.record_decisions([decision])
+        person.first, person.channel = first, channel
+        person.categories.append((self._order(decision), code))
+        person.statuses.append((self._order(decision), "active", False))
+
+    def _effective(self, data, person: Person) -> Month:
+        """Back-dated up to four months, or up to two ahead; never before registration."""
+        return max(person.first, self.current + data.draw(st.integers(-4, 2)))
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), kind=st.sampled_from(["change_category", "reassess_disability"]))
+    def change_category(self, data, kind):
+        person = data.draw(st.sampled_from(self.registered()))
+        codes = sorted(COEFFICIENT) if kind == "change_category" else ["DISABLED_SEVERE", "DISABLED_SPECIAL"]
+        code = data.draw(st.sampled_from(codes))
+        decision = self._decide(person, kind, self._effective(data, person), categories=(code,))
+        person.categories.append((self._order(decision), code))
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), kind=st.sampled_from(["relocate_out", "relocate_in", "terminate", "resume"]))
+    def change_status(self, data, kind):
+        person = data.draw(st.sampled_from(self.registered()))
+        extra = {"relocate_in": dict(province_code="051", commune_code="20102")}.get(kind, {})
+        if kind in ("terminate", "resume"):
+            extra = dict(reason="decided by the office")
+        decision = self._decide(person, kind, self._effective(data, person), **extra)
+        status = {"relocate_out": "relocated_out", "terminate": "terminated"}.get(kind, "active")
+        person.statuses.append((self._order(decision), status, kind == "resume"))
+        if kind == "resume":
+            person.holds.discard("death_verification")
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), channel=st.sampled_from(["cash", "bank"]))
+    def change_channel(self, data, channel):
+        person = data.draw(st.sampled_from(self.registered()))
+        self._decide(person, "change_channel", self.current + 1, channel=channel,
+                     agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
+                     bank_account=f"99{self.serial:08d}" if channel == "bank" else "")
+        person.holds.discard("bank_details")
+        person.channel = channel
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), authorise=st.booleans())
+    def proxy(self, data, authorise):
+        person = data.draw(st.sampled_from(self.registered()))
+        if authorise:
+            self._decide(person, "authorize_proxy", self.current, proxy_name="Nguyễn Thị Con",
+                         proxy_citizen_id=cid.make(51, 1970, "F", 900))
+        else:
+            self._decide(person, "revoke_proxy", self.current)
+
+    # --- deaths ---
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), how=st.sampled_from(["notice", "notice", "confirm", "conflict", "correct"]))
+    def death(self, data, how):
+        person = data.draw(st.sampled_from(self.registered()))
+        earliest = person.first.first_day
+        if earliest > self.today:
+            return
+        died = earliest + timedelta(days=data.draw(st.integers(0, (self.today - earliest).days)))
+        source = data.draw(st.sampled_from(["civil_registry", "commune", "family", "post_office"]))
+        notice_id = self._next_no("N")
+        if person.death is None:
+            notice = DeathNotice(notice_id, person.citizen, died, source, self.today, funeral_arranged_by="Con trai")
+            self.driver.record_deaths([notice])
+            person.death = died
+            person.notices.append(notice_id)
+            return
+        if how in ("notice", "confirm"):  # a second source, the same date: one death
+            self.driver.record_deaths([DeathNotice(notice_id, person.citizen, person.death, source, self.today)])
+            person.notices.append(notice_id)
+            return
+        if died == person.death:
+            died = person.death - timedelta(days=1) if person.death > earliest else person.death + timedelta(days=1)
+            if died > self.today:
+                return
+        if how == "conflict":  # another date without a correction: refused, nothing recorded
+            before = self.driver.event_count()
+            try:
+                self.driver.record_deaths([DeathNotice(notice_id, person.citizen, died, source, self.today)])
+            except Rejected as refused:
+                assert [p.field for p in refused.problems] == ["date_of_death"]
+            else:
+                raise AssertionError("a notice with another date of death was recorded without a correction")
+            assert self.driver.event_count() == before
+            event("conflicting death notice refused")
+            return
+        corrected = data.draw(st.sampled_from(person.notices))
+        self.driver.record_deaths([DeathNotice(notice_id, person.citizen, died, source, self.today,
+                                               corrects=corrected)])
+        person.death = died
+        person.notices.append(notice_id)
+        event("death date corrected")
+
+    # --- the payroll and the agents ---
+
+    @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
+    @rule()
+    def run_payroll(self):
+        month = FIRST_PAYROLL if self.last_run is None else self.last_run + 1
+        before = {p.citizen: self.driver.lines(p.citizen) for p in self.registered()}
+        self.today = month.first_day + timedelta(days=4)
+        self.driver.set_today(self.today)
+        agents = self.driver.run_payroll(month)
+        self.last_run = month
+        issued = {line_id for a in agents.values() for line_id in a["lines"]}
+        carried = {line_id for a in agents.values() for line_id in a["carried"]}
+        expected_carried = set()
+        for person in self.registered():
+            old = before[person.citizen]
+            lines = self.driver.lines(person.citizen)
+            new = [x for x in lines if x.payroll_month == month and x.kind != "funeral_support"]
+            net_before = _net_issued(old)
+            for m in month_range(person.first, month):
+                person.max_due[m] = max(person.max_due.get(m, 0), person.due(m))
+            payable_now = person.status_at(month) not in NOT_PAID and not person.holds
+            if new:
+                (line,) = new
+                assert line.line_id in issued
+                assert payable_now, (person.citizen, person.status_at(month), person.holds)
+                for m, amount in zip(line.months, line.amounts):
+                    assert person.first <= m <= month
+                    if person.death_month is not None:
+                        assert m <= person.death_month, f"{line.line_id} pays {m}, after the death"
+                    assert amount == person.payable(m) - net_before.get(m, 0), (line.line_id, m)
+            if payable_now:  # everything payable up to the month is now issued, once
+                net = _net_issued(lines)
+                for m in month_range(person.first, month):
+                    assert net.get(m, 0) >= person.payable(m), (person.citizen, m)
+            if person.status_at(month) != "suspended":
+                expected_carried |= {x.line_id for x in lines if x.channel == "cash" and x.payroll_month < month
+                                     and x.status in ("issued", "unpaid")}
+        assert carried == expected_carried
+        event("payroll issued lines" if issued else "payroll issued nothing")
+        if carried:
+            event("payroll carried cash forward")
+
+    def _results(self, data, channel: str) -> list[tuple[Person, PayLine, str, str]]:
+        picked = []
+        for person in self.registered():
+            for line in self.driver.lines(person.citizen):
+                if line.channel != channel:
+                    continue
+                if channel == "cash":
+                    choices = {"issued": ["paid", "unpaid", None], "unpaid": ["paid", None, None],
+                               "cancelled": ["paid", None, None, None]}.get(line.status)
+                else:
+                    choices = ["credited", "credited", "rejected", None] if line.status == "issued" else None
+                if not choices:
+                    continue
+                status = data.draw(st.sampled_from(choices))
+                if status:
+                    code = data.draw(st.sampled_from(sorted(HOLDS))) if status == "rejected" else ""
+                    picked.append((person, line, status, code))
+        return picked
+
+    def _record_results(self, picked, source: str):
+        results = [AgentResult(line.payroll_id, line.line_id, person.citizen, status,
+                               None if status == "unpaid" else self.today, line.amount_vnd,
+                               received_by="beneficiary" if status in ("paid", "credited") else "",
+                               reason_code=code, source=source, document=f"{source}-{self.today}")
+                   for person, line, status, code in picked]
+        suspended = self.driver.agent_results(results, self.today)
+        for _, _, status, code in picked:
+            event(f"result {status} {code}".strip())
+        if suspended:
+            event("suspended for unclaimed rounds")
+        for person, line, status, code in picked:
+            if status in ("paid", "credited"):
+                person.paid.add(line.line_id)
+                if line.status == "cancelled":
+                    person.paid_after_cancellation.add(line.line_id)
+            if status == "rejected":  # whatever the line, the account must be looked at
+                person.holds.add(HOLDS[code])
+        last = self.last_run
+        for person in self.registered():
+            if person.citizen in suspended:
+                order = ((last + 1).index, self.today, f"UNCLAIMED/{last}")
+                person.statuses.append((order, "suspended", False))
+
+    @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
+    @rule(data=st.data())
+    def month_cycle(self, data):
+        """A whole month at once: the payroll, then both agents report."""
+        self.run_payroll()
+        self.post_office_results(data, 6)
+        self.bank_results(data, 3)
+
+    @precondition(lambda self: self.last_run is not None)
+    @rule(data=st.data(), days=st.integers(0, 20))
+    def post_office_results(self, data, days):
+        self.today = self.last_run.first_day + timedelta(days=5 + days)
+        self.driver.set_today(self.today)
+        picked = self._results(data, "cash")
+        if picked:
+            self._record_results(picked, "postoffice")
+
+    @precondition(lambda self: self.last_run is not None)
+    @rule(data=st.data(), days=st.integers(0, 20))
+    def bank_results(self, data, days):
+        self.today = self.last_run.first_day + timedelta(days=5 + days)
+        self.driver.set_today(self.today)
+        picked = self._results(data, "bank")
+        if picked:
+            self._record_results(picked, "bank")
+
+    # --- overpayments ---
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), method=st.sampled_from(["cash", "bank", "write_off"]),
+          how=st.sampled_from(["part", "all", "too_much"]), amount=st.integers(1, 1_500_000))
+    def recovery(self, data, method, how, amount):
+        person = data.draw(st.sampled_from(self.registered()))
+        open_vnd = self.driver.report(person.citizen)["overpayment_open"]
+        if open_vnd <= 0 and how != "too_much":
+            return
+        amount = {"part": min(amount, open_vnd), "all": open_vnd, "too_much": max(open_vnd, 0) + amount}[how]
+        receipt = Recovery(self._next_no("RC"), amount, self.today, "family", method,
+                           decision_no=self._next_no("QD") if method == "write_off" else "",
+                           reason="estate has no means" if method == "write_off" else "")
+        if how == "too_much":
+            before = self.driver.event_count()
+            try:
+                self.driver.record_recoveries([(person.citizen, receipt)])
+            except Rejected as refused:
+                assert [p.field for p in refused.problems] == ["amount"]
+            else:
+                raise AssertionError(f"{amount} VND recovered with {open_vnd} VND open")
+            assert self.driver.event_count() == before
+            return
+        self.driver.record_recoveries([(person.citizen, receipt)])
+        person.recovered += amount
+        event(f"recovery recorded ({method})")
+
+    # --- the settlement, replays and what was known when ---
+
+    @precondition(lambda self: self.last_run is not None)
+    @rule()
+    def close_month(self):
+        runs = month_range(FIRST_PAYROLL, self.last_run)
+        open_months = [m for m in runs if str(m) not in self.closed]
+        if not open_months:
+            return
+        month = open_months[0]
+        self.driver.close_month(month)
+        self.closed[str(month)] = self.driver.settlements(month)
+        event("month closed")
+
+    @rule()
+    def replay(self):
+        live, rebuilt = self.driver.replay_checksums()
+        assert live == rebuilt
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data())
+    def remember_what_is_known(self, data):
+        person = data.draw(st.sampled_from(self.registered()))
+        self.known_at.append((datetime.now(timezone.utc), self.today, person.citizen,
+                              self.driver.report(person.citizen)))
+        time.sleep(0.002)  # whatever is recorded next is recorded strictly later
+
+    @precondition(lambda self: self.known_at)
+    @rule()
+    def as_known_at(self):
+        for when, today, citizen, report in self.known_at[-3:]:
+            self.driver.set_today(today)
+            then = self.driver.report(citizen, as_known_at=when)
+            # arrears_due is left out: the live report may reckon it to an earlier payroll
+            # month (test_arrears_reckoned_to_the_last_payroll_run below, a known defect).
+            differ = {k: (v, then[k]) for k, v in report.items()
+                      if k not in ("as_known_at", "arrears_due") and then[k] != v}
+            assert not differ, (citizen, when.isoformat(), differ)
+        self.driver.set_today(self.today)
+
+    # --- invariants, after every step ---
+
+    @invariant()
+    def books_balance(self):
+        balances = self.driver.trial_balance()
+        assert sum(balances.values()) == 0
+        if self.last_run is not None:
+            for month in month_range(FIRST_PAYROLL, self.last_run):
+                assert sum(self.driver.trial_balance(str(month)).values()) == 0
+        # Each agent holds exactly the lines still open with it.
+        open_by_agent: dict[str, int] = {}
+        for person in self.registered():
+            for line in self.driver.lines(person.citizen):
+                if line.status in ("issued", "unpaid"):
+                    open_by_agent[line.agent_code] = open_by_agent.get(line.agent_code, 0) + line.amount_vnd
+        floats = {a.split(":", 1)[1]: v for a, v in balances.items() if a.startswith("float:") and v}
+        assert floats == {a: v for a, v in open_by_agent.items() if v}
+
+    @invariant()
+    def each_person_matches_the_reference(self):
+        for person in self.registered():
+            report = self.driver.report(person.citizen)
+            lines = self.driver.lines(person.citizen)
+            # The schedule: level x coefficient, nothing after a relocation, a termination or the death.
+            for row in report["months"]:
+                month = Month.parse(row["month"])
+                assert row["due"] == person.due(month), (person.citizen, row)
+            assert report["date_of_death"] == (person.death.isoformat() if person.death else None)
+            assert {HOLDS[c] for c in report["holds"]} == person.holds, (person.citizen, report["holds"])
+            # Paid lines are exactly those the agents reported paid.
+            assert {x.line_id for x in lines if x.status == "paid"} == person.paid
+            # Issued once: what stays issued for a month never exceeds the most it was ever due
+            # (a line the agent paid after the office withdrew it is an overpayment, not an issue).
+            kept = [x for x in lines if x.line_id not in person.paid_after_cancellation]
+            for m, amount in _net_issued(kept).items():
+                assert amount <= person.max_due.get(m, 0), (person.citizen, m, amount)
+            # disbursed - due, where positive = open + recovered (write-offs are recoveries).
+            disbursed: dict[Month, int] = {}
+            for line in lines:
+                if line.status == "paid" and line.kind != "funeral_support":
+                    for m, a in zip(line.months, line.amounts):
+                        disbursed[m] = disbursed.get(m, 0) + a
+            excess = sum(max(0, paid - person.due(m)) for m, paid in disbursed.items())
+            assert report["recovered"] == person.recovered
+            assert excess == report["overpayment_open"] + report["recovered"], (person.citizen, excess)
+            if excess:
+                event("a person was overpaid")
+            if any(x.status == "cancelled" for x in lines):
+                event("a line was cancelled")
+
+    @invariant()
+    def closed_months_never_change(self):
+        """A closed month's figures never change. Its list of variances may
+        grow (see test_a_closed_month_gains_no_variance below, a known
+        defect): every variance accepted at the close stays listed."""
+        for month, settled in self.closed.items():
+            now = self.driver.settlements(Month.parse(month))
+            changed = [(then["agent_code"], key, then.get(key), again.get(key))
+                       for then, again in zip(settled, now) for key in then
+                       if key != "variances" and then[key] != again.get(key)]
+            assert len(now) == len(settled) and not changed, (month, changed)
+            for then, again in zip(settled, now):
+                assert all(v in again["variances"] for v in then["variances"]), (month, then["agent_code"])
+
+
+def test_a_closed_month_gains_no_variance(tmp_path, monkeypatch):
+    """Found by the model: the post office reports, after July was closed, a
+    payment it made in July to someone who had died. The money lands in
+    August's figures (July's stay as closed), but the paid_after_death
+    variance is listed under the closed July, which nobody can accept any
+    more, and not under August, whose close it should hold up."""
+    monkeypatch.setenv("LEDGER_TODAY", "2024-07-20")
+    driver = LedgerDriver(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+    try:
+        july, august = Month.parse("2024-07"), Month.parse("2024-08")
+        citizen = cid.make(51, 1930, "F", 1)
+        driver.record_decisions([Decision(
+            "1/QĐ", date(2024, 7, 1), "register", citizen, july, full_name="Bà A", birth_date=date(1930, 3, 1),
+            sex="F", province_code="051", commune_code="20101", categories=("ELDERLY_80",), channel="cash",
+            agent_code=CASH_AGENT)])
+        (line,) = driver.run_payroll(july)[CASH_AGENT]["lines"]
+        driver.close_month(july)  # the post office has not reported yet
+        closed = driver.settlements(july)
+        assert closed[0]["variances"] == []
+        driver.set_today(date(2024, 8, 3))
+        driver.run_payroll(august)
+        driver.record_deaths([DeathNotice("CR-1", citizen, date(2024, 7, 2), "civil_registry", date(2024, 8, 3))])
+        driver.agent_results([AgentResult(f"{CASH_AGENT}/2024-07", line, citizen, "paid", date(2024, 7, 12),
+                                          500_000, received_by="proxy", document="po-2024-07.csv")],
+                             date(2024, 8, 3))
+        again = driver.settlements(july)
+        assert [{k: v for k, v in s.items() if k != "variances"} for s in again] == \
+            [{k: v for k, v in s.items() if k != "variances"} for s in closed]  # the figures hold
+        in_july = [v["kind"] for s in again for v in s["variances"]]
+        in_august = [v["kind"] for s in driver.settlements(august) for v in s["variances"]]
+        if (in_july, in_august) != ([], ["paid_after_death"]):
+            pytest.xfail(f"known defect: variances of the closed July {in_july}, of the open August {in_august}")
+    finally:
+        driver.close()
+
+
+def test_arrears_reckoned_to_the_last_payroll_run(tmp_path, monkeypatch):
+    """Found by the model: when a payroll month issues nothing at all (here
+    the only person's bank account was rejected, AC01, so payment is held),
+    `beneficiary show` reckons the arrears up to the last month that had an
+    agent's run in the payouts view, while the same report as known now
+    reckons them up to the calendar's last payroll month."""
+    monkeypatch.setenv("LEDGER_TODAY", "2024-07-20")
+    driver = LedgerDriver(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
+    try:
+        july = Month.parse("2024-07")
+        citizen = cid.make(51, 1930, "F", 1)
+        driver.record_decisions([Decision(
+            "1/QĐ", date(2024, 7, 1), "register", citizen, july, full_name="Bà A", birth_date=date(1930, 3, 1),
+            sex="F", province_code="051", commune_code="20101", categories=("ELDERLY_80",), channel="bank",
+            agent_code=BANK_AGENT, bank_account="0123456789")])
+        (line,) = driver.run_payroll(july)[BANK_AGENT]["lines"]
+        driver.agent_results([AgentResult(f"{BANK_AGENT}/2024-07", line, citizen, "rejected", date(2024, 7, 10),
+                                          500_000, reason_code="AC01", source="bank", document="camt.xml")],
+                             date(2024, 7, 20))
+        driver.set_today(date(2024, 8, 5))
+        assert driver.run_payroll(july + 1) == {}  # held: August issues nothing
+        time.sleep(0.002)
+        live = driver.report(citizen)["arrears_due"]
+        known_now = driver.report(citizen, as_known_at=datetime.now(timezone.utc))["arrears_due"]
+        assert known_now == 1_000_000  # July (returned) and August, owed
+        if live != known_now:
+            pytest.xfail(f"known defect: beneficiary show gives {live:,} VND of arrears, "
+                         f"as known now {known_now:,}")
+    finally:
+        driver.close()
+
+
+# The "ci" profile (tests/conftest.py) fixes the seed; these sizes keep the
+# machine to about a minute here. The "long" profile sets its own.
+CI_SIZE = dict(max_examples=80, stateful_step_count=40)
+LedgerModel.TestCase.settings = settings(
+    settings.default,
+    **({} if settings.get_current_profile_name() == "long" else CI_SIZE),
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    **({"phases": [Phase.explicit, Phase.generate]} if os.environ.get("MODEL_NO_SHRINK") else {}))
+TestLedgerModel = LedgerModel.TestCase
