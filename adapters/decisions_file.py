@@ -28,7 +28,7 @@ NEEDS = {
                  "category", "channel"),
     "change_category": ("category",),
     "reassess_disability": ("category",),
-    "relocate_in": ("province_code", "commune_code"),
+    "relocate_in": ("province_code", "commune_code", "channel"),
     "change_channel": ("channel",),
     "authorize_proxy": ("proxy_name",),
     "suspend": ("reason",),

@@ -149,16 +149,34 @@ class Beneficiary(Aggregate):
             return facts.with_status(f.StatusFact(self.basis, f.RELOCATED_OUT))
 
     class RelocatedIn(DecisionEvent):
+        """Into the new district: its commune and, from the same month, its
+        payment agent (events recorded before the channel was kept have
+        none: the channel stays as it was)."""
+
         kind = "relocate_in"
         province_code: str
         commune_code: str
+        channel: str = ""
+        agent_code: str = ""
+        bank_account: str = ""
+        home_delivery: bool = False
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)
+            if not self.channel:
+                return folded
+            return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
             b = self.basis
-            return facts.with_residence(
+            moved = facts.with_residence(
                 f.ResidenceFact(b, self.province_code, self.commune_code)
-            ).with_status(f.StatusFact(b, f.ACTIVE))
+            ).with_status(f.StatusFact(b, f.ACTIVE, ends_move=True))
+            if self.channel:
+                moved = moved.with_channel(
+                    f.ChannelFact(b, self.channel, self.agent_code, self.bank_account, self.home_delivery))
+            return moved
 
     class ChannelChanged(DecisionEvent):
         kind = "change_channel"
@@ -449,7 +467,9 @@ class Beneficiary(Aggregate):
         elif kind == "relocate_in":
             self.trigger_event(
                 self.RelocatedIn, province_code=decision.province_code,
-                commune_code=decision.commune_code, **meta,
+                commune_code=decision.commune_code, channel=decision.channel,
+                agent_code=decision.agent_code, bank_account=decision.bank_account,
+                home_delivery=decision.home_delivery, **meta,
             )
         elif kind == "change_channel":
             self.trigger_event(

@@ -134,13 +134,24 @@ def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
     return sorted(m for m in candidates if m >= facts.first_month)
 
 
+# The version of the schedule's own rules (this module and the facts' status
+# rules): part of the memo's key, so a schedule memoised by an earlier
+# version of the code (kept in a write-side snapshot) is computed again.
+SCHEDULE_VERSION = "2"
+
+
+def schedule_key(rules: RuleSet) -> str:
+    """What a memoised schedule was computed under: code and rules."""
+    return f"{SCHEDULE_VERSION}:{rules.fingerprint()}"
+
+
 def segments(facts: BeneficiaryFacts, rules: RuleSet) -> list[Segment]:
     """The whole schedule, compressed into runs of equal months; the last run
     is open-ended. Equal to ``due_for_month`` for every month.
 
     Memoised on the facts value (facts never change in place; every change
-    makes a new value without the memo), keyed by the rule fingerprint."""
-    fingerprint = rules.fingerprint()
+    makes a new value without the memo), keyed by ``schedule_key``."""
+    fingerprint = schedule_key(rules)
     memo = facts.schedule_memo
     if memo is not None and memo[0] == fingerprint:
         return list(memo[1])

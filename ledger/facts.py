@@ -49,6 +49,10 @@ class StatusFact:
     # A resumption ends the suspension before it: the held months become
     # payable again (back pay, truy lĩnh), not only the months after it.
     lifts_hold: bool = False
+    # A move into the new district (relocate_in) ends the move out before
+    # it: the months in between are due, paid once as arrears by the new
+    # agent (domain.md, "Moving to another district").
+    ends_move: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,23 +164,30 @@ class BeneficiaryFacts:
     def status_at(self, month: Month) -> str:
         """Status in force in a month: deceased after the month of death;
         a suspended month counts as active once a later resumption lifts
-        the hold (the person was eligible throughout)."""
+        the hold (the person was eligible throughout), and so does a month
+        between a move out and the move into the new district."""
         if self.death_month is not None and month > self.death_month:
             return DECEASED
         facts = self.statuses.facts
-        index = None
-        for i, fact in enumerate(facts):
-            if fact.basis.effective > month:
-                break
-            index = i
+        index = _index_at(facts, month)
         if index is None:
             return ACTIVE
         status = facts[index].status
-        if status == SUSPENDED:
-            following = facts[index + 1:index + 2]
-            if following and following[0].lifts_hold:
+        following = facts[index + 1] if index + 1 < len(facts) else None
+        if following is not None:
+            if status == SUSPENDED and following.lifts_hold:
+                return ACTIVE
+            if status == RELOCATED_OUT and following.ends_move:
                 return ACTIVE
         return status
+
+    def in_transit(self, month: Month) -> bool:
+        """Moved out of the district as of this month (whether or not a move
+        in follows): no agent is issued anything for a payroll of this
+        month; once the person is in, the new agent pays it as arrears."""
+        facts = self.statuses.facts
+        index = _index_at(facts, month)
+        return index is not None and facts[index].status == RELOCATED_OUT
 
     def current_status(self) -> str:
         """The status the facts end in (deceased wins; otherwise the last
@@ -193,3 +204,13 @@ class BeneficiaryFacts:
         if self.death_month is not None:
             months.add(self.death_month + 1)
         return months
+
+
+def _index_at(facts: tuple[StatusFact, ...], month: Month) -> int | None:
+    """The index of the status fact in force in ``month`` (None: before any)."""
+    index = None
+    for i, fact in enumerate(facts):
+        if fact.basis.effective > month:
+            break
+        index = i
+    return index

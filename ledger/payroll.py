@@ -64,7 +64,8 @@ def owed_months(state: BeneficiaryState, rules: RuleSet, last: Month) -> list[tu
 
 def plan_line(state: BeneficiaryState, rules: RuleSet, month: Month) -> PlannedLine | None:
     """The line to issue for a person in the payroll of ``month``, if any."""
-    if state.facts.status_at(month) in NOT_PAID or state.book.holds:
+    facts = state.facts
+    if facts.status_at(month) in NOT_PAID or facts.in_transit(month) or state.book.holds:
         return None
     owed = owed_months(state, rules, month)
     if not owed:

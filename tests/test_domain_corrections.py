@@ -1,0 +1,133 @@
+"""Rules that meet each other (domain.md), end to end through the `ledger`
+command on SQLite and PostgreSQL: a move into another district, a move
+verified after an automatic suspension, who received an overpayment,
+birthdays on 29 February, the settlement's advance and fee, closing with
+accepted variances, what the imports say they did, registering with a
+proxy, and who acted."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adapters import synthetic
+from adapters.cli import main
+
+from .helpers import REGISTER, decisions_file
+
+CITIZEN = REGISTER["citizen_id"]
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch):
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
+
+
+class Ledger:
+    """The `ledger` command on one store, as a payment officer runs it."""
+
+    def __init__(self, url: str, tmp_path: Path, capsys):
+        self.url, self.tmp, self.capsys = url, tmp_path, capsys
+        self.files = 0
+
+    def run(self, *argv, ok: bool = True):
+        code = main(["--db", self.url, *argv])
+        out, err = self.capsys.readouterr()
+        if ok:
+            assert code == 0, err
+        return code, out, err
+
+    def json(self, *argv):
+        return json.loads(self.run(*argv, "--json")[1])
+
+    def _file(self, stem: str) -> Path:
+        self.files += 1
+        return self.tmp / f"{stem}-{self.files}.csv"
+
+    def decisions(self, *rows, ok: bool = True):
+        return self.run("import", "decisions", str(decisions_file(self._file("decisions"), rows)), ok=ok)
+
+    def payroll(self, month: str) -> dict:
+        summary = self.json("payroll", "run", "--month", month, "--out", str(self.tmp / "out"))
+        summary["rows"] = {Path(f).name: synthetic.read_payroll_csv(f) for f in summary["files"]
+                           if f.endswith(".csv")}
+        return summary
+
+    def postoffice(self, summary: dict, status: str = "paid", received_by: str = "beneficiary",
+                   paid_on: str | None = None, report: Path | None = None):
+        rows = []
+        for name, lines in summary["rows"].items():
+            if "VNPOST" not in name:
+                continue
+            for line in lines:
+                paid = status == "paid"
+                rows.append(dict(payroll_id=line["payroll_id"], line_id=line["line_id"],
+                                 citizen_id=line["citizen_id"], status=status,
+                                 paid_on=(paid_on or f"{summary['month']}-12") if paid else "",
+                                 amount_paid=line["amount"] if paid else "",
+                                 received_by=received_by if paid else "", at_home="n" if paid else "",
+                                 note=""))
+        path = synthetic.write_csv(self._file("postoffice"), rows, synthetic.POSTOFFICE_RESULT_COLUMNS)
+        return self.run("import", "postoffice", str(path), *(["--report", str(report)] if report else []))
+
+    def show(self, citizen_id: str = CITIZEN) -> dict:
+        return self.json("beneficiary", "show", citizen_id)
+
+
+def _month(shown: dict, month: str) -> dict:
+    return next(m for m in shown["months"] if m["month"] == month)
+
+
+def _lines_of(summary: dict, citizen_id: str = CITIZEN) -> dict[str, list[dict]]:
+    """The person's lines issued in the month's payroll, by file (not the
+    lines carried forward from earlier months)."""
+    found = {name: [x for x in rows if x["citizen_id"] == citizen_id
+                    and x["payroll_id"].endswith(summary["month"])]
+             for name, rows in summary["rows"].items()}
+    return {name: rows for name, rows in found.items() if rows}
+
+
+# --- 1. a move into another district -----------------------------------------------
+
+def test_relocation_into_another_district_moves_the_payments_to_the_new_agent(store_url, tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-11-25")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(REGISTER)
+    july = ledger.payroll("2024-07")
+    ledger.postoffice(july)
+    ledger.decisions(dict(decision_no="5/QĐ-CĐ", signed_on="2024-07-20", kind="relocate_out",
+                          citizen_id=CITIZEN, effective_month="2024-08"))
+    assert _lines_of(ledger.payroll("2024-08")) == {}
+    # The new district decides before September's payroll, from October.
+    ledger.decisions(dict(decision_no="77/QĐ-UBND", signed_on="2024-08-28", kind="relocate_in",
+                          citizen_id=CITIZEN, effective_month="2024-10", province_code="051",
+                          commune_code="30207", channel="cash", agent_code="VNPOST-MD-02", home_delivery="y"))
+    assert _lines_of(ledger.payroll("2024-09")) == {}  # in between: no agent is issued anything
+    october = _lines_of(ledger.payroll("2024-10"))
+    assert list(october) == ["payroll-VNPOST-MD-02-2024-10.csv"]
+    (line,) = october["payroll-VNPOST-MD-02-2024-10.csv"]
+    assert (line["months"], line["amount"], line["commune_code"], line["home_delivery"]) == \
+        ("2024-08;2024-09;2024-10", "1500000", "30207", "y")
+    november = _lines_of(ledger.payroll("2024-11"))
+    assert {name: [x["months"] for x in rows] for name, rows in november.items()} == \
+        {"payroll-VNPOST-MD-02-2024-11.csv": ["2024-11"]}
+    shown = ledger.show()
+    assert (shown["status"], shown["agent_code"], shown["commune_code"]) == ("active", "VNPOST-MD-02", "30207")
+    for month in ("2024-07", "2024-08", "2024-09", "2024-10", "2024-11"):
+        assert (_month(shown, month)["due"], _month(shown, month)["issued"]) == (500_000, 500_000), month
+    assert shown["arrears_due"] == 0
+    old_agent = [x for x in shown["lines"] if x["payroll_id"].startswith("VNPOST-BS-01/")]
+    assert [x["payroll_id"] for x in old_agent] == ["VNPOST-BS-01/2024-07"]
+
+
+def test_a_relocate_in_row_names_its_channel(store_url, tmp_path, capsys):
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(REGISTER)
+    row = dict(decision_no="77/QĐ-UBND", signed_on="2024-08-28", kind="relocate_in", citizen_id=CITIZEN,
+               effective_month="2024-10", province_code="051", commune_code="30207")
+    code, _, err = ledger.decisions(row, ok=False)
+    assert code == 1 and "channel is required for kind relocate_in" in err
+    code, _, err = ledger.decisions(dict(row, channel="bank", agent_code="BANK-VBSP-QNG"), ok=False)
+    assert code == 1 and "bank_account is required when channel is bank" in err
