@@ -137,7 +137,7 @@ def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
 # The version of the schedule's own rules (this module and the facts' status
 # rules): part of the memo's key, so a schedule memoised by an earlier
 # version of the code (kept in a write-side snapshot) is computed again.
-SCHEDULE_VERSION = "2"
+SCHEDULE_VERSION = "3"
 
 
 def schedule_key(rules: RuleSet) -> str:

@@ -161,6 +161,18 @@ class BeneficiaryFacts:
     def death_month(self) -> Month | None:
         return Month.containing(self.death.date_of_death) if self.death else None
 
+    def status_decisions(self) -> tuple[StatusFact, ...]:
+        """The status decisions that take effect, in effective order. A
+        suspension while the person is relocated out is moot: the commune
+        verified that the person moved (domain.md, "Verified as moved beats
+        suspension"), whichever was recorded first."""
+        kept: list[StatusFact] = []
+        for fact in self.statuses.facts:
+            if fact.status == SUSPENDED and kept and kept[-1].status == RELOCATED_OUT:
+                continue
+            kept.append(fact)
+        return tuple(kept)
+
     def status_at(self, month: Month) -> str:
         """Status in force in a month: deceased after the month of death;
         a suspended month counts as active once a later resumption lifts
@@ -168,7 +180,7 @@ class BeneficiaryFacts:
         between a move out and the move into the new district."""
         if self.death_month is not None and month > self.death_month:
             return DECEASED
-        facts = self.statuses.facts
+        facts = self.status_decisions()
         index = _index_at(facts, month)
         if index is None:
             return ACTIVE
@@ -185,17 +197,17 @@ class BeneficiaryFacts:
         """Moved out of the district as of this month (whether or not a move
         in follows): no agent is issued anything for a payroll of this
         month; once the person is in, the new agent pays it as arrears."""
-        facts = self.statuses.facts
+        facts = self.status_decisions()
         index = _index_at(facts, month)
         return index is not None and facts[index].status == RELOCATED_OUT
 
     def current_status(self) -> str:
         """The status the facts end in (deceased wins; otherwise the last
-        status decision, whatever month it takes effect)."""
+        status decision that takes effect, whatever month it takes effect)."""
         if self.death is not None:
             return DECEASED
-        latest = self.statuses.latest()
-        return latest.status if latest else ACTIVE
+        facts = self.status_decisions()
+        return facts[-1].status if facts else ACTIVE
 
     def fact_months(self) -> set[Month]:
         months = {self.first_month}

@@ -131,3 +131,41 @@ def test_a_relocate_in_row_names_its_channel(store_url, tmp_path, capsys):
     assert code == 1 and "channel is required for kind relocate_in" in err
     code, _, err = ledger.decisions(dict(row, channel="bank", agent_code="BANK-VBSP-QNG"), ok=False)
     assert code == 1 and "bank_account is required when channel is bank" in err
+
+
+# --- 2. verified as moved beats the automatic suspension ----------------------------
+
+MOVER = dict(REGISTER, decision_no="9/QĐ-UBND", citizen_id="051040005678", full_name="Lê Văn C",
+             birth_date="1940-05-10", signed_on="2024-01-05", effective_month="2024-01")
+
+
+def test_a_move_verified_after_the_automatic_suspension_wins(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-04-10")
+    mover = MOVER["citizen_id"]
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(MOVER)
+    for month in ("2024-01", "2024-02", "2024-03"):
+        ledger.postoffice(ledger.payroll(month), status="unpaid")
+    assert ledger.show(mover)["status"] == "suspended"  # UNCLAIMED/2024-03
+    (queued,) = ledger.json("unclaimed", "--month", "2024-03")
+    assert (queued["citizen_id"], queued["flag"]) == (mover, "suspended")
+    # The commune verifies: the person left in February.
+    ledger.decisions(dict(decision_no="12/QĐ-UBND", signed_on="2024-04-08", kind="relocate_out",
+                          citizen_id=mover, effective_month="2024-02"))
+    shown = ledger.show(mover)
+    assert shown["status"] == "relocated_out"
+    january = _month(shown, "2024-01")
+    assert (january["due"], january["unclaimed"]) == (360_000, 360_000)  # still owed, held at the post office
+    for month in ("2024-02", "2024-03"):  # held cash from the move: withdrawn, never disbursed
+        m = _month(shown, month)
+        assert (m["due"], m["issued"], m["cancelled"], m["disbursed"], m["unclaimed"]) == \
+            (0, 360_000, 360_000, 0, 0), m
+    assert all(m["due"] == 0 and m["status"] == "relocated_out"
+               for m in shown["months"] if m["month"] >= "2024-02")
+    assert (shown["monthly_amount"], shown["overpayment_open"], shown["arrears_due"]) == (0, 0, 0)
+    assert ledger.json("unclaimed", "--month", "2024-03") == []
+    assert ledger.json("unclaimed", "--month", "2024-04") == []
+    assert [r for r in ledger.json("recoveries") if r["citizen_id"] == mover] == []
+    assert _lines_of(ledger.payroll("2024-04"), mover) == {}
+    (row,) = [r for r in ledger.json("entitlements", "--month", "2024-04") if r["citizen_id"] == mover] or [None]
+    assert row is None or (row["status"], row["amount"]) == ("relocated_out", 0)
