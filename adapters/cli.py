@@ -244,8 +244,8 @@ def cmd_audit_timeline(ledger: Ledger, args: argparse.Namespace) -> None:
     rows = ledger.timeline(args.citizen_id)
     _emit(args, rows, lambda rows: _table(
         [(r["position"], r["recorded_at"][:19], r["effective"], r["type"], r["actor"], r["basis"],
-          "" if r["amount"] is None else _vnd(r["amount"])) for r in rows],
-        ("position", "recorded at", "effective", "event", "actor", "basis", "VND")))
+          "" if r["amount"] is None else _vnd(r["amount"]), r["detail"]) for r in rows],
+        ("position", "recorded at", "effective", "event", "actor", "basis", "VND", "detail")))
 
 
 def cmd_audit_verify(ledger: Ledger, args: argparse.Namespace) -> None:

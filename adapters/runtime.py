@@ -308,7 +308,8 @@ class Ledger:
             out.append({"position": position, "recorded_at": event.timestamp.isoformat(),
                         "effective": audit.effective_of(event), "type": type(event).__name__,
                         "actor": event.actor, "basis": event.basis_text,
-                        "amount": audit.money_consequence(event, state, after, self.rules)})
+                        "amount": audit.money_consequence(event, state, after, self.rules),
+                        "detail": audit.detail_of(event, after)})
             state = after
         return out
 

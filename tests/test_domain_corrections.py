@@ -169,3 +169,35 @@ def test_a_move_verified_after_the_automatic_suspension_wins(store_url, tmp_path
     assert _lines_of(ledger.payroll("2024-04"), mover) == {}
     (row,) = [r for r in ledger.json("entitlements", "--month", "2024-04") if r["citizen_id"] == mover] or [None]
     assert row is None or (row["status"], row["amount"]) == ("relocated_out", 0)
+
+
+# --- 3. who received an overpayment is named ---------------------------------------
+
+DEATH_COLUMNS = synthetic.DEATH_COLUMNS
+PROXY = dict(decision_no="3/QĐ-UBND", signed_on="2024-07-01", kind="authorize_proxy", citizen_id=CITIZEN,
+             effective_month="2024-07", proxy_name="Phạm Thị D", proxy_citizen_id="051185001111")
+
+
+def _deaths(ledger: Ledger, *notices: dict):
+    path = synthetic.write_csv(ledger._file("deaths"), notices, DEATH_COLUMNS)
+    return ledger.run("import", "deaths", str(path))
+
+
+def test_an_overpayment_collected_by_a_proxy_names_the_proxy(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-08-25")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(REGISTER, PROXY)
+    ledger.postoffice(ledger.payroll("2024-07"), received_by="proxy")
+    ledger.postoffice(ledger.payroll("2024-08"), received_by="proxy")
+    _deaths(ledger, dict(notice_id="CR-9", citizen_id=CITIZEN, date_of_death="2024-07-20",
+                         source="civil_registry", reported_on="2024-08-24"))
+    (row,) = ledger.json("recoveries")
+    assert (row["months"], row["open"]) == (["2024-08"], 500_000)
+    assert row["received_by"] == ["proxy Phạm Thị D (051185001111)"]
+    assert "proxy Phạm Thị D (051185001111)" in ledger.run("recoveries")[1]
+    timeline = ledger.json("audit", "timeline", CITIZEN)
+    (over,) = [r for r in timeline if r["type"] == "OverpaymentChanged"]
+    assert over["detail"] == "received by proxy Phạm Thị D (051185001111)"
+    paid = [r["detail"] for r in timeline if r["type"] == "PayoutPaid"]
+    assert paid == ["received by proxy Phạm Thị D (051185001111)"] * 2
+    assert "Phạm Thị D (051185001111)" in ledger.run("audit", "timeline", CITIZEN)[1]
