@@ -201,3 +201,30 @@ def test_an_overpayment_collected_by_a_proxy_names_the_proxy(store_url, tmp_path
     paid = [r["detail"] for r in timeline if r["type"] == "PayoutPaid"]
     assert paid == ["received by proxy Phạm Thị D (051185001111)"] * 2
     assert "Phạm Thị D (051185001111)" in ledger.run("audit", "timeline", CITIZEN)[1]
+
+
+# --- 4. a birthday on 29 February ----------------------------------------------------
+
+LEAP_STUDENT = dict(REGISTER, decision_no="21/QĐ-UBND", signed_on="2021-12-03", citizen_id="051200007777",
+                    full_name="Đỗ Văn E", birth_date="2000-02-29", category="STUDENT_16_22",
+                    effective_month="2021-12")
+
+
+def test_a_student_born_on_29_february_is_paid_through_the_february_of_the_22nd_birthday(
+        store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2022-03-20")
+    student = LEAP_STUDENT["citizen_id"]
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(LEAP_STUDENT)
+    january = _lines_of(ledger.payroll("2022-01"), student)
+    assert [(x["months"], x["amount"]) for rows in january.values() for x in rows] == \
+        [("2021-12;2022-01", "1080000")]
+    february = _lines_of(ledger.payroll("2022-02"), student)
+    assert [(x["months"], x["amount"]) for rows in february.values() for x in rows] == [("2022-02", "540000")]
+    # 22 on 2022-02-28 (no 29 February in 2022): nothing from March.
+    assert _lines_of(ledger.payroll("2022-03"), student) == {}
+    shown = ledger.show(student)
+    assert (_month(shown, "2022-02")["due"], _month(shown, "2022-03")["due"]) == (540_000, 0)
+    assert _month(shown, "2022-03")["status"] == "age_limit"
+    (row,) = [r for r in ledger.json("entitlements", "--month", "2022-03") if r["citizen_id"] == student]
+    assert row["amount"] == 0
