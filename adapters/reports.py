@@ -52,7 +52,8 @@ VARIANCE_KINDS_VI: dict[str, str] = {
 }
 
 # The agent's figures in the order of the settlement: opening + advance
-# - disbursed - fee - returned = closing.
+# - disbursed - returned = closing; the fee is a figure of its own (advanced
+# and taken in the same month, it leaves the balance unchanged).
 AGENT_AMOUNTS: tuple[tuple[str, str], ...] = (
     ("opening_balance", "Số dư đầu kỳ"),
     ("advance", "Tạm ứng"),
@@ -636,7 +637,8 @@ def _agents_section(summary: dict, styles: _Styles, width: float) -> list:
     table.setStyle(_grid_style(total_row=True))
     return [Paragraph("1. Quyết toán theo đại lý chi trả (settlement by payment agent)", styles.heading),
             table,
-            Paragraph("Số dư cuối kỳ = Số dư đầu kỳ + Tạm ứng - Đã chi trả - Phí dịch vụ - Hoàn trả; "
+            Paragraph("Số dư cuối kỳ = Số dư đầu kỳ + Tạm ứng - Đã chi trả - Hoàn trả (phí dịch vụ tạm ứng "
+                      "và thanh toán riêng); "
                       "Chênh lệch = Số dư đại lý báo cáo - Số dư cuối kỳ.", styles.caption)]
 
 

@@ -256,11 +256,9 @@ class Ledger:
                 continue
             if closed is not None and code in closed:
                 fee = closed[code]["fee"]
-                advance = m["advance"]  # the fee advance is posted at the close
             else:
                 fee = self.contracts.fee_vnd(code, month, m["paid_vnd"], m["persons_paid"])
-                advance = m["advance"] + fee  # advanced with the settlement, taken as the fee
-            result = settlement.settle(code, month, opening=m["opening"], advance=advance,
+            result = settlement.settle(code, month, opening=m["opening"], advance=m["advance"],
                                        disbursed=m["disbursed"], returned=m["returned"], fee=fee,
                                        report=reports.get(f"{code}/{month}"))
             result.closed = closed is not None

@@ -55,10 +55,16 @@ class AgentSettlement:
 
 def settle(agent_code: str, month: Month, *, opening: int, advance: int, disbursed: int,
            returned: int, fee: int, report: dict | None) -> AgentSettlement:
-    """Figures and the variances against the agent's own report. The fee is
-    advanced and taken in the same month, so the closing balance is what the
-    agent still owes beneficiaries."""
-    closing = opening + advance - disbursed - fee - returned
+    """Figures and the variances against the agent's own report.
+
+    The advance is the money for beneficiaries: the month's new lines, as
+    the payroll issued them. The fee is a separate figure, computed on what
+    was paid and settled apart: it is advanced and taken in the same month,
+    so it leaves the agent's float unchanged, and the closing balance
+    ``opening + advance - disbursed - returned`` is what the agent still
+    owes beneficiaries. Each of the agent's reported figures is set beside
+    the same figure of the books."""
+    closing = opening + advance - disbursed - returned
     result = AgentSettlement(agent_code, str(month), opening, advance, disbursed, fee, returned, closing,
                              report["balance_remaining"] if report else None)
     if report is None:

@@ -14,7 +14,7 @@ import pytest
 from adapters import synthetic
 from adapters.cli import main
 
-from .helpers import REGISTER, decisions_file
+from .helpers import REGISTER, REGISTER_2, decisions_file
 
 CITIZEN = REGISTER["citizen_id"]
 
@@ -70,6 +70,16 @@ class Ledger:
                                  note=""))
         path = synthetic.write_csv(self._file("postoffice"), rows, synthetic.POSTOFFICE_RESULT_COLUMNS)
         return self.run("import", "postoffice", str(path), *(["--report", str(report)] if report else []))
+
+    def bank(self, summary: dict, report: Path | None = None):
+        rows = [dict(payroll_id=line["payroll_id"], line_id=line["line_id"], status="credited",
+                     booked_on=f"{summary['month']}-05", amount=line["amount"], reason_code="")
+                for name, lines in summary["rows"].items() if "BANK" in name for line in lines]
+        path = synthetic.write_csv(self._file("bank"), rows, synthetic.BANK_RESULT_COLUMNS)
+        return self.run("import", "bank", str(path), *(["--report", str(report)] if report else []))
+
+    def report(self, **figures) -> Path:
+        return synthetic.write_csv(self._file("agent-report"), [figures], list(figures))
 
     def show(self, citizen_id: str = CITIZEN) -> dict:
         return self.json("beneficiary", "show", citizen_id)
@@ -228,3 +238,31 @@ def test_a_student_born_on_29_february_is_paid_through_the_february_of_the_22nd_
     assert _month(shown, "2022-03")["status"] == "age_limit"
     (row,) = [r for r in ledger.json("entitlements", "--month", "2022-03") if r["citizen_id"] == student]
     assert row["amount"] == 0
+
+
+# --- 5. the advance and the fee are separate figures -----------------------------------
+
+def test_a_month_paid_as_planned_closes_with_no_variance(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-08-15")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(REGISTER, REGISTER_2)
+    july = ledger.payroll("2024-07")
+    # Each agent reports what it received for beneficiaries, paid them all,
+    # and claims the fee of its contract (0.8 % of 500,000; 6,600 per person).
+    ledger.postoffice(july, report=ledger.report(
+        agent_code="VNPOST-BS-01", month="2024-07", advance_received=500_000, paid_total=500_000,
+        unpaid_total=0, fee_claimed=4_000, balance_remaining=0))
+    ledger.bank(july, report=ledger.report(
+        agent_code="BANK-VBSP-QNG", month="2024-07", advance_received=750_000, paid_total=750_000,
+        unpaid_total=0, fee_claimed=6_600, balance_remaining=0))
+    figures = {r["agent_code"]: r for r in ledger.json("settlement", "reconcile", "--month", "2024-07")}
+    for code, advance, fee in (("VNPOST-BS-01", 500_000, 4_000), ("BANK-VBSP-QNG", 750_000, 6_600)):
+        row = figures[code]
+        assert (row["advance"], row["disbursed"], row["fee"], row["closing_balance"], row["reported_balance"]) \
+            == (advance, advance, fee, 0, 0), row
+        assert row["variances"] == []
+    ledger.run("settlement", "close", "--month", "2024-07")  # no --accept needed
+    closed = {r["agent_code"]: r for r in ledger.json("settlement", "reconcile", "--month", "2024-07")}
+    assert all(r["closed"] and r["variances"] == [] for r in closed.values())
+    assert [(r["advance"], r["fee"], r["closing_balance"]) for r in closed.values()] == \
+        [(figures[c]["advance"], figures[c]["fee"], 0) for c in closed]

@@ -62,7 +62,7 @@ def _check_books(ledger, month: Month) -> None:
         assert sum(post_view.trial_balance(conn, str(month)).values()) == 0
     owed = _open_lines_by_agent(ledger)
     for s in ledger.reconcile(month):
-        assert s.closing_balance == s.opening_balance + s.advance - s.disbursed - s.fee - s.returned
+        assert s.closing_balance == s.opening_balance + s.advance - s.disbursed - s.returned
         # What the agent holds is exactly what it still owes beneficiaries.
         assert s.closing_balance == owed.get(s.agent_code, 0), s.agent_code
 
