@@ -180,7 +180,9 @@ def _settlement_human(rows: list[dict]) -> str:
                    f"{_vnd(r['closing_balance'])} ({reported})")
         for v in r["variances"]:
             out.append(f"  VARIANCE {v['kind']} {v['line_id'] or '-'} {v['citizen_id'] or ''} "
-                       f"{_vnd(v['amount'])} VND: {v['detail']}")
+                       f"{_vnd(v['amount'])} VND: {v['detail']}"
+                       + (f" (accepted by {v['accepted']['actor']}: {v['accepted']['reason']})"
+                          if v.get("accepted") else ""))
     variances = sum(len(r["variances"]) for r in rows)
     return "\n".join(out + [f"{len(rows)} agents, {variances} variances"])
 

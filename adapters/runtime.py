@@ -265,6 +265,7 @@ class Ledger:
             lines = [x for x in flagged if x["agent_code"] == code]
             result.variances += [settlement.flagged_variance(x, x["other_paid_months"]) for x in lines]
             result.variances += evidence_variances.get(code, [])
+            settlement.mark_accepted(result, calendar.acceptances(month) if calendar else {})
             settlements.append(result)
         return settlements
 
@@ -505,7 +506,7 @@ class Ledger:
             return self.app.close_month(month, settled, keys, acceptances, actor)
         try:
             missing = self.command(run)
-        except PayrollOutOfOrder as exc:
+        except (PayrollOutOfOrder, settlement.UnknownVariance) as exc:
             raise CommandRefused(str(exc)) from None
         self.catch_up()
         return missing

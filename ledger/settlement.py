@@ -3,7 +3,7 @@ the agent held, received, paid out, earned and handed back, set beside what
 the agent reported, with every difference named and classified."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from .months import Month
@@ -27,10 +27,45 @@ class Variance:
     citizen_id: str
     amount: int  # VND: the difference, or the line's amount
     detail: str
+    accepted: dict | None = None  # {"reason", "actor"} once an officer accepted it
 
     def key(self, agent_code: str) -> str:
         """How an officer names it when accepting it."""
         return f"{agent_code}/{self.kind}/{self.line_id}"
+
+
+class UnknownVariance(ValueError):
+    """An acceptance names no variance of the month."""
+
+
+def _same_key(key: str) -> str:
+    """Keys as officers type them: a variance with no line (a report's
+    figure) may be named with or without its trailing slash."""
+    return key.strip().rstrip("/")
+
+
+def match_acceptances(month: Month, open_keys: list[str], acceptances: dict[str, str]) -> dict[str, str]:
+    """The acceptances by the key of the variance each names; an acceptance
+    that names none is refused, listing the month's variances."""
+    by_key = {_same_key(key): key for key in open_keys}
+    matched, unknown = {}, []
+    for key, reason in acceptances.items():
+        found = by_key.get(_same_key(key))
+        if found is None:
+            unknown.append(key)
+        else:
+            matched[found] = reason
+    if unknown:
+        listed = "".join(f"\n  {key}" for key in dict.fromkeys(open_keys))
+        raise UnknownVariance(
+            f"{month}: no variance {', '.join(unknown)}; "
+            + (f"the variances are:{listed}" if open_keys else "the month has no variances"))
+    return matched
+
+
+def mark_accepted(result: AgentSettlement, accepted: dict[str, dict]) -> None:
+    """Each variance with its acceptance (reason and who accepted it), if any."""
+    result.variances = [replace(v, accepted=accepted.get(v.key(result.agent_code))) for v in result.variances]
 
 
 @dataclass

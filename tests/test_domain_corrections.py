@@ -266,3 +266,36 @@ def test_a_month_paid_as_planned_closes_with_no_variance(store_url, tmp_path, ca
     assert all(r["closed"] and r["variances"] == [] for r in closed.values())
     assert [(r["advance"], r["fee"], r["closing_balance"]) for r in closed.values()] == \
         [(figures[c]["advance"], figures[c]["fee"], 0) for c in closed]
+
+
+# --- 6. closing with accepted variances -----------------------------------------------
+
+def test_closing_accepts_variances_by_forgiving_keys_and_shows_who_accepted_them(store_url, tmp_path, capsys,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-08-15")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(REGISTER)
+    july = ledger.payroll("2024-07")
+    ledger.postoffice(july, report=ledger.report(
+        agent_code="VNPOST-BS-01", month="2024-07", advance_received=500_000, paid_total=500_000,
+        unpaid_total=0, fee_claimed=104_000, balance_remaining=0))
+    (row,) = ledger.json("settlement", "reconcile", "--month", "2024-07")
+    (variance,) = row["variances"]
+    assert (variance["kind"], variance["amount"], variance["accepted"]) == ("fee_differs", 100_000, None)
+    code, _, err = ledger.run("settlement", "close", "--month", "2024-07",
+                              "--accept", "VNPOST-BS-01/amount_differs=typo", ok=False)
+    assert code == 1 and "no variance VNPOST-BS-01/amount_differs" in err
+    assert "VNPOST-BS-01/fee_differs/" in err  # the open variances are listed
+    assert not ledger.json("settlement", "reconcile", "--month", "2024-07")[0]["closed"]
+    reason = "phí theo hợp đồng; đại lý đồng ý ngày 2024-08-20"
+    ledger.run("--actor", "Trưởng phòng", "settlement", "close", "--month", "2024-07",
+               "--accept", f"VNPOST-BS-01/fee_differs={reason}")  # no trailing slash
+    (row,) = ledger.json("settlement", "reconcile", "--month", "2024-07")
+    assert row["closed"]
+    assert row["variances"][0]["accepted"] == {"reason": reason, "actor": "Trưởng phòng"}
+    assert f"accepted by Trưởng phòng: {reason}" in ledger.run("settlement", "reconcile", "--month", "2024-07")[1]
+    files = ledger.json("settlement", "report", "--month", "2024-07", "--out", str(tmp_path / "reports"))["files"]
+    from openpyxl import load_workbook
+    workbook = load_workbook(next(f for f in files if f.endswith(".xlsx")))
+    texts = [str(c.value) for sheet in workbook for r in sheet.iter_rows() for c in r if c.value]
+    assert any("Trưởng phòng" in t and reason in t for t in texts)
