@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ledger import outcomes
 from ledger.months import Month
 from projections import entitlements as ent_view
 
@@ -74,7 +75,7 @@ def cmd_import_decisions(ledger: Ledger, args: argparse.Namespace) -> None:
     summary = ledger.import_decisions(args.file, args.actor)
     _emit(args, summary.as_dict(), lambda d: (
         f"{d['file']}: {d['rows']} rows, {d['recorded_events']} events recorded, "
-        f"{d['unchanged_rows']} rows already recorded"))
+        f"{d['unchanged_rows']} rows already recorded\n" + outcomes.describe_decisions(d)))
 
 
 def beneficiary_report(ledger: Ledger, citizen_id: str, as_known_at: datetime | None = None) -> dict:
@@ -143,7 +144,8 @@ def _import_human(d: dict) -> str:
 
 
 def cmd_import_deaths(ledger: Ledger, args: argparse.Namespace) -> None:
-    _emit(args, ledger.import_deaths(args.file, args.actor).as_dict(), _import_human)
+    _emit(args, ledger.import_deaths(args.file, args.actor).as_dict(), lambda d: "\n".join(
+        [_import_human(d), *map(outcomes.describe_notice, d["notices"])]))
 
 
 def cmd_import_recoveries(ledger: Ledger, args: argparse.Namespace) -> None:

@@ -6,7 +6,7 @@ import functools
 import gc
 from contextlib import contextmanager
 from datetime import datetime
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -49,10 +49,11 @@ class ImportSummary:
     rows: int
     recorded_events: int
     unchanged_rows: int
+    changes: dict = field(default_factory=dict)  # what the file changed (ledger.application.RecordOutcome)
 
     def as_dict(self) -> dict:
         return dict(file=self.file, rows=self.rows, recorded_events=self.recorded_events,
-                    unchanged_rows=self.unchanged_rows)
+                    unchanged_rows=self.unchanged_rows, **self.changes)
 
 
 T = TypeVar("T")
@@ -145,7 +146,8 @@ class Ledger:
             raise InputRejected([parsed.problem(p.row, p.field, p.message)
                                  for p in exc.problems]) from None
         self.catch_up()
-        return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+        return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows,
+                             outcome.changes)
 
     # --- payroll and agents' results ----------------------------------------------
 
@@ -216,7 +218,8 @@ class Ledger:
             raise InputRejected([parsed.problem(p.row, p.field, p.message)
                                  for p in exc.problems]) from None
         self.catch_up()
-        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows,
+                             outcome.changes)
 
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         return self._import_items(notices_file.parse_deaths(path),

@@ -199,8 +199,9 @@ def test_an_overpayment_collected_by_a_proxy_names_the_proxy(store_url, tmp_path
     ledger.decisions(REGISTER, PROXY)
     ledger.postoffice(ledger.payroll("2024-07"), received_by="proxy")
     ledger.postoffice(ledger.payroll("2024-08"), received_by="proxy")
-    _deaths(ledger, dict(notice_id="CR-9", citizen_id=CITIZEN, date_of_death="2024-07-20",
-                         source="civil_registry", reported_on="2024-08-24"))
+    _, out, _ = _deaths(ledger, dict(notice_id="CR-9", citizen_id=CITIZEN, date_of_death="2024-07-20",
+                                     source="civil_registry", reported_on="2024-08-24"))
+    assert "overpayment opened: 500,000 VND to recover from proxy Phạm Thị D (051185001111)" in out
     (row,) = ledger.json("recoveries")
     assert (row["months"], row["open"]) == (["2024-08"], 500_000)
     assert row["received_by"] == ["proxy Phạm Thị D (051185001111)"]
@@ -299,3 +300,36 @@ def test_closing_accepts_variances_by_forgiving_keys_and_shows_who_accepted_them
     workbook = load_workbook(next(f for f in files if f.endswith(".xlsx")))
     texts = [str(c.value) for sheet in workbook for r in sheet.iter_rows() for c in r if c.value]
     assert any("Trưởng phòng" in t and reason in t for t in texts)
+
+
+# --- 7. the imports say what they did ---------------------------------------------------
+
+def test_the_imports_say_what_each_row_did(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-09-25")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    _, out, _ = ledger.decisions(REGISTER, REGISTER_2, PROXY)
+    assert "recorded: authorize_proxy 1, register 2" in out
+    ledger.postoffice(ledger.payroll("2024-07"))
+    ledger.bank(ledger.payroll("2024-08"))
+    august = ledger.payroll("2024-09")  # the cash line of August and September not collected yet
+    ledger.postoffice(august, status="unpaid")
+    _, out, _ = ledger.decisions(dict(decision_no="30/QĐ-UBND", signed_on="2024-09-20", kind="terminate",
+                                      citizen_id=REGISTER_2["citizen_id"], effective_month="2024-08",
+                                      reason="no longer eligible"))
+    assert "recorded: terminate 1" in out
+    assert "overpayments raised by 750,000 VND" in out  # August was credited
+    notices = [dict(notice_id="CR-1", citizen_id=CITIZEN, date_of_death="2024-07-20", source="civil_registry",
+                    reported_on="2024-09-22", funeral_arranged_by="Nguyễn Văn Con"),
+               dict(notice_id="CM-1", citizen_id=CITIZEN, date_of_death="2024-07-20", source="commune",
+                    reported_on="2024-09-23")]
+    _, out, _ = _deaths(ledger, *notices)
+    lines = out.splitlines()
+    first = next(x for x in lines if x.startswith("CR-1 "))
+    assert f"2024-08-{CITIZEN}" in first and f"2024-09-{CITIZEN}" in first and "2 lines cancelled" in first
+    assert "1,000,000 VND returned by the agent" in first
+    assert "funeral support of 10,000,000 VND due" in first
+    second = next(x for x in lines if x.startswith("CM-1 "))
+    assert "confirms the death recorded from notice CR-1" in second and "no payment was affected" in second
+    (data,) = [ledger.json("import", "deaths", str(synthetic.write_csv(ledger._file("deaths"), notices[:1],
+                                                                     DEATH_COLUMNS)))]
+    assert [(n["notice_id"], n["outcome"]) for n in data["notices"]] == [("CR-1", "recorded before")]
