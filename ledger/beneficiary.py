@@ -113,10 +113,16 @@ class Beneficiary(Aggregate):
         agent_code: str
         bank_account: str
         home_delivery: bool
+        # A proxy authorised with the registration (registrations recorded
+        # before the proxy was kept on them have none).
+        proxy_name: str = ""
+        proxy_citizen_id: str = ""
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is None, "a beneficiary is registered once"
             b = self.basis
+            proxies = (Timeline((f.ProxyFact(b, self.proxy_name, self.proxy_citizen_id),))
+                       if self.proxy_name else Timeline())
             # Built in one go (not fact by fact): a province registers at once.
             return BeneficiaryFacts(
                 self.citizen_id, self.full_name, self.birth_date, self.sex, self.effective,
@@ -125,6 +131,7 @@ class Beneficiary(Aggregate):
                 residences=Timeline((f.ResidenceFact(b, self.province_code, self.commune_code),)),
                 channels=Timeline((f.ChannelFact(b, self.channel, self.agent_code, self.bank_account,
                                                  self.home_delivery),)),
+                proxies=proxies,
             )
 
     class CategoryChanged(DecisionEvent):
@@ -428,6 +435,8 @@ class Beneficiary(Aggregate):
             agent_code=decision.agent_code,
             bank_account=decision.bank_account,
             home_delivery=decision.home_delivery,
+            proxy_name=decision.proxy_name,
+            proxy_citizen_id=decision.proxy_citizen_id,
         )
 
     def already_has(self, decision: Decision) -> bool:

@@ -333,3 +333,55 @@ def test_the_imports_say_what_each_row_did(store_url, tmp_path, capsys, monkeypa
     (data,) = [ledger.json("import", "deaths", str(synthetic.write_csv(ledger._file("deaths"), notices[:1],
                                                                      DEATH_COLUMNS)))]
     assert [(n["notice_id"], n["outcome"]) for n in data["notices"]] == [("CR-1", "recorded before")]
+
+
+# --- 8. registering with a proxy; a column a kind does not use ---------------------------
+
+def test_a_registration_records_its_proxy(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("LEDGER_TODAY", "2024-07-25")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    ledger.decisions(dict(REGISTER, proxy_name="Phạm Thị D", proxy_citizen_id="051185001111"))
+    assert ledger.show()["proxy_name"] == "Phạm Thị D"
+    (line,) = _lines_of(ledger.payroll("2024-07"))["payroll-VNPOST-BS-01-2024-07.csv"]
+    assert line["receiver"] == "Phạm Thị D"
+    (row,) = [r for r in ledger.json("entitlements", "--month", "2024-07") if r["citizen_id"] == CITIZEN]
+    assert row["amount"] == 500_000
+
+
+@pytest.mark.parametrize("row, column", [
+    (dict(decision_no="5/QĐ", signed_on="2024-07-20", kind="relocate_out", citizen_id=CITIZEN,
+          effective_month="2024-08", reason="moved to Đà Nẵng"), "reason"),
+    (dict(decision_no="6/QĐ", signed_on="2024-07-20", kind="change_category", citizen_id=CITIZEN,
+          category="ELDERLY_POOR", channel="bank"), "channel"),
+    (dict(REGISTER, decision_no="7/QĐ", citizen_id="051044001299", reason="new"), "reason"),
+    (dict(decision_no="8/QĐ", signed_on="2024-07-20", kind="authorize_proxy", citizen_id=CITIZEN,
+          proxy_name="Phạm Thị D", bank_account="0123456789"), "bank_account"),
+])
+def test_a_column_the_kind_does_not_use_is_an_error(sqlite_url, tmp_path, capsys, row, column):
+    ledger = Ledger(sqlite_url, tmp_path, capsys)
+    ledger.decisions(REGISTER)
+    path = decisions_file(tmp_path / "bad.csv", [row])
+    code, _, err = ledger.run("import", "decisions", str(path), ok=False)
+    col = synthetic.DECISION_COLUMNS.index(column) + 1
+    assert code == 1 and f"{path}:2:{col}: {column} is not used by kind {row['kind']}" in err, err
+
+
+def test_registrations_recorded_before_the_proxy_was_kept_read_as_before():
+    from eventsourcing.persistence import StoredEvent
+
+    from ledger.application import LedgerApp
+    from adapters.rulefiles import default_ruleset
+    from ledger.beneficiary import Beneficiary
+    from adapters.decisions_file import DecisionRow, to_decision
+
+    app = LedgerApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, rules=default_ruleset())
+    person = Beneficiary.register(to_decision(DecisionRow.model_validate(
+        {k: v for k, v in REGISTER.items() if v})), "o")
+    (event,) = person.collect_events()
+    stored = app.mapper.to_stored_event(event)
+    state = app.mapper.transcoder.decode(stored.state)
+    del state["proxy_name"], state["proxy_citizen_id"]  # as stored before
+    old = app.mapper.to_domain_event(StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                                                 app.mapper.transcoder.encode(state)))
+    facts = old.evolve(None)
+    assert facts.proxies.facts == () and facts.full_name == REGISTER["full_name"]
