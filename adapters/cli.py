@@ -311,8 +311,9 @@ def cmd_demo(_ledger: None, args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledger", description=__doc__)
     parser.add_argument("--db", help="database URL (default: $LEDGER_DATABASE_URL or sqlite:///ledger.db)")
-    parser.add_argument("--actor", default=os.environ.get("LEDGER_ACTOR") or os.environ.get("USER") or "unknown",
-                        help="the acting person, recorded on every event (default: $LEDGER_ACTOR)")
+    parser.add_argument("--actor", default=os.environ.get("LEDGER_ACTOR"),
+                        help="the acting person, recorded on every event (default: $LEDGER_ACTOR; "
+                             "required by the commands that record)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, handler, help_text: str, parent=sub, json_flag: bool = True):
@@ -398,8 +399,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that record events: each names the person who acted.
+RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
+             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.handler in RECORDING and not (args.actor or "").strip():
+        print("ledger: who is acting? This command records events, and each names the person who acted: "
+              "give --actor NAME or set LEDGER_ACTOR", file=sys.stderr)
+        return 64
+    args.actor = (args.actor or "").strip()
     try:
         if args.handler in (cmd_demo, cmd_keygen):
             args.handler(None, args)

@@ -385,3 +385,22 @@ def test_registrations_recorded_before_the_proxy_was_kept_read_as_before():
                                                  app.mapper.transcoder.encode(state)))
     facts = old.evolve(None)
     assert facts.proxies.facts == () and facts.full_name == REGISTER["full_name"]
+
+
+# --- 9. who acted ------------------------------------------------------------------------
+
+def test_recording_commands_refuse_to_run_with_no_actor(store_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("LEDGER_ACTOR", raising=False)
+    monkeypatch.setenv("USER", "root")  # a login name is not who acted
+    monkeypatch.setenv("LEDGER_TODAY", "2024-07-25")
+    ledger = Ledger(store_url, tmp_path, capsys)
+    path = decisions_file(tmp_path / "d.csv", [REGISTER])
+    for argv in (("import", "decisions", str(path)), ("payroll", "run", "--month", "2024-07", "--out", str(tmp_path)),
+                 ("settlement", "close", "--month", "2024-07"), ("--actor", " ", "import", "decisions", str(path))):
+        code, out, err = ledger.run(*argv, ok=False)
+        assert code == 64 and "--actor" in err and "LEDGER_ACTOR" in err, (argv, err)
+    assert ledger.json("entitlements", "--month", "2024-07") == []  # reading needs no actor; nothing recorded
+    ledger.run("--actor", "Nguyễn Thị Cán Bộ", "import", "decisions", str(path))
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-env")
+    ledger.payroll("2024-07")
+    assert [r["actor"] for r in ledger.json("audit", "timeline", CITIZEN)] == ["Nguyễn Thị Cán Bộ", "officer-env"]

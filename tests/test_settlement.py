@@ -174,6 +174,7 @@ def test_a_variance_injected_into_result_lines_is_found(sqlite_url, tmp_path, ki
 
 def test_close_refuses_unexplained_variances_until_accepted(store_url, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-08-25")
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
     with open_ledger(store_url) as ledger:
         _district(ledger, tmp_path, 20, seed=7)
         _cycle(ledger, FIRST, tmp_path, 7, {})
