@@ -404,3 +404,35 @@ def test_recording_commands_refuse_to_run_with_no_actor(store_url, tmp_path, cap
     monkeypatch.setenv("LEDGER_ACTOR", "officer-env")
     ledger.payroll("2024-07")
     assert [r["actor"] for r in ledger.json("audit", "timeline", CITIZEN)] == ["Nguyễn Thị Cán Bộ", "officer-env"]
+
+
+def test_snapshots_written_before_read_as_the_events_now_fold():
+    """A write-side snapshot from before: status facts of four items, the
+    schedule memoised under the bare rule fingerprint."""
+    import orjson
+
+    from adapters.decisions_file import DecisionRow, to_decision
+    from adapters.rulefiles import default_ruleset
+    from adapters.state_codec import state_from_bytes, state_to_bytes
+    from ledger.beneficiary import Beneficiary
+    from ledger.entitlement import segments
+
+    rules = default_ruleset()
+    rows = [REGISTER,
+            dict(decision_no="5/QĐ", signed_on="2024-07-20", kind="relocate_out", citizen_id=CITIZEN,
+                 effective_month="2024-08"),
+            dict(decision_no="77/QĐ", signed_on="2024-08-28", kind="relocate_in", citizen_id=CITIZEN,
+                 effective_month="2024-10", province_code="051", commune_code="30207", channel="cash",
+                 agent_code="VNPOST-MD-02")]
+    decisions = [to_decision(DecisionRow.model_validate({k: v for k, v in r.items() if v})) for r in rows]
+    person = Beneficiary.register(decisions[0], "o")
+    for decision in decisions[1:]:
+        person.decide(decision, "o")
+    now = segments(person.state.facts, rules)
+    raw = orjson.loads(state_to_bytes(person.state))
+    raw["facts"]["st"] = [x[:4] for x in raw["facts"]["st"]]
+    raw["facts"]["memo"][0] = rules.fingerprint()  # the key memos had
+    raw["facts"]["memo"][1] = [["2024-07", None, 500_000, "active", ["ELDERLY_80"]]]  # some other schedule
+    before = state_from_bytes(orjson.dumps(raw))
+    assert before.facts.statuses == person.state.facts.statuses
+    assert segments(before.facts, rules) == now  # the old memo is not used
