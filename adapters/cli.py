@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from babel.numbers import format_decimal
 
+from ledger import outcomes
 from ledger.months import Month
 
 from .bootstrap import open_runtime
@@ -108,7 +109,8 @@ def _import_human(d: dict) -> str:
 
 
 def cmd_import_decisions(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_decisions(args.file, args.actor).as_dict(), _import_human)
+    _emit(args, commands.import_decisions(args.file, args.actor).as_dict(),
+          lambda d: _import_human(d) + "\n" + outcomes.describe_decisions(d))
 
 
 def _show_human(d: dict) -> str:
@@ -158,7 +160,8 @@ def _results_human(d: dict) -> str:
 
 
 def cmd_import_deaths(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_deaths(args.file, args.actor).as_dict(), _import_human)
+    _emit(args, commands.import_deaths(args.file, args.actor).as_dict(), lambda d: "\n".join(
+        [_import_human(d), *map(outcomes.describe_notice, d["notices"])]))
 
 
 def cmd_import_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -191,7 +194,9 @@ def _settlement_human(rows: list[dict]) -> str:
                    f"{_vnd(r['closing_balance'])} ({reported})")
         for v in r["variances"]:
             out.append(f"  VARIANCE {v['kind']} {v['line_id'] or '-'} {v['citizen_id'] or ''} "
-                       f"{_vnd(v['amount'])}: {v['detail']}")
+                       f"{_vnd(v['amount'])}: {v['detail']}"
+                       + (f" (accepted by {v['accepted']['actor']}: {v['accepted']['reason']})"
+                          if v.get("accepted") else ""))
     variances = sum(len(r["variances"]) for r in rows)
     return "\n".join(out + [f"{len(rows)} agents, {variances} variances"])
 
@@ -252,8 +257,8 @@ def cmd_audit_timeline(commands: Commands, queries: Queries, args: argparse.Name
     rows = [e.as_dict() for e in queries.timeline(args.citizen_id)]
     _emit(args, rows, lambda rows: _table(
         [(r["position"], r["recorded_at"][:19], r["effective"], r["type"], r["actor"], r["basis"],
-          "" if r["amount"] is None else _vnd(r["amount"])) for r in rows],
-        ("position", "recorded at", "effective", "event", "actor", "basis", "₫")))
+          "" if r["amount"] is None else _vnd(r["amount"]), r["detail"]) for r in rows],
+        ("position", "recorded at", "effective", "event", "actor", "basis", "₫", "detail")))
 
 
 def cmd_audit_verify(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -417,6 +422,11 @@ def cmd_config_show(settings: LedgerSettings, args: argparse.Namespace) -> None:
 _NO_LEDGER = (run_demo_command, run_keygen)
 
 
+# The commands that record events: each names the person who acted.
+RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
+             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure is a message on stderr and an exit
     code (EXIT_CODES_HELP), never a traceback (one is logged at DEBUG)."""
@@ -425,7 +435,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         level=args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
         settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor)
-        args.actor = settings.actor or os.environ.get("USER") or "unknown"
+        args.actor = (settings.actor or "").strip()
+        if args.handler in RECORDING and not args.actor:
+            print("ledger: who is acting? This command records events, and each names the person who acted: "
+                  "give --actor NAME, set LEDGER_ACTOR, or actor in the settings file", file=sys.stderr)
+            return EXIT_USAGE
         if settings.progress:
             os.environ["LEDGER_PROGRESS"] = "1"
         if args.handler is cmd_config_show:

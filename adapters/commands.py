@@ -4,7 +4,7 @@ and record, brings the read models up to date and returns a typed summary
 (``as_dict()`` with the keys of cli.md)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Rejected
 from ledger.months import Month
+from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
 from projections import payouts as pay_view
 
@@ -32,10 +33,11 @@ class ImportSummary:
     rows: int
     recorded_events: int
     unchanged_rows: int
+    changes: dict = field(default_factory=dict)  # what the file changed (ledger.application.RecordOutcome)
 
     def as_dict(self) -> dict:
         return dict(file=self.file, rows=self.rows, recorded_events=self.recorded_events,
-                    unchanged_rows=self.unchanged_rows)
+                    unchanged_rows=self.unchanged_rows, **self.changes)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,8 @@ class Commands:
             raise InputRejected([parsed.problem(p.row, p.field, p.message)
                                  for p in exc.problems]) from None
         self.runtime.catch_up()
-        return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+        return ImportSummary(str(path), outcome.rows, outcome.recorded_events, outcome.unchanged_rows,
+                             outcome.changes)
 
     def _import_items(self, parsed, record) -> ImportSummary:
         try:
@@ -120,7 +123,8 @@ class Commands:
             raise InputRejected([parsed.problem(p.row, p.field, p.message)
                                  for p in exc.problems]) from None
         self.runtime.catch_up()
-        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows)
+        return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows,
+                             outcome.changes)
 
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
@@ -213,7 +217,7 @@ class Commands:
             return self.runtime.app.close_month(month, settled, keys, acceptances, actor)
         try:
             missing = self.command(run)
-        except PayrollOutOfOrder as exc:
+        except (PayrollOutOfOrder, UnknownVariance) as exc:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()
         return missing

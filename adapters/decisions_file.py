@@ -37,9 +37,30 @@ NEEDS = {
                  "category", "channel"),
     "change_category": ("category",),
     "reassess_disability": ("category",),
-    "relocate_in": ("province_code", "commune_code"),
+    "relocate_in": ("province_code", "commune_code", "channel"),
     "change_channel": ("channel",),
     "authorize_proxy": ("proxy_name",),
+    "suspend": ("reason",),
+    "resume": ("reason",),
+    "terminate": ("reason",),
+}
+
+
+# The columns each kind records, beyond the key, signed_on and
+# effective_month: any other column filled in is an error (it would be
+# dropped without a word).
+COMMON_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id", "effective_month")
+CHANNEL_COLUMNS = ("channel", "agent_code", "bank_account", "home_delivery")
+USES = {
+    "register": ("full_name", "birth_date", "sex", "province_code", "commune_code", "category",
+                 "children_count", *CHANNEL_COLUMNS, "proxy_name", "proxy_citizen_id"),
+    "change_category": ("category", "children_count"),
+    "reassess_disability": ("category", "children_count"),
+    "relocate_out": (),
+    "relocate_in": ("province_code", "commune_code", *CHANNEL_COLUMNS),
+    "change_channel": CHANNEL_COLUMNS,
+    "authorize_proxy": ("proxy_name", "proxy_citizen_id"),
+    "revoke_proxy": (),
     "suspend": ("reason",),
     "resume": ("reason",),
     "terminate": ("reason",),
@@ -125,6 +146,11 @@ def _row_problems(row: DecisionRow, known_categories: set[str]) -> list[tuple[st
     """Kind-dependent rules: (column, message) for each one broken."""
     problems = [(name, f"{name} is required for kind {row.kind}")
                 for name in NEEDS.get(row.kind, ()) if getattr(row, name) in (None, [])]
+    used = (*COMMON_COLUMNS, *USES[row.kind])
+    problems += [(name, f"{name} is not used by kind {row.kind}: leave it empty")
+                 for name in OPTIONAL_COLUMNS if name not in used and name in row.model_fields_set]
+    if row.proxy_citizen_id is not None and row.proxy_name is None and "proxy_name" in used:
+        problems.append(("proxy_name", "proxy_name is required with proxy_citizen_id"))
     for code in row.category or []:
         if code not in known_categories:
             problems.append(("category", f"unknown category {code!r}"))

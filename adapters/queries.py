@@ -183,11 +183,12 @@ class TimelineEntry:
     actor: str
     basis: str
     amount: int | None
+    detail: str  # e.g. who received a payment (ledger/audit.py detail_of)
 
     def as_dict(self) -> dict:
         return {"position": self.position, "recorded_at": self.recorded_at.isoformat(),
                 "effective": self.effective, "type": self.type, "actor": self.actor,
-                "basis": self.basis, "amount": self.amount}
+                "basis": self.basis, "amount": self.amount, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -418,7 +419,8 @@ class Queries:
             after = event.fold(state)
             out.append(TimelineEntry(position, event.timestamp, audit.effective_of(event), type(event).__name__,
                                      event.actor, event.basis_text,
-                                     audit.money_consequence(event, state, after, self.runtime.rules)))
+                                     audit.money_consequence(event, state, after, self.runtime.rules),
+                                     audit.detail_of(event, after)))
             state = after
         return out
 
@@ -483,16 +485,16 @@ class Queries:
             if agent and code != agent:
                 continue
             closed_fee = closed[code]["fee"] if closed is not None and code in closed else None
-            fee, advance = settlement.fee_and_advance(
-                rt.contracts, code, month, advanced=m["advance"], paid_vnd=m["paid_vnd"],
-                persons_paid=m["persons_paid"], closed_fee=closed_fee)
-            result = settlement.settle(code, month, opening=m["opening"], advance=advance,
+            fee = settlement.fee_for(rt.contracts, code, month, paid_vnd=m["paid_vnd"],
+                                     persons_paid=m["persons_paid"], closed_fee=closed_fee)
+            result = settlement.settle(code, month, opening=m["opening"], advance=m["advance"],
                                        disbursed=m["disbursed"], returned=m["returned"], fee=fee,
                                        report=reports.get(f"{code}/{month}"))
             result.closed = closed is not None
             lines = [x for x in flagged if x["agent_code"] == code]
             result.variances += [settlement.flagged_variance(x, x["other_paid_months"]) for x in lines]
             result.variances += evidence_variances.get(code, [])
+            settlement.mark_accepted(result, calendar.acceptances(month) if calendar else {})
             settlements.append(result)
         return settlements
 

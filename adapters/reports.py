@@ -52,7 +52,8 @@ VARIANCE_KINDS_VI: dict[str, str] = {
 }
 
 # The agent's figures in the order of the settlement: opening + advance
-# - disbursed - fee - returned = closing.
+# - disbursed - returned = closing; the fee is a figure of its own (advanced
+# and taken in the same month, it leaves the balance unchanged).
 AGENT_AMOUNTS: tuple[tuple[str, str], ...] = (
     ("opening_balance", "Số dư đầu kỳ"),
     ("advance", "Tạm ứng"),
@@ -303,11 +304,19 @@ def _fill_agents_sheet(sheet, agents: Sequence[dict]) -> None:
     _table(sheet, columns, [_agent_row(a) for a in agents], total_row)
 
 
+def _variance_text(variance: dict) -> str:
+    """The variance's detail, with who accepted it and why, once accepted."""
+    accepted = variance.get("accepted")
+    if not accepted:
+        return variance["detail"]
+    return f"{variance['detail']} — chấp nhận ({accepted['actor']}): {accepted['reason']}"
+
+
 def _fill_variances_sheet(sheet, summary: dict) -> None:
     widths = (20, 42, 24, 15, 15, 60)
     formats = (None, None, None, None, _VND_FORMAT, None)
     rows = [(agent_code, variance_kind_text(v["kind"]), v["line_id"], v["citizen_id"], v["amount"],
-             v["detail"]) for agent_code, v in _variance_rows(summary)]
+             _variance_text(v)) for agent_code, v in _variance_rows(summary)]
     if not rows:
         rows = [(NO_VARIANCES,)]
     _table(sheet, list(zip(VARIANCE_TITLES, widths, formats)), rows)
@@ -639,7 +648,8 @@ def _agents_section(summary: dict, styles: _Styles, width: float) -> list:
     table.setStyle(_grid_style(total_row=True))
     return [Paragraph("1. Quyết toán theo đại lý chi trả (settlement by payment agent)", styles.heading),
             table,
-            Paragraph("Số dư cuối kỳ = Số dư đầu kỳ + Tạm ứng - Đã chi trả - Phí dịch vụ - Hoàn trả; "
+            Paragraph("Số dư cuối kỳ = Số dư đầu kỳ + Tạm ứng - Đã chi trả - Hoàn trả (phí dịch vụ tạm ứng "
+                      "và thanh toán riêng); "
                       "Chênh lệch = Số dư đại lý báo cáo - Số dư cuối kỳ.", styles.caption)]
 
 
@@ -654,7 +664,7 @@ def _variances_section(summary: dict, styles: _Styles, width: float) -> list:
     rows = [_cells(VARIANCE_TITLES, [styles.header_cell] * len(VARIANCE_TITLES))]
     for agent_code, v in variances:
         rows.append(_cells([agent_code, variance_kind_text(v["kind"]), v["line_id"] or "-",
-                            v["citizen_id"] or "-", _vnd(v["amount"]), v["detail"]], column_styles))
+                            v["citizen_id"] or "-", _vnd(v["amount"]), _variance_text(v)], column_styles))
     fractions = [0.1, 0.23, 0.14, 0.1, 0.09, 0.34]
     table = Table(rows, colWidths=[width * f for f in fractions], repeatRows=1)
     table.setStyle(_grid_style())

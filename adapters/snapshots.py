@@ -22,7 +22,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.beneficiary import Beneficiary
-from ledger.entitlement import segments
+from ledger.entitlement import schedule_key, segments
 from ledger.rules import RuleSet
 from ledger.state import BeneficiaryState
 
@@ -166,7 +166,7 @@ class SnapshotAudit:
         except Exception as exc:  # undecodable bytes are a finding, not a crash
             return f"the snapshot of {aggregate_id} cannot be read: {exc}"
         memo = kept.facts.schedule_memo
-        if memo is not None and memo[0] == self.rules.fingerprint() and \
+        if memo is not None and memo[0] == schedule_key(self.rules) and \
                 tuple(memo[1]) != tuple(segments(state.facts, self.rules)):
             return f"the snapshot of {aggregate_id} carries a schedule that its facts do not give"
         if _without_memo(kept) != _without_memo(state):

@@ -28,7 +28,7 @@ def facts_to_dict(facts: BeneficiaryFacts) -> dict:
         "c": facts.citizen_id, "n": facts.full_name, "b": facts.birth_date.isoformat(),
         "s": facts.sex, "m": str(facts.first_month),
         "cat": [[_basis(x.basis), list(x.categories), x.children_count] for x in facts.categories.facts],
-        "st": [[_basis(x.basis), x.status, x.reason, x.lifts_hold] for x in facts.statuses.facts],
+        "st": [[_basis(x.basis), x.status, x.reason, x.lifts_hold, x.ends_move] for x in facts.statuses.facts],
         "res": [[_basis(x.basis), x.province_code, x.commune_code] for x in facts.residences.facts],
         "ch": [[_basis(x.basis), x.channel, x.agent_code, x.bank_account, x.home_delivery]
                for x in facts.channels.facts],
@@ -44,12 +44,22 @@ def facts_to_dict(facts: BeneficiaryFacts) -> dict:
     }
 
 
-def facts_from_dict(raw: dict) -> BeneficiaryFacts:
+def _status(raw: list, decisions: dict) -> f.StatusFact:
+    basis, status, reason, lifts_hold, *rest = raw
+    if rest:
+        return f.StatusFact(_unbasis(basis), status, reason, lifts_hold, rest[0])
+    # Written before ``ends_move`` was kept: a relocate_in's fact ends a move
+    # (as its event now folds), which the decision keys tell.
+    ends_move = status == f.ACTIVE and not lifts_hold and f"relocate_in|{basis[2]}" in decisions
+    return f.StatusFact(_unbasis(basis), status, reason, lifts_hold, ends_move)
+
+
+def facts_from_dict(raw: dict, decisions: dict | None = None) -> BeneficiaryFacts:
     death = raw["d"]
     return BeneficiaryFacts(
         raw["c"], raw["n"], date.fromisoformat(raw["b"]), raw["s"], Month.parse(raw["m"]),
         categories=Timeline(tuple(f.CategoryFact(_unbasis(b), tuple(c), n) for b, c, n in raw["cat"])),
-        statuses=Timeline(tuple(f.StatusFact(_unbasis(b), s, r, h) for b, s, r, h in raw["st"])),
+        statuses=Timeline(tuple(_status(x, decisions or {}) for x in raw["st"])),
         residences=Timeline(tuple(f.ResidenceFact(_unbasis(b), p, c) for b, p, c in raw["res"])),
         channels=Timeline(tuple(f.ChannelFact(_unbasis(b), c, a, acc, h) for b, c, a, acc, h in raw["ch"])),
         proxies=Timeline(tuple(f.ProxyFact(_unbasis(b), n, c) for b, n, c in raw["px"])),
@@ -97,7 +107,7 @@ def state_to_bytes(state: BeneficiaryState) -> bytes:
 def state_from_bytes(data: bytes) -> BeneficiaryState:
     raw = orjson.loads(data)
     return BeneficiaryState(
-        facts_from_dict(raw["facts"]),
+        facts_from_dict(raw["facts"], raw["decisions"]),
         PayoutBook(
             tuple(_unline(x) for x in raw["lines"]),
             tuple(tuple(h) for h in raw["holds"]),

@@ -6,7 +6,7 @@ records everything or nothing, and re-running it records nothing twice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 from uuid import UUID
@@ -21,6 +21,7 @@ from .beneficiary import Beneficiary, beneficiary_id
 from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
+from .outcomes import Consequences
 from .payouts import AgentResult, Recovery
 from .payroll import (CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
                       list_entry, plan_funeral, plan_line)
@@ -77,6 +78,9 @@ class RecordOutcome:
     rows: int
     recorded_events: int
     unchanged_rows: int
+    # What the file changed, for the officer (see ``decisions_changes`` and
+    # ``NoticeEffect``); keys as the command prints them.
+    changes: dict = field(default_factory=dict)
 
 
 class _Collected(ProcessingEvent):
@@ -206,24 +210,36 @@ class LedgerApp(Application):
 
         Raises ``Rejected`` listing every row that cannot be recorded (row =
         index in ``decisions``); then nothing is saved."""
+        by_kind: dict[str, int] = {}
+        consequences = Consequences()
+
         def register(decision: Decision) -> Beneficiary:
             if decision.kind != "register":
                 raise Refused("citizen_id", f"{decision.citizen_id} is not registered: "
                                             f"a {decision.kind} decision needs a registration first")
-            return Beneficiary.register(decision, actor)
+            person = Beneficiary.register(decision, actor)
+            by_kind["register"] = by_kind.get("register", 0) + 1
+            return person
 
         def record(person: Beneficiary, decision: Decision) -> bool:
             if person.already_has(decision):
                 return False
+            start = len(person.pending_events)
             person.decide(decision, actor)
             # A back-dated decision may leave cash with an agent for months
             # no longer due as issued: withdrawn at once.
             person.correct_payouts(self.rules, decision.decision_no, actor, on=decision.signed_on)
+            by_kind[decision.kind] = by_kind.get(decision.kind, 0) + 1
+            consequences.add(person.pending_events[start:])
             return True
 
         applied = ChunkedApply(self, decisions, lambda d: d.citizen_id, record, create=register)
         recorded = self.save_in_chunks(applied.chunks())
-        return RecordOutcome(len(decisions), recorded, applied.unchanged)
+        changes = dict(decisions_by_kind={kind: by_kind[kind] for kind in sorted(by_kind)},
+                       lines_cancelled=len(consequences.lines_cancelled),
+                       cancelled_vnd=consequences.cancelled_vnd,
+                       overpayment_change_vnd=consequences.overpayment_delta_vnd)
+        return RecordOutcome(len(decisions), recorded, applied.unchanged, changes)
 
     # --- payroll -------------------------------------------------------------------
 
@@ -343,8 +359,31 @@ class LedgerApp(Application):
         return RecordOutcome(len(items), recorded, applied.unchanged)
 
     def record_deaths(self, notices: Sequence[DeathNotice], actor: str) -> RecordOutcome:
-        return self._record_each(notices, lambda n: n.citizen_id,
-                                 lambda person, n: person.notify_death(n, self.rules, actor))
+        """Record death notices; the outcome says, notice by notice, what
+        each did (``changes["notices"]``, in file order)."""
+        effects: dict[int, dict] = {}
+
+        def record(person: Beneficiary, notice: DeathNotice) -> bool:
+            start = len(person.pending_events)
+            known = person.facts.death
+            recorded = person.notify_death(notice, self.rules, actor)
+            consequences = Consequences()
+            consequences.add(person.pending_events[start:])
+            if not recorded:
+                outcome = "recorded before"
+            elif known is not None and not notice.corrects:
+                outcome = f"confirms the death recorded from notice {known.notice_id}"
+            elif notice.corrects:
+                outcome = f"corrects notice {notice.corrects}"
+            else:
+                outcome = "death recorded"
+            effects[id(notice)] = dict(notice_id=notice.notice_id, citizen_id=notice.citizen_id,
+                                       date_of_death=notice.date_of_death.isoformat(), outcome=outcome,
+                                       **consequences.as_dict())
+            return recorded
+
+        outcome = self._record_each(notices, lambda n: n.citizen_id, record)
+        return replace(outcome, changes=dict(notices=[effects[id(n)] for n in notices if id(n) in effects]))
 
     def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str) -> RecordOutcome:
         """Recoveries as (citizen id, recovery) pairs."""

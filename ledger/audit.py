@@ -3,7 +3,7 @@ on, and its money consequence."""
 from __future__ import annotations
 
 from .beneficiary import Beneficiary
-from .clawback import due_by_month
+from .clawback import due_by_month, named_receiver, received_by
 from .money import effect_of
 from .months import Month, month_range
 from .rules import RuleSet
@@ -37,3 +37,21 @@ def money_consequence(event, before: BeneficiaryState | None, after: Beneficiary
         old = due_by_month(before, rules, last) if before is not None else {}
         return sum(new.get(m, 0) - old.get(m, 0) for m in month_range(start, last))
     return None
+
+
+def detail_of(event, after: BeneficiaryState | None) -> str:
+    """Who received the money, for a payment and an overpayment: named (the
+    proxy by name and citizen id), since the office recovers from them."""
+    if isinstance(event, B.PayoutPaid) and after is not None:
+        return f"received by {named_receiver(after.facts, event.received_by, Month.containing(event.paid_on))}"
+    if isinstance(event, B.OverpaymentChanged) and event.received_by:
+        names: list[str] = []
+        for receiver in event.received_by:
+            if receiver == "proxy" and after is not None:  # recorded before proxies were named
+                names += sorted({received_by(after.facts, line) for line in after.book.allowance_lines()
+                                 if line.detail == "proxy" and line.status == "paid"
+                                 and set(line.months) & set(event.months)}) or [receiver]
+            else:
+                names.append(receiver)
+        return "received by " + "; ".join(dict.fromkeys(names))
+    return ""

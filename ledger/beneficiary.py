@@ -113,10 +113,16 @@ class Beneficiary(Aggregate):
         agent_code: str
         bank_account: str
         home_delivery: bool
+        # A proxy authorised with the registration (registrations recorded
+        # before the proxy was kept on them have none).
+        proxy_name: str = ""
+        proxy_citizen_id: str = ""
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is None, "a beneficiary is registered once"
             b = self.basis
+            proxies = (Timeline((f.ProxyFact(b, self.proxy_name, self.proxy_citizen_id),))
+                       if self.proxy_name else Timeline())
             # Built in one go (not fact by fact): a province registers at once.
             return BeneficiaryFacts(
                 self.citizen_id, self.full_name, self.birth_date, self.sex, self.effective,
@@ -125,6 +131,7 @@ class Beneficiary(Aggregate):
                 residences=Timeline((f.ResidenceFact(b, self.province_code, self.commune_code),)),
                 channels=Timeline((f.ChannelFact(b, self.channel, self.agent_code, self.bank_account,
                                                  self.home_delivery),)),
+                proxies=proxies,
             )
 
     class CategoryChanged(DecisionEvent):
@@ -149,16 +156,34 @@ class Beneficiary(Aggregate):
             return facts.with_status(f.StatusFact(self.basis, f.RELOCATED_OUT))
 
     class RelocatedIn(DecisionEvent):
+        """Into the new district: its commune and, from the same month, its
+        payment agent (events recorded before the channel was kept have
+        none: the channel stays as it was)."""
+
         kind = "relocate_in"
         province_code: str
         commune_code: str
+        channel: str = ""
+        agent_code: str = ""
+        bank_account: str = ""
+        home_delivery: bool = False
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)
+            if not self.channel:
+                return folded
+            return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
             b = self.basis
-            return facts.with_residence(
+            moved = facts.with_residence(
                 f.ResidenceFact(b, self.province_code, self.commune_code)
-            ).with_status(f.StatusFact(b, f.ACTIVE))
+            ).with_status(f.StatusFact(b, f.ACTIVE, ends_move=True))
+            if self.channel:
+                moved = moved.with_channel(
+                    f.ChannelFact(b, self.channel, self.agent_code, self.bank_account, self.home_delivery))
+            return moved
 
     class ChannelChanged(DecisionEvent):
         kind = "change_channel"
@@ -410,6 +435,8 @@ class Beneficiary(Aggregate):
             agent_code=decision.agent_code,
             bank_account=decision.bank_account,
             home_delivery=decision.home_delivery,
+            proxy_name=decision.proxy_name,
+            proxy_citizen_id=decision.proxy_citizen_id,
         )
 
     def already_has(self, decision: Decision) -> bool:
@@ -449,7 +476,9 @@ class Beneficiary(Aggregate):
         elif kind == "relocate_in":
             self.trigger_event(
                 self.RelocatedIn, province_code=decision.province_code,
-                commune_code=decision.commune_code, **meta,
+                commune_code=decision.commune_code, channel=decision.channel,
+                agent_code=decision.agent_code, bank_account=decision.bank_account,
+                home_delivery=decision.home_delivery, **meta,
             )
         elif kind == "change_channel":
             self.trigger_event(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .entitlement import segments
+from .facts import BeneficiaryFacts
 from .months import Month, month_range
 from .payouts import OPEN, PAID, FUNERAL, PayLine
 from .rules import RuleSet
@@ -70,9 +71,32 @@ def overpayment(state: BeneficiaryState, rules: RuleSet) -> Overpayment:
             amounts.append(excess)
             for line in state.book.allowance_lines():
                 if line.status == PAID and month in line.months:
-                    receivers.add(f"bank account {line.agent_code}" if line.channel == "bank"
-                                  else line.detail or "beneficiary")
+                    receivers.add(received_by(state.facts, line))
     return Overpayment(tuple(months), tuple(amounts), tuple(sorted(receivers)))
+
+
+def received_by(facts: BeneficiaryFacts, line: PayLine) -> str:
+    """Who got a paid line's money, named so the office can recover from
+    them: the proxy in force when it was paid (name and citizen id), the
+    account credited, or the beneficiary."""
+    when = Month.containing(line.settled_on) if line.settled_on else line.payroll_month
+    if line.channel == "bank":
+        channel = facts.channels.at(line.payroll_month) or facts.channels.latest()
+        account = channel.bank_account if channel and channel.agent_code == line.agent_code else ""
+        return f"bank account {account} at {line.agent_code}" if account else f"bank account at {line.agent_code}"
+    return named_receiver(facts, line.detail, when)
+
+
+def named_receiver(facts: BeneficiaryFacts, role: str, month: Month) -> str:
+    """The person behind an agent's "proxy": the proxy authorised in that
+    month, by name and citizen id."""
+    if role != "proxy":
+        return role or "beneficiary"
+    proxy = facts.proxies.at(month)
+    if proxy is None or not proxy.proxy_name:
+        return "proxy (none authorised)"
+    return f"proxy {proxy.proxy_name} ({proxy.proxy_citizen_id})" if proxy.proxy_citizen_id \
+        else f"proxy {proxy.proxy_name}"
 
 
 def open_overpayment_vnd(state: BeneficiaryState, rules: RuleSet) -> int:

@@ -8,6 +8,7 @@ applied from the birth date: they move by themselves as people age.
 """
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import date
 
@@ -55,12 +56,20 @@ class Segment:
         return self.first <= month and (self.last is None or month <= self.last)
 
 
+def birthday_in(birth_date: date, year: int) -> date:
+    """The birthday in a year: 29 February falls on 28 February in a year
+    that is not a leap year (domain.md, "Birthdays on 29 February")."""
+    if birth_date.month == 2 and birth_date.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return birth_date.replace(year=year)
+
+
 def age_in_month(birth_date: date, month: Month, convention: AgeConvention) -> int:
     """Age used for a month: with 'month_after' a birthday counts from the
     month after it; with 'birthday_month' from the month of the birthday."""
     day = month.last_day if convention == "birthday_month" else (month - 1).last_day
     years = day.year - birth_date.year
-    if (day.month, day.day) < (birth_date.month, birth_date.day):
+    if day < birthday_in(birth_date, day.year):
         years -= 1
     return years
 
@@ -117,9 +126,11 @@ def schedule(facts: BeneficiaryFacts, rules: RuleSet, first: Month, last: Month)
 
 
 def _birthday_months(birth_date: date, ages: set[int]) -> set[Month]:
+    """The months in which an age boundary can take effect: the month of
+    the birthday and the month after it (either convention)."""
     months = set()
     for age in ages:
-        birthday_month = Month.of(birth_date.year + age, birth_date.month)
+        birthday_month = Month.containing(birthday_in(birth_date, birth_date.year + age))
         months |= {birthday_month, birthday_month + 1}
     return months
 
@@ -134,13 +145,24 @@ def change_months(facts: BeneficiaryFacts, rules: RuleSet) -> list[Month]:
     return sorted(m for m in candidates if m >= facts.first_month)
 
 
+# The version of the schedule's own rules (this module and the facts' status
+# rules): part of the memo's key, so a schedule memoised by an earlier
+# version of the code (kept in a write-side snapshot) is computed again.
+SCHEDULE_VERSION = "4"
+
+
+def schedule_key(rules: RuleSet) -> str:
+    """What a memoised schedule was computed under: code and rules."""
+    return f"{SCHEDULE_VERSION}:{rules.fingerprint()}"
+
+
 def segments(facts: BeneficiaryFacts, rules: RuleSet) -> list[Segment]:
     """The whole schedule, compressed into runs of equal months; the last run
     is open-ended. Equal to ``due_for_month`` for every month.
 
     Memoised on the facts value (facts never change in place; every change
-    makes a new value without the memo), keyed by the rule fingerprint."""
-    fingerprint = rules.fingerprint()
+    makes a new value without the memo), keyed by ``schedule_key``."""
+    fingerprint = schedule_key(rules)
     memo = facts.schedule_memo
     if memo is not None and memo[0] == fingerprint:
         return list(memo[1])

@@ -49,6 +49,10 @@ class StatusFact:
     # A resumption ends the suspension before it: the held months become
     # payable again (back pay, truy lĩnh), not only the months after it.
     lifts_hold: bool = False
+    # A move into the new district (relocate_in) ends the move out before
+    # it: the months in between are due, paid once as arrears by the new
+    # agent (domain.md, "Moving to another district").
+    ends_move: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,34 +161,53 @@ class BeneficiaryFacts:
     def death_month(self) -> Month | None:
         return Month.containing(self.death.date_of_death) if self.death else None
 
+    def status_decisions(self) -> tuple[StatusFact, ...]:
+        """The status decisions that take effect, in effective order. A
+        suspension while the person is relocated out is moot: the commune
+        verified that the person moved (domain.md, "Verified as moved beats
+        suspension"), whichever was recorded first."""
+        kept: list[StatusFact] = []
+        for fact in self.statuses.facts:
+            if fact.status == SUSPENDED and kept and kept[-1].status == RELOCATED_OUT:
+                continue
+            kept.append(fact)
+        return tuple(kept)
+
     def status_at(self, month: Month) -> str:
         """Status in force in a month: deceased after the month of death;
         a suspended month counts as active once a later resumption lifts
-        the hold (the person was eligible throughout)."""
+        the hold (the person was eligible throughout), and so does a month
+        between a move out and the move into the new district."""
         if self.death_month is not None and month > self.death_month:
             return DECEASED
-        facts = self.statuses.facts
-        index = None
-        for i, fact in enumerate(facts):
-            if fact.basis.effective > month:
-                break
-            index = i
+        facts = self.status_decisions()
+        index = _index_at(facts, month)
         if index is None:
             return ACTIVE
         status = facts[index].status
-        if status == SUSPENDED:
-            following = facts[index + 1:index + 2]
-            if following and following[0].lifts_hold:
+        following = facts[index + 1] if index + 1 < len(facts) else None
+        if following is not None:
+            if status == SUSPENDED and following.lifts_hold:
+                return ACTIVE
+            if status == RELOCATED_OUT and following.ends_move:
                 return ACTIVE
         return status
 
+    def in_transit(self, month: Month) -> bool:
+        """Moved out of the district as of this month (whether or not a move
+        in follows): no agent is issued anything for a payroll of this
+        month; once the person is in, the new agent pays it as arrears."""
+        facts = self.status_decisions()
+        index = _index_at(facts, month)
+        return index is not None and facts[index].status == RELOCATED_OUT
+
     def current_status(self) -> str:
         """The status the facts end in (deceased wins; otherwise the last
-        status decision, whatever month it takes effect)."""
+        status decision that takes effect, whatever month it takes effect)."""
         if self.death is not None:
             return DECEASED
-        latest = self.statuses.latest()
-        return latest.status if latest else ACTIVE
+        facts = self.status_decisions()
+        return facts[-1].status if facts else ACTIVE
 
     def fact_months(self) -> set[Month]:
         months = {self.first_month}
@@ -193,3 +216,13 @@ class BeneficiaryFacts:
         if self.death_month is not None:
             months.add(self.death_month + 1)
         return months
+
+
+def _index_at(facts: tuple[StatusFact, ...], month: Month) -> int | None:
+    """The index of the status fact in force in ``month`` (None: before any)."""
+    index = None
+    for i, fact in enumerate(facts):
+        if fact.basis.effective > month:
+            break
+        index = i
+    return index

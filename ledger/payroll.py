@@ -19,6 +19,7 @@ from .entitlement import segments
 from .months import Month, month_range
 from .payouts import FUNERAL
 from .rules import RuleSet
+from .settlement import match_acceptances
 from .state import BeneficiaryState
 
 # People who get no new line while in one of these statuses (domain.md:
@@ -64,7 +65,8 @@ def owed_months(state: BeneficiaryState, rules: RuleSet, last: Month) -> list[tu
 
 def plan_line(state: BeneficiaryState, rules: RuleSet, month: Month) -> PlannedLine | None:
     """The line to issue for a person in the payroll of ``month``, if any."""
-    if state.facts.status_at(month) in NOT_PAID or state.book.holds:
+    facts = state.facts
+    if facts.status_at(month) in NOT_PAID or facts.in_transit(month) or state.book.holds:
         return None
     owed = owed_months(state, rules, month)
     if not owed:
@@ -148,6 +150,7 @@ class PayrollCalendar(Aggregate):
         self.issued_at: dict[str, object] = {}  # "YYYY-MM" -> when the payroll was recorded
         self.reports: dict[str, dict] = {}  # "AGENT/YYYY-MM" -> the agent's own figures
         self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
+        self.accepted_by: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: actor}
         self.closed: dict[str, dict] = {}  # "YYYY-MM" -> per-agent settled figures
 
     class Opened(Aggregate.Created):
@@ -191,6 +194,7 @@ class PayrollCalendar(Aggregate):
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.accepted.setdefault(str(self.month), {})[self.key] = self.reason
+            calendar.accepted_by.setdefault(str(self.month), {})[self.key] = self.actor
 
     class MonthClosed(Aggregate.Event):
         month: Month
@@ -247,6 +251,7 @@ class PayrollCalendar(Aggregate):
         earlier = [m for m in self.months if m < str(month) and m not in self.closed]
         if earlier:
             raise PayrollOutOfOrder(f"months close in order: close {min(earlier)} first")
+        acceptances = match_acceptances(month, open_variances, acceptances)
         accepted = self.accepted.get(str(month), {})
         missing = [v for v in open_variances if v not in accepted and not acceptances.get(v)]
         if missing:
@@ -257,6 +262,12 @@ class PayrollCalendar(Aggregate):
                                    reason=acceptances[key], actor=actor)
         self.trigger_event(self.MonthClosed, month=month, agents=settled, actor=actor)
         return []
+
+    def acceptances(self, month: Month) -> dict[str, dict]:
+        """The variances accepted for a month: key -> {"reason", "actor"}."""
+        by = self.accepted_by.get(str(month), {})
+        return {key: {"reason": reason, "actor": by.get(key, "")}
+                for key, reason in self.accepted.get(str(month), {}).items()}
 
     def is_closed(self, month: Month) -> bool:
         return str(month) in self.closed

@@ -3,7 +3,7 @@ the agent held, received, paid out, earned and handed back, set beside what
 the agent reported, with every difference named and classified."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 from .contracts import Contracts
@@ -28,10 +28,45 @@ class Variance:
     citizen_id: str
     amount: int  # VND: the difference, or the line's amount
     detail: str
+    accepted: dict | None = None  # {"reason", "actor"} once an officer accepted it
 
     def key(self, agent_code: str) -> str:
         """How an officer names it when accepting it."""
         return f"{agent_code}/{self.kind}/{self.line_id}"
+
+
+class UnknownVariance(ValueError):
+    """An acceptance names no variance of the month."""
+
+
+def _same_key(key: str) -> str:
+    """Keys as officers type them: a variance with no line (a report's
+    figure) may be named with or without its trailing slash."""
+    return key.strip().rstrip("/")
+
+
+def match_acceptances(month: Month, open_keys: list[str], acceptances: dict[str, str]) -> dict[str, str]:
+    """The acceptances by the key of the variance each names; an acceptance
+    that names none is refused, listing the month's variances."""
+    by_key = {_same_key(key): key for key in open_keys}
+    matched, unknown = {}, []
+    for key, reason in acceptances.items():
+        found = by_key.get(_same_key(key))
+        if found is None:
+            unknown.append(key)
+        else:
+            matched[found] = reason
+    if unknown:
+        listed = "".join(f"\n  {key}" for key in dict.fromkeys(open_keys))
+        raise UnknownVariance(
+            f"{month}: no variance {', '.join(unknown)}; "
+            + (f"the variances are:{listed}" if open_keys else "the month has no variances"))
+    return matched
+
+
+def mark_accepted(result: AgentSettlement, accepted: dict[str, dict]) -> None:
+    """Each variance with its acceptance (reason and who accepted it), if any."""
+    result.variances = [replace(v, accepted=accepted.get(v.key(result.agent_code))) for v in result.variances]
 
 
 @dataclass
@@ -56,10 +91,16 @@ class AgentSettlement:
 
 def settle(agent_code: str, month: Month, *, opening: int, advance: int, disbursed: int,
            returned: int, fee: int, report: dict | None) -> AgentSettlement:
-    """Figures and the variances against the agent's own report. The fee is
-    advanced and taken in the same month, so the closing balance is what the
-    agent still owes beneficiaries."""
-    closing = opening + advance - disbursed - fee - returned
+    """Figures and the variances against the agent's own report.
+
+    The advance is the money for beneficiaries: the month's new lines, as
+    the payroll issued them. The fee is a separate figure, computed on what
+    was paid and settled apart: it is advanced and taken in the same month,
+    so it leaves the agent's float unchanged, and the closing balance
+    ``opening + advance - disbursed - returned`` is what the agent still
+    owes beneficiaries. Each of the agent's reported figures is set beside
+    the same figure of the books."""
+    closing = opening + advance - disbursed - returned
     result = AgentSettlement(agent_code, str(month), opening, advance, disbursed, fee, returned, closing,
                              report["balance_remaining"] if report else None)
     if report is None:
@@ -77,19 +118,14 @@ def settle(agent_code: str, month: Month, *, opening: int, advance: int, disburs
     return result
 
 
-def fee_and_advance(contracts: Contracts, agent_code: str, month: Month, *, advanced: int,
-                    paid_vnd: int, persons_paid: int, closed_fee: int | None = None) -> tuple[int, int]:
-    """The agent's fee for the month and its advance, the fee included.
-
-    While the month is open the fee is the contract's, on what the agent
-    paid, and it is advanced with the settlement to be taken as the fee:
-    the advance is what the books advanced plus the fee. Once the agent's
-    month is closed, the fee is the one recorded at the close, whose advance
-    was posted then and is already in what the books advanced."""
+def fee_for(contracts: Contracts, agent_code: str, month: Month, *, paid_vnd: int, persons_paid: int,
+            closed_fee: int | None = None) -> int:
+    """The agent's fee for the month: once the agent's month is closed, the
+    fee recorded at the close; before, the contract's on what the agent paid.
+    It is a figure of its own, never part of the advance for beneficiaries."""
     if closed_fee is not None:
-        return closed_fee, advanced
-    fee = contracts.fee_vnd(agent_code, month, paid_vnd, persons_paid)
-    return fee, advanced + fee
+        return closed_fee
+    return contracts.fee_vnd(agent_code, month, paid_vnd, persons_paid)
 
 
 def flagged_variance(line: dict, other_paid_months: set[str]) -> Variance:

@@ -79,7 +79,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "9"
+CODE_VERSION = "12"
 
 # The events that change a person's facts, and so their row and schedule.
 FACT_EVENTS = (B.DecisionEvent, B.DeathNotified)

@@ -97,7 +97,7 @@ def agent_movements(conn: Connection, month: str) -> dict[str, dict]:
     query = (sa.select(
         p.c.agent_code,
         (total(before, p.c.debit == float_account) - total(before, p.c.credit == float_account)).label("opening"),
-        total(now, p.c.kind.in_(("advance", "fee_advance"))).label("advance"),
+        total(now, p.c.kind == "advance").label("advance"),  # the fee's advance is not the beneficiaries' money
         total(now, p.c.kind == "disbursed").label("disbursed"),
         total(now, p.c.kind == "returned").label("returned"),
         total(now, p.c.kind == "fee").label("fee"),

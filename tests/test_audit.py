@@ -142,4 +142,4 @@ def test_timeline_tells_each_event(store_url, tmp_path, capsys, monkeypatch):
     assert rows[2]["effective"] == "2024-07"
     assert [r["position"] for r in rows] == sorted(r["position"] for r in rows)
     for row in rows:
-        assert set(row) == {"position", "recorded_at", "effective", "type", "actor", "basis", "amount"}
+        assert set(row) == {"position", "recorded_at", "effective", "type", "actor", "basis", "amount", "detail"}

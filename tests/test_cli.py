@@ -81,6 +81,7 @@ def test_console_script_and_environment_url(tmp_path):
     """The installed `ledger` command, with the store from LEDGER_DATABASE_URL."""
     path = decisions_file(tmp_path / "d.csv", [REGISTER])
     env = {"LEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'env.db'}", "LEDGER_TODAY": "2024-08-01",
+           "LEDGER_ACTOR": "officer-test",
            "PATH": __import__("os").environ["PATH"]}
     done = subprocess.run([sys.executable, "-m", "adapters.cli", "import", "decisions", str(path)],
                           env=env, capture_output=True, text=True, cwd=tmp_path)

@@ -76,7 +76,8 @@ def test_killing_the_payroll_process_leaves_nothing_or_everything(store_url, tmp
     with open_ledger(store_url) as ledger:
         ledger.commands.import_decisions(path, "o")
         start = event_count(ledger)
-    env = dict(os.environ, LEDGER_DATABASE_URL=store_url, LEDGER_TODAY="2024-07-20")
+    env = dict(os.environ, LEDGER_DATABASE_URL=store_url, LEDGER_TODAY="2024-07-20",
+               LEDGER_ACTOR="officer-test")
     command = [sys.executable, "-m", "adapters.cli", "payroll", "run", "--month", "2024-07",
                "--out", str(tmp_path / "out")]
     for delay in (0.3, 0.8, 1.5):

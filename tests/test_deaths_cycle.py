@@ -161,4 +161,4 @@ def test_payment_reported_after_the_date_of_death_is_flagged(store_url, tmp_path
     assert report["paid_after_death"] == [{"citizen_id": CASH_ID, "line_id": f"2024-08-{CASH_ID}"}]
     (row,) = ok_json(capsys, store_url, "recoveries")
     assert row["open"] == 500_000 and row["paid_after_death"] == [f"2024-08-{CASH_ID}"]
-    assert row["received_by"] == ["proxy"]
+    assert row["received_by"] == ["proxy (none authorised)"]

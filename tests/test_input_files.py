@@ -501,6 +501,7 @@ def test_a_file_that_is_not_a_workbook_is_refused(tmp_path):
 
 def test_the_command_reports_problems_not_tracebacks(tmp_path, capsys, monkeypatch, sqlite_url):
     monkeypatch.setenv("LEDGER_TODAY", "2024-10-15")
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
     bad = dict(REGISTER_2, citizen_id="０５１３１９００１２３５")
     path = write(tmp_path / "d.csv", csv_text([REGISTER, bad], delimiter=";", titles=TITLES))
     code = main(["--db", sqlite_url, "import", "decisions", str(path)])

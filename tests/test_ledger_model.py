@@ -138,7 +138,7 @@ class Person:
     birth: date
     first: Month | None = None  # None: not registered
     categories: list = field(default_factory=list)  # (order, code)
-    statuses: list = field(default_factory=list)  # (order, status, lifts_hold)
+    statuses: list = field(default_factory=list)  # (order, status, lifts_hold, ends_move)
     death: date | None = None
     notices: list = field(default_factory=list)  # notice ids recorded
     channel: str = "cash"
@@ -160,14 +160,21 @@ class Person:
         just before it; nothing after the month of death)."""
         if self.death_month is not None and month > self.death_month:
             return "deceased"
-        ordered = sorted(self.statuses, key=lambda s: s[0])
+        ordered = []
+        for decided in sorted(self.statuses, key=lambda s: s[0]):
+            if decided[1] == "suspended" and ordered and ordered[-1][1] == "relocated_out":
+                continue  # verified as moved beats a suspension
+            ordered.append(decided)
         in_force = [i for i, s in enumerate(ordered) if s[0][0] <= month.index]
         if not in_force:
             return "active"
         i = in_force[-1]
         status = ordered[i][1]
-        if status == "suspended" and i + 1 < len(ordered) and ordered[i + 1][2]:
+        following = ordered[i + 1] if i + 1 < len(ordered) else None
+        if status == "suspended" and following and following[2]:
             return "active"
+        if status == "relocated_out" and following and following[3]:
+            return "active"  # the move in: the new district pays the months between
         return status
 
     def due(self, month: Month) -> int:
@@ -259,7 +266,7 @@ class LedgerModel(RuleBasedStateMachine):
         self.driver.record_decisions([decision])
         person.first, person.channel = first, channel
         person.categories.append((self._order(decision), code))
-        person.statuses.append((self._order(decision), "active", False))
+        person.statuses.append((self._order(decision), "active", False, False))
 
     def _effective(self, data, person: Person) -> Month:
         """Back-dated up to four months, or up to two ahead; never before registration."""
@@ -283,7 +290,7 @@ class LedgerModel(RuleBasedStateMachine):
             extra = dict(reason="decided by the office")
         decision = self._decide(person, kind, self._effective(data, person), **extra)
         status = {"relocate_out": "relocated_out", "terminate": "terminated"}.get(kind, "active")
-        person.statuses.append((self._order(decision), status, kind == "resume"))
+        person.statuses.append((self._order(decision), status, kind == "resume", kind == "relocate_in"))
         if kind == "resume":
             person.holds.discard("death_verification")
 
@@ -435,7 +442,7 @@ class LedgerModel(RuleBasedStateMachine):
         for person in self.registered():
             if person.citizen in suspended:
                 order = ((last + 1).index, self.today, f"UNCLAIMED/{last}")
-                person.statuses.append((order, "suspended", False))
+                person.statuses.append((order, "suspended", False, False))
 
     @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
     @rule(data=st.data())

@@ -77,7 +77,7 @@ def _check_books(ledger, month: Month) -> None:
     assert settlements, f"no settlement for {month}"
     assert {s.agent_code for s in settlements} >= _agents_in_payroll(ledger, month)
     for s in settlements:
-        assert s.closing_balance == s.opening_balance + s.advance - s.disbursed - s.fee - s.returned
+        assert s.closing_balance == s.opening_balance + s.advance - s.disbursed - s.returned
         # What the agent holds is exactly what it still owes beneficiaries.
         assert s.closing_balance == owed.get(s.agent_code, 0), s.agent_code
     # and nobody else holds anything.
@@ -199,6 +199,7 @@ def test_a_variance_injected_into_result_lines_is_found(sqlite_url, tmp_path, ki
 
 def test_close_refuses_unexplained_variances_until_accepted(store_url, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-08-25")
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
     with open_ledger(store_url) as ledger:
         _district(ledger, tmp_path, 20, seed=7)
         _cycle(ledger, FIRST, tmp_path, 7, {})
