@@ -343,8 +343,11 @@ class Queries:
             self._caught_up()
             person = self.runtime.app.beneficiary(citizen_id)  # the event store, not a view
             state = person.state if person else None
-            with self.runtime.engine.connect() as conn:
-                last_payroll = pay_view.last_payroll_month(conn)
+            # The last payroll run, from the calendar: a month that issued
+            # nothing to anyone is still the last run (no view row shows it).
+            calendar = self.runtime.app.calendar()
+            month = calendar.last_month if calendar else None
+            last_payroll = str(month) if month else None
         else:
             state = self.state_as_known_at(citizen_id, as_known_at)
             month = self.last_payroll_month_as_known_at(as_known_at)

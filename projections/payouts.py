@@ -205,15 +205,16 @@ def lines_in_file_order(conn: Connection, new_ids: Sequence[str], carried_ids: S
         _list_ids.drop(conn, checkfirst=True)
 
 
-def last_payroll_month(conn: Connection) -> str | None:
-    return conn.execute(sa.select(sa.func.max(runs.c.month))).scalar()
-
-
 def flagged_payments(conn: Connection, month: str) -> list[dict]:
-    """Payments settled in the month that were flagged for follow-up, each
+    """Payments flagged for follow-up whose disbursement is in the month's
+    books (its posting's period: a payment recorded after its month was
+    closed is followed up in the first open month, beside its money), each
     with the months the same person was paid on other lines."""
+    from .postings import PAID_KINDS, postings
+
+    in_period = sa.select(postings.c.line_id).where(postings.c.period == month, postings.c.kind.in_(PAID_KINDS))
     flagged = [dict(r._mapping) for r in conn.execute(
-        sa.select(lines).where(lines.c.flags != "", lines.c.settled_on.like(f"{month}-%"))
+        sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(in_period))
         .order_by(lines.c.agent_code, lines.c.line_id))]
     for line in flagged:
         others = conn.execute(sa.select(lines.c.months).where(

@@ -531,10 +531,7 @@ class LedgerModel(RuleBasedStateMachine):
         for when, today, citizen, report in self.known_at[-3:]:
             self.driver.set_today(today)
             then = self.driver.report(citizen, as_known_at=when)
-            # arrears_due is left out: the live report may reckon it to an earlier payroll
-            # month (test_arrears_reckoned_to_the_last_payroll_run below, a known defect).
-            differ = {k: (v, then[k]) for k, v in report.items()
-                      if k not in ("as_known_at", "arrears_due") and then[k] != v}
+            differ = {k: (v, then[k]) for k, v in report.items() if k != "as_known_at" and then[k] != v}
             assert not differ, (citizen, when.isoformat(), differ)
         self.driver.set_today(self.today)
 
@@ -590,9 +587,9 @@ class LedgerModel(RuleBasedStateMachine):
 
     @invariant()
     def closed_months_never_change(self):
-        """A closed month's figures never change. Its list of variances may
-        grow (see test_a_closed_month_gains_no_variance below, a known
-        defect): every variance accepted at the close stays listed."""
+        """A closed month's figures and variances never change (a payment
+        recorded after the close is followed up in the first open month:
+        test_a_closed_month_gains_no_variance)."""
         for month, settled in self.closed.items():
             now = self.driver.settlements(Month.parse(month))
             changed = [(then["agent_code"], key, then.get(key), again.get(key))
@@ -600,15 +597,15 @@ class LedgerModel(RuleBasedStateMachine):
                        if key != "variances" and then[key] != again.get(key)]
             assert len(now) == len(settled) and not changed, (month, changed)
             for then, again in zip(settled, now):
-                assert all(v in again["variances"] for v in then["variances"]), (month, then["agent_code"])
+                assert again["variances"] == then["variances"], (month, then["agent_code"])
 
 
 def test_a_closed_month_gains_no_variance(tmp_path, monkeypatch):
     """Found by the model: the post office reports, after July was closed, a
     payment it made in July to someone who had died. The money lands in
-    August's figures (July's stay as closed), but the paid_after_death
-    variance is listed under the closed July, which nobody can accept any
-    more, and not under August, whose close it should hold up."""
+    August's figures (July's stay as closed), and so does the
+    paid_after_death variance: under August, whose close it holds up, not
+    under the closed July, where nobody could accept it any more."""
     monkeypatch.setenv("LEDGER_TODAY", "2024-07-20")
     driver = LedgerDriver(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
     try:
@@ -633,8 +630,7 @@ def test_a_closed_month_gains_no_variance(tmp_path, monkeypatch):
             [{k: v for k, v in s.items() if k != "variances"} for s in closed]  # the figures hold
         in_july = [v["kind"] for s in again for v in s["variances"]]
         in_august = [v["kind"] for s in driver.settlements(august) for v in s["variances"]]
-        if (in_july, in_august) != ([], ["paid_after_death"]):
-            pytest.xfail(f"known defect: variances of the closed July {in_july}, of the open August {in_august}")
+        assert (in_july, in_august) == ([], ["paid_after_death"])
     finally:
         driver.close()
 
@@ -642,9 +638,9 @@ def test_a_closed_month_gains_no_variance(tmp_path, monkeypatch):
 def test_arrears_reckoned_to_the_last_payroll_run(tmp_path, monkeypatch):
     """Found by the model: when a payroll month issues nothing at all (here
     the only person's bank account was rejected, AC01, so payment is held),
-    `beneficiary show` reckons the arrears up to the last month that had an
-    agent's run in the payouts view, while the same report as known now
-    reckons them up to the calendar's last payroll month."""
+    `beneficiary show` reckoned the arrears up to the last month that had an
+    agent's run in the payouts view; it reckons them, as the report as known
+    now does, up to the calendar's last payroll month."""
     monkeypatch.setenv("LEDGER_TODAY", "2024-07-20")
     driver = LedgerDriver(f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path)
     try:
@@ -664,9 +660,7 @@ def test_arrears_reckoned_to_the_last_payroll_run(tmp_path, monkeypatch):
         live = driver.report(citizen)["arrears_due"]
         known_now = driver.report(citizen, as_known_at=datetime.now(timezone.utc))["arrears_due"]
         assert known_now == 1_000_000  # July (returned) and August, owed
-        if live != known_now:
-            pytest.xfail(f"known defect: beneficiary show gives {live:,} VND of arrears, "
-                         f"as known now {known_now:,}")
+        assert live == known_now
     finally:
         driver.close()
 
