@@ -91,6 +91,7 @@ def build_runtime(url: str | None = None, rules: RuleSet | None = None,
     engine = store.engine()
     loader = SnapshotLoader(store, engine, app.mapper)
     app.use_loader(loader, loader.all, SnapshotCodec(app.mapper).row)
+    app.progress = lambda label, total: progress.bar(total, label)
     runner = ProjectionRunner(engine, app.recorder, app.mapper,
                               view_projections(rules, EventFactsHistory(store, engine, app.mapper)))
     runner.create_tables()

@@ -16,7 +16,7 @@ from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
 from projections import payouts as pay_view
 
-from . import agent_results, notices_file, payroll_files
+from . import agent_results, notices_file, payroll_files, progress
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
 from .errors import CommandRefused
@@ -181,10 +181,12 @@ class Commands:
         calendar = self.runtime.app.calendar()
         recorded = calendar.months.get(str(month), {}) if calendar else {}
         written: list[Path] = []
-        with self.runtime.engine.connect() as conn:
+        total = sum(len(run["lines"]) + len(run["carried"]) for run in recorded.values())
+        with self.runtime.engine.connect() as conn, progress.bar(total, "payroll files") as advance:
             for code, run in sorted(recorded.items()):
                 entries: list[str] = []
-                rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries)
+                rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries,
+                                advance)
                 totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
                                                   len(run["carried"]), run["carried_vnd"])
                 altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
@@ -223,9 +225,10 @@ class Commands:
         return missing
 
 
-def _entered(rows, entries: list[str]):
+def _entered(rows, entries: list[str], advance):
     """The rows, each noted as a list entry (see ledger.payroll.list_entry)."""
     for row in rows:
+        advance(1)
         entries.append(list_entry(
             row["line_id"], row["payroll_id"], row["months"].split(";"), row["amount_vnd"],
             carried=bool(row["carried"]), citizen_id=row["citizen_id"], full_name=row["full_name"],

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Iterable, Iterator, Mapping, Sequence
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -106,6 +107,10 @@ class LedgerApp(Application):
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
         self._snapshot_of: SnapshotOf | None = None
+        # Progress of the long commands: (label, total or None) -> a context
+        # giving advance(count); the composition root shows it as a bar.
+        self.progress: Callable[[str, int | None], ContextManager[Callable[[int], None]]] = \
+            lambda label, total: nullcontext(lambda count: None)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -260,8 +265,13 @@ class LedgerApp(Application):
                                             "advance_vnd": 0, "carried_vnd": 0})
 
         def chunks() -> Iterator[list]:
+            with self.progress("payroll", None) as advance:
+                yield from planned_chunks(advance)
+
+        def planned_chunks(advance) -> Iterator[list]:
             touched: list[Beneficiary] = []
             for person in self._load_all():
+                advance(1)
                 state = person.state
                 for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
                     if planned is None:
@@ -460,16 +470,18 @@ class ChunkedApply:
         problems: list[RowProblem] = []
         citizens = list(self.rows_of)
         size = self.app.CHUNK_PEOPLE
-        for start in range(0, len(citizens), size):
-            batch = citizens[start:start + size]
-            people = self.app.beneficiaries(batch)
-            changed = []
-            for citizen in batch:
-                person = self._apply(people.get(citizen), citizen, problems)
-                if person is not None:
-                    changed.append(person)
-            if not problems:
-                yield changed
+        with self.app.progress("people", len(citizens)) as advance:
+            for start in range(0, len(citizens), size):
+                batch = citizens[start:start + size]
+                people = self.app.beneficiaries(batch)
+                changed = []
+                for citizen in batch:
+                    person = self._apply(people.get(citizen), citizen, problems)
+                    if person is not None:
+                        changed.append(person)
+                advance(len(batch))
+                if not problems:
+                    yield changed
         if problems:
             raise Rejected(sorted(problems, key=lambda p: p.row))
         yield list(last)
