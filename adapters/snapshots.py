@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -163,7 +164,8 @@ class SnapshotAudit:
             state = event.fold(state)
         try:
             kept = self.codec.state(data)
-        except Exception as exc:  # undecodable bytes are a finding, not a crash
+        except (ValueError, KeyError, TypeError, IndexError, InvalidTag) as exc:
+            # Bytes that do not decode are a finding, not a crash.
             return f"the snapshot of {aggregate_id} cannot be read: {exc}"
         memo = kept.facts.schedule_memo
         if memo is not None and memo[0] == schedule_key(self.rules) and \
