@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, settings
 # takes about a minute). "long": fresh random sequences, thousands of them
 # for the model test (scripts/model-test.sh). Pick with --hypothesis-profile.
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-settings.register_profile("long", derandomize=False, deadline=None, print_blob=True, max_examples=2000,
+settings.register_profile("long", derandomize=False, deadline=None, print_blob=True,
+                          max_examples=int(os.environ.get("MODEL_SEQUENCES", "2000")),
                           stateful_step_count=60, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
