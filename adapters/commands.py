@@ -14,12 +14,14 @@ from ledger.application import Rejected
 from ledger.months import Month
 from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
+from projections import entitlements as people_view
 from projections import payouts as pay_view
 
 from . import agent_results, notices_file, payroll_files
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
 from .errors import CommandRefused
+from .formats import printable_list
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
 from .tabular import InputRejected, Problem
@@ -184,14 +186,18 @@ class Commands:
         with self.runtime.engine.connect() as conn:
             for code, run in sorted(recorded.items()):
                 entries: list[str] = []
+                printed: list[payroll_files.PayrollFileLine] = []
                 rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries)
+                file_lines = map(_file_line, rows)
+                if run["channel"] == "cash":
+                    file_lines = _kept(file_lines, printed)
                 totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
                                                   len(run["carried"]), run["carried_vnd"])
                 altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
                            "no file written for it; run `ledger replay` to see which view was altered")
                 try:
                     files = payroll_files.write_payroll_files(
-                        out_dir, code, str(month), run["channel"], map(_file_line, rows),
+                        out_dir, code, str(month), run["channel"], file_lines,
                         debtor_name=office.office_name, debtor_account=office.treasury_account,
                         created_at=calendar.issued_at[str(month)], totals=totals)
                 except payroll_files.TotalsDiffer as exc:
@@ -201,6 +207,9 @@ class Commands:
                         Path(path).unlink(missing_ok=True)
                     raise CommandRefused(altered)
                 written += files
+                if run["channel"] == "cash":
+                    written += self._write_printable_list(conn, out_dir, code, month, printed,
+                                                          calendar.issued_at[str(month)])
         return written
 
     # --- the settlement ----------------------------------------------------------------
@@ -221,6 +230,29 @@ class Commands:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()
         return missing
+
+
+    def _write_printable_list(self, conn, out_dir: Path, agent_code: str, month: Month,
+                              lines: list[payroll_files.PayrollFileLine], issued_at) -> list[Path]:
+        """The post office's printable payment list (PDF and .xlsx), with
+        each person's birth year and categories from the register."""
+        people = {row["citizen_id"]: printable_list.Person(
+                      row["birth_date"][:4], tuple(c for c in row["categories"].split(";") if c))
+                  for row in people_view.people_by_id(conn, {line.citizen_id for line in lines})}
+        content = printable_list.payment_list(
+            lines, people, office=self.runtime.office.office_name, agent_code=agent_code,
+            month=str(month), created_at=issued_at)
+        try:
+            return printable_list.write_printable_lists(out_dir, content, issued_at)
+        except printable_list.NoFont as exc:
+            raise CommandRefused(str(exc)) from None
+
+
+def _kept(lines, kept: list):
+    """The lines, each also kept for the printable list."""
+    for line in lines:
+        kept.append(line)
+        yield line
 
 
 def _entered(rows, entries: list[str]):

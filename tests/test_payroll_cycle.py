@@ -58,7 +58,8 @@ def test_payroll_files_and_rerun(store_url, tmp_path, capsys):
     first = payroll(capsys, store_url, "2024-07", tmp_path / "out")
     assert (first["month"], first["lines"], first["amount"]) == ("2024-07", 2, 1_250_000)
     names = sorted(Path(f).name for f in first["files"])
-    assert names == ["payroll-BANK-VBSP-QNG-2024-07.csv", "payroll-BANK-VBSP-QNG-2024-07.pain.001.xml",
+    assert names == ["danh-sach-chi-tra-VNPOST-BS-01-2024-07.pdf", "danh-sach-chi-tra-VNPOST-BS-01-2024-07.xlsx",
+                     "payroll-BANK-VBSP-QNG-2024-07.csv", "payroll-BANK-VBSP-QNG-2024-07.pain.001.xml",
                      "payroll-VNPOST-BS-01-2024-07.csv", "payroll-VNPOST-BS-01-2024-07.xlsx"]
     contents = {f: Path(f).read_bytes() for f in first["files"]}
     events = _events(store_url)
