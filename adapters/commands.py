@@ -21,7 +21,7 @@ from . import agent_results, notices_file, payroll_files
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
 from .errors import CommandRefused
-from .formats import printable_list
+from .formats import bank_profiles, printable_list
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
 from .tabular import InputRejected, Problem
@@ -161,6 +161,7 @@ class Commands:
     def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
         """Issue the month's payroll (once) and write every agent's files
         from what was recorded, so a second run rewrites the same files."""
+        self._check_debtor_account()
         try:
             outcome = self.command(lambda: self.runtime.app.run_payroll(month, actor))
         except PayrollOutOfOrder as exc:
@@ -171,6 +172,15 @@ class Commands:
         return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
                               outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
                               sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+
+    def _check_debtor_account(self) -> None:
+        """Before anything is recorded: no payroll with bank transfers
+        without the office's real debtor account."""
+        if self.runtime.office.treasury_account != payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT:
+            return
+        with self.runtime.engine.connect() as conn:
+            if people_view.anyone_paid_by_bank(conn):
+                raise CommandRefused(payroll_files.missing_treasury_account())
 
     @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
@@ -199,7 +209,11 @@ class Commands:
                     files = payroll_files.write_payroll_files(
                         out_dir, code, str(month), run["channel"], file_lines,
                         debtor_name=office.office_name, debtor_account=office.treasury_account,
-                        created_at=calendar.issued_at[str(month)], totals=totals)
+                        created_at=calendar.issued_at[str(month)], totals=totals,
+                        profile=self._bank_profile(code, month) if run["channel"] == "bank" else None)
+                except payroll_files.NoDebtorAccount as exc:
+                    raise CommandRefused(f"{exc}; the payroll of {month} is recorded: run it again "
+                                         "once the account is set to write its files") from None
                 except payroll_files.TotalsDiffer as exc:
                     raise CommandRefused(f"{altered} ({exc})") from None
                 if "digest" in run and list_digest(entries) != run["digest"]:
@@ -231,6 +245,14 @@ class Commands:
         self.runtime.catch_up()
         return missing
 
+
+    def _bank_profile(self, agent_code: str, month: Month):
+        """The profile the bank's contract names (the default one if none)."""
+        name = self.runtime.contracts.bank_profile(agent_code, month) or bank_profiles.DEFAULT_PROFILE
+        try:
+            return bank_profiles.load_profile(name)
+        except ValueError as exc:
+            raise CommandRefused(f"{agent_code}: {exc}") from None
 
     def _write_printable_list(self, conn, out_dir: Path, agent_code: str, month: Month,
                               lines: list[payroll_files.PayrollFileLine], issued_at) -> list[Path]:

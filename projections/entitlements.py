@@ -202,6 +202,11 @@ def citizens_of(conn: Connection, aggregate_ids: set[UUID]) -> dict[UUID, str]:
     return found
 
 
+def anyone_paid_by_bank(conn: Connection) -> bool:
+    return conn.execute(sa.select(beneficiaries.c.citizen_id).where(
+        beneficiaries.c.channel == "bank").limit(1)).first() is not None
+
+
 def people_by_id(conn: Connection, citizen_ids: set[str]) -> list[dict]:
     """Birth date and categories of the given people (as the register has them now)."""
     b = beneficiaries
