@@ -66,11 +66,15 @@ class ResultsSummary:
     unchanged: int
     suspended: list[str]
     flagged: list[tuple[str, str]]
+    ignored: list[str] = field(default_factory=list)  # bank entries that are not payroll transfers
 
     def as_dict(self) -> dict:
-        return dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
-                    unchanged_rows=self.unchanged, suspended=self.suspended,
-                    paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
+        shown = dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
+                     unchanged_rows=self.unchanged, suspended=self.suspended,
+                     paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
+        if self.ignored:
+            shown["ignored_entries"] = self.ignored
+        return shown
 
 
 class Commands:
@@ -148,7 +152,7 @@ class Commands:
                 else Problem(str(report), 2, 2, p.message) for p in exc.problems]) from None
         self.runtime.catch_up()
         return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
-                              outcome.suspended, outcome.flagged)
+                              outcome.suspended, outcome.flagged, list(getattr(parsed.table, "ignored", [])))
 
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         return self._import_results(agent_results.parse_postoffice(path), actor, report)
