@@ -158,7 +158,10 @@ class Commands:
         return self._import_results(agent_results.parse_postoffice(path), actor, report)
 
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
-        return self._import_results(agent_results.parse_bank(path), actor, report)
+        def payroll_ids(line_ids: set[str]) -> dict[str, str]:
+            with self.runtime.engine.connect() as conn:
+                return pay_view.payroll_ids_of(conn, line_ids)
+        return self._import_results(agent_results.parse_bank(path, payroll_ids), actor, report)
 
     # --- the payroll -----------------------------------------------------------------
 
