@@ -494,10 +494,9 @@ def _xlsx_closing(sheet, row: int, label: str, amount: int, f: _XlsxFormats, las
     sheet.merge_range(row, 0, row, last, f"{label}, số tiền {_vi_number(amount)} đồng.", f.bold)
     sheet.merge_range(row + 1, 0, row + 1, last, f"Bằng chữ: {vnd_in_words(amount)}.", f.italic)
     row += 3
-    span = (last + 1) // len(SIGNERS)
-    for index, (role, hint) in enumerate(SIGNERS):
-        first = index * span
-        end = last if index == len(SIGNERS) - 1 else first + span - 1
+    # Four blocks of about equal width over the eleven columns.
+    spans = ((0, 2), (3, 5), (6, 7), (8, last))
+    for (first, end), (role, hint) in zip(spans, SIGNERS):
         for offset, (text, style) in enumerate(((DATE_LINE, f.center), (role.upper(), f.bold_center),
                                                 (hint, f.center))):
             if first == end:
