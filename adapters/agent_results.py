@@ -137,11 +137,18 @@ def parse_postoffice(path: str | Path) -> ParsedResults:
     return _parse(table, PostOfficeRow, {"amount": "amount_paid"})
 
 
-def parse_bank(path: str | Path) -> ParsedResults:
+def parse_bank(path: str | Path, payroll_ids=None) -> ParsedResults:
+    """``payroll_ids``: line ids -> their payroll ids, for the transactions
+    of a camt file that do not echo the payment-information id."""
     if Path(path).suffix.lower() == ".xml":
         from .bank_files import read_camt054
 
         table = read_camt054(path)
+        missing = [row for row in table.rows if not row.cells["payroll_id"]]
+        if missing and payroll_ids is not None:
+            found = payroll_ids({row.cells["line_id"] for row in missing})
+            for row in missing:
+                row.cells["payroll_id"] = found.get(row.cells["line_id"], "")
     else:
         table = read_table(path, BANK_LAYOUT)
     return _parse(table, BankRow, {})

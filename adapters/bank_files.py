@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
-from xml.parsers import expat
 
 from .payroll_files import write_atomically, xml_bytes, xml_path
 from .tabular import InputRejected, Problem, Row, Table
@@ -23,8 +22,11 @@ COLUMNS = ("payroll_id", "line_id", "status", "booked_on", "amount", "reason_cod
 STATUSES = ("credited", "rejected")
 
 _NS_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.054.001."
-ACCEPTED_VERSIONS = ("02", "03", "04", "05", "06", "07", "08")
+_STATEMENT_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.053.001."
+ACCEPTED_VERSIONS = tuple(f"{n:02d}" for n in range(2, 14))  # 02 to 13
 WRITTEN_NS = _NS_PREFIX + "08"
+# The report inside the document: a notification (camt.054) or a statement (camt.053).
+_REPORTS = {_NS_PREFIX: "BkToCstmrDbtCdtNtfctn/Ntfctn", _STATEMENT_PREFIX: "BkToCstmrStmt/Stmt"}
 
 # "<agent_code>/<YYYY-MM>", the payroll id the pain.001 carried as PmtInfId.
 _PAYROLL_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}/[0-9]{4}-(0[1-9]|1[0-2])")
@@ -61,41 +63,58 @@ class _Document:
 
 
 def _parse(path: Path) -> _Document:
+    """Parsed through defusedxml's expat reader: no document type
+    declaration, no entities, no external references."""
+    from xml.sax import SAXParseException
+    from xml.sax.handler import ContentHandler, feature_namespaces
+
+    from defusedxml import DefusedXmlException
+    from defusedxml.expatreader import create_parser
+
     builder = ET.TreeBuilder()
-    parser = expat.ParserCreate(namespace_separator="}")
-    parser.buffer_text = True
     positions: dict[int, _Position] = {}
     namespaces: list[str] = []
+    parser = create_parser(forbid_dtd=True)
+    parser.setFeature(feature_namespaces, True)
 
     def here() -> _Position:
-        return _Position(parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        locator = handler.locator
+        return _Position(locator.getLineNumber(), locator.getColumnNumber() + 1)
 
-    def start(name: str, attributes: dict[str, str]) -> None:
-        namespace, _, local = name.rpartition("}")
-        if not namespaces:
-            namespaces.append(namespace)
-        element = builder.start(local, {k.rpartition("}")[2]: v for k, v in attributes.items()})
-        # Keyed by id(): the tree keeps every element alive as long as the positions.
-        positions[id(element)] = here()
+    class Handler(ContentHandler):
+        locator = None
 
-    def refuse_doctype(*_: object) -> None:
-        # Bank files never declare a DTD; refusing one keeps entity tricks out.
-        raise _Refused(here(), "a document type declaration is not accepted")
+        def setDocumentLocator(self, locator) -> None:
+            self.locator = locator
 
-    parser.StartElementHandler = start
-    parser.EndElementHandler = lambda name: builder.end(name.rpartition("}")[2])
-    parser.CharacterDataHandler = builder.data
-    parser.StartDoctypeDeclHandler = refuse_doctype
+        def startElementNS(self, name, qname, attributes) -> None:
+            namespace, local = name
+            if not namespaces:
+                namespaces.append(namespace or "")
+            element = builder.start(local, {key[1]: value for key, value in attributes.items()})
+            # Keyed by id(): the tree keeps every element alive as long as the positions.
+            positions[id(element)] = here()
+
+        def endElementNS(self, name, qname) -> None:
+            builder.end(name[1])
+
+        def characters(self, content) -> None:
+            builder.data(content)
+
+    handler = Handler()
+    parser.setContentHandler(handler)
     try:
         with path.open("rb") as handle:
-            parser.ParseFile(handle)
-    except expat.ExpatError as exc:
-        message = expat.ErrorString(exc.code)
-        raise InputRejected([Problem(str(path), exc.lineno, exc.offset + 1,
+            parser.parse(handle)
+    except SAXParseException as exc:
+        message = exc.getMessage()
+        raise InputRejected([Problem(str(path), exc.getLineNumber(), exc.getColumnNumber() + 1,
                                      f"malformed XML: {message}")]) from None
-    except _Refused as exc:
-        raise InputRejected([Problem(str(path), exc.position.line, exc.position.column,
-                                     exc.message)]) from None
+    except DefusedXmlException:
+        # Bank files never declare a DTD; refusing one keeps entity tricks out.
+        where = here() if handler.locator else _Position(1, 1)
+        raise InputRejected([Problem(str(path), where.line, where.column,
+                                     "a document type declaration is not accepted")]) from None
     return _Document(builder.close(), namespaces[0] if namespaces else "", positions)
 
 
@@ -105,17 +124,21 @@ def _parse(path: Path) -> _Document:
 Report = Callable[[ET.Element | None, str], None]
 
 def read_camt054(path: str | Path) -> Table:
-    """One row per TxDtls, keyed like bank-result.csv; Row.line is the line
-    of the TxDtls start tag. Any problem rejects the whole file."""
+    """One row per TxDtls of ours, keyed like bank-result.csv; Row.line is
+    the line of the TxDtls start tag. A camt.054 notification or a camt.053
+    statement, versions 02 to 13. Entries that are not payroll transfers
+    (no end-to-end id, money coming in that is no return) are listed in
+    ``table.ignored``; any problem with one of ours rejects the whole file."""
     path = Path(path)
     try:
         doc = _parse(path)
     except OSError as exc:
         raise InputRejected([Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from None
-    _check_document(path, doc)
+    report_path = _check_document(path, doc)
     table = Table(str(path), list(COLUMNS))
+    table.ignored = []
     problems: list[Problem] = []
-    notifications = doc.root.findall("BkToCstmrDbtCdtNtfctn/Ntfctn")
+    notifications = doc.root.findall(report_path)
     for notification in notifications:
         for entry in notification.findall("Ntry"):
             details = entry.findall("NtryDtls/TxDtls")
@@ -123,7 +146,8 @@ def read_camt054(path: str | Path) -> Table:
             # total) names no payroll line, so it has no result to report.
             for transaction in details:
                 row = _row(path, doc, notification, entry, transaction,
-                           only_transaction=len(details) == 1, problems=problems)
+                           only_transaction=len(details) == 1, problems=problems,
+                           ignored=table.ignored)
                 if row is not None:
                     table.rows.append(row)
     if problems:
@@ -131,17 +155,21 @@ def read_camt054(path: str | Path) -> Table:
     return table
 
 
-def _check_document(path: Path, doc: _Document) -> None:
-    version = doc.namespace[len(_NS_PREFIX):] if doc.namespace.startswith(_NS_PREFIX) else ""
+def _check_document(path: Path, doc: _Document) -> str:
+    """The path to the reports in the document (by its namespace)."""
+    prefix = next((p for p in _REPORTS if doc.namespace.startswith(p)), "")
+    version = doc.namespace[len(prefix):] if prefix else ""
     start = doc.position(doc.root)
     if doc.root.tag != "Document" or version not in ACCEPTED_VERSIONS:
         raise InputRejected([Problem(
             str(path), start.line, start.column,
-            f"not a camt.054 notification (versions 001.{ACCEPTED_VERSIONS[0]} to "
+            f"not a camt.054 notification or camt.053 statement (versions 001.{ACCEPTED_VERSIONS[0]} to "
             f"001.{ACCEPTED_VERSIONS[-1]}): root {doc.root.tag!r} in namespace {doc.namespace!r}")])
-    if doc.root.find("BkToCstmrDbtCdtNtfctn") is None:
+    container = _REPORTS[prefix].partition("/")[0]
+    if doc.root.find(container) is None:
         raise InputRejected([Problem(str(path), start.line, start.column,
-                                     "no BkToCstmrDbtCdtNtfctn in the document")])
+                                     f"no {container} in the document")])
+    return _REPORTS[prefix]
 
 
 def _text(element: ET.Element | None, path: str | None = None) -> str:
@@ -152,7 +180,7 @@ def _text(element: ET.Element | None, path: str | None = None) -> str:
 
 def _row(path: Path, doc: _Document, notification: ET.Element, entry: ET.Element,
          transaction: ET.Element, *, only_transaction: bool,
-         problems: list[Problem]) -> Row | None:
+         problems: list[Problem], ignored: list[str]) -> Row | None:
     start = doc.position(transaction)
     found: list[Problem] = []
 
@@ -161,14 +189,23 @@ def _row(path: Path, doc: _Document, notification: ET.Element, entry: ET.Element
         found.append(Problem(str(path), where.line, where.column, message))
 
     line_id = _text(transaction, "Refs/EndToEndId")
-    if not line_id:
-        problem(transaction.find("Refs"), "transaction without Refs/EndToEndId (the payroll line id)")
+    indicator = _text(transaction, "CdtDbtInd") or _text(entry, "CdtDbtInd")
+    reversal = _text(entry, "RvslInd").lower() in ("true", "1")
     returned = transaction.find("RtrInf")
-    if returned is not None:
+    if not line_id or line_id.upper() == "NOTPROVIDED" or (
+            indicator == "CRDT" and returned is None and not reversal):
+        # Not a payroll transfer: other money in or out of the account.
+        amount = _text(entry, "Amt")
+        ignored.append(f"{path}:{start.line}: {indicator or 'entry'} {amount} "
+                       f"{line_id or 'without an end-to-end id'}: not a payroll transfer, ignored")
+        return None
+    if returned is not None or reversal:
+        # A returned transfer, or the bank's reversal of one it had booked.
         status = "rejected"
         reason_code = _text(returned, "Rsn/Cd") or _text(returned, "Rsn/Prtry")
         if not reason_code:
-            problem(returned, "return information without a reason code (RtrInf/Rsn/Cd)")
+            problem(returned if returned is not None else entry.find("RvslInd"),
+                    "return information without a reason code (RtrInf/Rsn/Cd)")
     else:
         status, reason_code = "credited", ""
         entry_status = _entry_status(entry)

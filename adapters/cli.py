@@ -156,6 +156,8 @@ def _results_human(d: dict) -> str:
         text += f"\nsuspended for unclaimed months: {', '.join(d['suspended'])}"
     for flag in d["paid_after_death"]:
         text += f"\nFLAG paid after the date of death: {flag['citizen_id']} line {flag['line_id']}"
+    for entry in d.get("ignored_entries", []):
+        text += f"\nignored: {entry}"
     return text
 
 

@@ -14,12 +14,14 @@ from ledger.application import Rejected
 from ledger.months import Month
 from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
+from projections import entitlements as people_view
 from projections import payouts as pay_view
 
 from . import agent_results, notices_file, payroll_files, progress
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
 from .errors import CommandRefused
+from .formats import bank_profiles, printable_list
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
 from .tabular import InputRejected, Problem
@@ -64,11 +66,15 @@ class ResultsSummary:
     unchanged: int
     suspended: list[str]
     flagged: list[tuple[str, str]]
+    ignored: list[str] = field(default_factory=list)  # bank entries that are not payroll transfers
 
     def as_dict(self) -> dict:
-        return dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
-                    unchanged_rows=self.unchanged, suspended=self.suspended,
-                    paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
+        shown = dict(file=self.file, rows=self.rows, recorded_events=self.recorded,
+                     unchanged_rows=self.unchanged, suspended=self.suspended,
+                     paid_after_death=[{"citizen_id": c, "line_id": l} for c, l in self.flagged])
+        if self.ignored:
+            shown["ignored_entries"] = self.ignored
+        return shown
 
 
 class Commands:
@@ -146,19 +152,23 @@ class Commands:
                 else Problem(str(report), 2, 2, p.message) for p in exc.problems]) from None
         self.runtime.catch_up()
         return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
-                              outcome.suspended, outcome.flagged)
+                              outcome.suspended, outcome.flagged, list(getattr(parsed.table, "ignored", [])))
 
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         return self._import_results(agent_results.parse_postoffice(path), actor, report)
 
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
-        return self._import_results(agent_results.parse_bank(path), actor, report)
+        def payroll_ids(line_ids: set[str]) -> dict[str, str]:
+            with self.runtime.engine.connect() as conn:
+                return pay_view.payroll_ids_of(conn, line_ids)
+        return self._import_results(agent_results.parse_bank(path, payroll_ids), actor, report)
 
     # --- the payroll -----------------------------------------------------------------
 
     def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
         """Issue the month's payroll (once) and write every agent's files
         from what was recorded, so a second run rewrites the same files."""
+        self._check_debtor_account()
         try:
             outcome = self.command(lambda: self.runtime.app.run_payroll(month, actor))
         except PayrollOutOfOrder as exc:
@@ -169,6 +179,15 @@ class Commands:
         return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
                               outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
                               sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+
+    def _check_debtor_account(self) -> None:
+        """Before anything is recorded: no payroll with bank transfers
+        without the office's real debtor account."""
+        if self.runtime.office.treasury_account != payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT:
+            return
+        with self.runtime.engine.connect() as conn:
+            if people_view.anyone_paid_by_bank(conn):
+                raise CommandRefused(payroll_files.missing_treasury_account())
 
     @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
@@ -185,17 +204,25 @@ class Commands:
         with self.runtime.engine.connect() as conn, progress.bar(total, "payroll files") as advance:
             for code, run in sorted(recorded.items()):
                 entries: list[str] = []
+                printed: list[payroll_files.PayrollFileLine] = []
                 rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries,
                                 advance)
+                file_lines = map(_file_line, rows)
+                if run["channel"] == "cash":
+                    file_lines = _kept(file_lines, printed)
                 totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
                                                   len(run["carried"]), run["carried_vnd"])
                 altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
                            "no file written for it; run `ledger replay` to see which view was altered")
                 try:
                     files = payroll_files.write_payroll_files(
-                        out_dir, code, str(month), run["channel"], map(_file_line, rows),
+                        out_dir, code, str(month), run["channel"], file_lines,
                         debtor_name=office.office_name, debtor_account=office.treasury_account,
-                        created_at=calendar.issued_at[str(month)], totals=totals)
+                        created_at=calendar.issued_at[str(month)], totals=totals,
+                        profile=self._bank_profile(code, month) if run["channel"] == "bank" else None)
+                except payroll_files.NoDebtorAccount as exc:
+                    raise CommandRefused(f"{exc}; the payroll of {month} is recorded: run it again "
+                                         "once the account is set to write its files") from None
                 except payroll_files.TotalsDiffer as exc:
                     raise CommandRefused(f"{altered} ({exc})") from None
                 if "digest" in run and list_digest(entries) != run["digest"]:
@@ -203,6 +230,9 @@ class Commands:
                         Path(path).unlink(missing_ok=True)
                     raise CommandRefused(altered)
                 written += files
+                if run["channel"] == "cash":
+                    written += self._write_printable_list(conn, out_dir, code, month, printed,
+                                                          calendar.issued_at[str(month)])
         return written
 
     # --- the settlement ----------------------------------------------------------------
@@ -223,6 +253,37 @@ class Commands:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()
         return missing
+
+
+    def _bank_profile(self, agent_code: str, month: Month):
+        """The profile the bank's contract names (the default one if none)."""
+        name = self.runtime.contracts.bank_profile(agent_code, month) or bank_profiles.DEFAULT_PROFILE
+        try:
+            return bank_profiles.load_profile(name)
+        except ValueError as exc:
+            raise CommandRefused(f"{agent_code}: {exc}") from None
+
+    def _write_printable_list(self, conn, out_dir: Path, agent_code: str, month: Month,
+                              lines: list[payroll_files.PayrollFileLine], issued_at) -> list[Path]:
+        """The post office's printable payment list (PDF and .xlsx), with
+        each person's birth year and categories from the register."""
+        people = {row["citizen_id"]: printable_list.Person(
+                      row["birth_date"][:4], tuple(c for c in row["categories"].split(";") if c))
+                  for row in people_view.people_by_id(conn, {line.citizen_id for line in lines})}
+        content = printable_list.payment_list(
+            lines, people, office=self.runtime.office.office_name, agent_code=agent_code,
+            month=str(month), created_at=issued_at)
+        try:
+            return printable_list.write_printable_lists(out_dir, content, issued_at)
+        except printable_list.NoFont as exc:
+            raise CommandRefused(str(exc)) from None
+
+
+def _kept(lines, kept: list):
+    """The lines, each also kept for the printable list."""
+    for line in lines:
+        kept.append(line)
+        yield line
 
 
 def _entered(rows, entries: list[str], advance):

@@ -68,12 +68,18 @@ def _close(commands: Commands, queries: Queries, month: Month) -> int:
 DEMO_OFFICE = "Phòng Lao động - Thương binh và Xã hội huyện Bình Sơn"
 
 
+# The demo district's account at the State Treasury (made up).
+DEMO_TREASURY_ACCOUNT = "9527.1.1055555"
+
+
 def run_demo(args: argparse.Namespace) -> None:
     url = args.db or DEMO_URL  # its own file: the demo never touches ledger.db
     # The district's own settings: the office's name unless one is set.
     settings = LedgerSettings.load(args.config, database_url=url)
     if "office_name" not in settings.model_fields_set:
         settings = settings.model_copy(update={"office_name": DEMO_OFFICE})
+    if "treasury_account" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"treasury_account": DEMO_TREASURY_ACCOUNT})
     _fresh_sqlite(url)
     out = Path(args.out)
     actor = "demo-officer"

@@ -15,13 +15,19 @@ import unicodedata
 import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterable, Sequence
 
 from ledger.months import Month
 
+from .formats.bank_profiles import DEFAULT_PROFILE, BankProfile, load_profile
 from .tabular import FORMULA_STARTS, Layout
+
+# The debtor account of the settings' default: not an account a bank can debit.
+PLACEHOLDER_DEBTOR_ACCOUNT = "KBNN-0000000000"
+# Asia/Ho_Chi_Minh: no daylight saving, always seven hours ahead of UTC.
+VIETNAM_TIME = timezone(timedelta(hours=7))
 
 # formats.md "Payroll lists", in this order.
 COLUMNS = (
@@ -85,6 +91,10 @@ def payroll_id_of(agent_code: str, month: str) -> str:
     return f"{agent_code}/{month}"
 
 
+class NoDebtorAccount(ValueError):
+    """A bank file would name no real account to debit."""
+
+
 class TotalsDiffer(ValueError):
     """A list's lines do not add up to what the payroll recorded for it."""
 
@@ -109,7 +119,7 @@ class ListTotals:
 def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str,
                         lines: Iterable[PayrollFileLine], *, debtor_name: str,
                         debtor_account: str, created_at: datetime,
-                        bank_code: str | None = None,
+                        profile: BankProfile | None = None,
                         execution_date: date | None = None,
                         totals: ListTotals | None = None) -> list[Path]:
     """Write ``payroll-<agent_code>-<month>.csv`` and, for a post office, the
@@ -122,9 +132,12 @@ def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str
     its target and renamed over it only when all of them are complete: a
     wrong line leaves the previous files as they were.
 
-    ``bank_code`` (the debtor agent's id in the pain.001) defaults to the
-    second part of a ``BANK-<code>-<branch>`` agent code; ``execution_date``
-    (the requested execution date) defaults to the day of ``created_at``.
+    A bank's file is written as its ``profile`` says (the one its contract
+    names; the default profile otherwise): the bank's code and BIC, names
+    with or without diacritics, the file name; ``execution_date`` (the
+    requested execution date) defaults to the profile's payment day of the
+    payroll month (the 10th). A bank file needs a real debtor account: the
+    settings' placeholder is refused.
     A bank list without any new line gets no pain.001: ISO 20022 requires at
     least one transfer in a payment instruction."""
     if totals is None:
@@ -133,6 +146,10 @@ def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str
     _check_payroll(agent_code, month, channel)
     if channel == "bank" and not 0 < len(debtor_account) <= 34:
         raise ValueError(f"debtor account {debtor_account!r}: 1 to 34 characters (ISO 20022)")
+    if channel == "bank" and totals.new_count and debtor_account == PLACEHOLDER_DEBTOR_ACCOUNT:
+        raise NoDebtorAccount(missing_treasury_account())
+    if channel == "bank":
+        profile = profile or load_profile(DEFAULT_PROFILE)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / f"payroll-{agent_code}-{month}"
@@ -143,10 +160,9 @@ def write_payroll_files(out_dir: Path, agent_code: str, month: str, channel: str
                                      created_at))
         elif totals.new_count:
             writers.append(_Pain001List(
-                staging.add(stem.with_name(stem.name + ".pain.001.xml")), agent_code, month, totals,
+                staging.add(out_dir / profile.pain_file_name(agent_code, month)), agent_code, month, totals,
                 debtor_name=debtor_name, debtor_account=debtor_account, created_at=created_at,
-                bank_code=bank_code or _bank_code(agent_code),
-                execution_date=execution_date or created_at.date()))
+                profile=profile, execution_date=execution_date or profile.execution_date(month)))
         try:
             _write_lines(lines, writers, agent_code, month, channel, totals)
         except BaseException:
@@ -269,10 +285,16 @@ def _check_line(line: PayrollFileLine, own_id: str, agent_code: str, current: Mo
         raise ValueError(f"{where}: a bank transfer needs a bank account")
 
 
-def _bank_code(agent_code: str) -> str:
-    """``BANK-VBSP-QNG`` -> ``VBSP``: the bank, without the branch."""
-    parts = agent_code.split("-")
-    return parts[1] if len(parts) > 1 and parts[0].upper() == "BANK" and parts[1] else agent_code
+def missing_treasury_account() -> str:
+    return ("no debtor account for the bank files: set the office's treasury account "
+            "(`treasury_account` in ledger.toml, or LEDGER_TREASURY_ACCOUNT)")
+
+
+def vietnam_time(moment: datetime) -> str:
+    """An ISO 20022 date-time at +07:00; a naive time is taken as Vietnam's."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=VIETNAM_TIME)
+    return moment.astimezone(VIETNAM_TIME).isoformat(timespec="seconds")
 
 
 # --- CSV --------------------------------------------------------------------
@@ -519,16 +541,18 @@ class _Pain001List(_TextList):
     PLACEHOLDER = "CdtTrfTxInf"
 
     def __init__(self, path: Path, agent_code: str, month: str, totals: ListTotals, *,
-                 debtor_name: str, debtor_account: str, created_at: datetime, bank_code: str,
+                 debtor_name: str, debtor_account: str, created_at: datetime, profile: BankProfile,
                  execution_date: date) -> None:
         count, control_sum_vnd = str(totals.new_count), str(totals.new_vnd)
+        self.profile = profile
+        debtor_name = self.name(debtor_name)
         # The namespace is set as a plain attribute on unqualified tags: it
         # gives a default namespace without ElementTree's global prefix registry.
         document = ET.Element("Document", xmlns=PAIN001_NS)
         initiation = xml_path(document, "CstmrCdtTrfInitn")
         header = xml_path(initiation, "GrpHdr")
         xml_path(header, "MsgId", message_id(agent_code, month))
-        xml_path(header, "CreDtTm", created_at.isoformat(timespec="seconds"))
+        xml_path(header, "CreDtTm", vietnam_time(created_at))
         xml_path(header, "NbOfTxs", count)
         xml_path(header, "CtrlSum", control_sum_vnd)
         xml_path(header, "InitgPty/Nm", debtor_name[:_MAX_TEXT])
@@ -540,7 +564,7 @@ class _Pain001List(_TextList):
         xml_path(payment, "ReqdExctnDt/Dt", execution_date.isoformat())
         xml_path(payment, "Dbtr/Nm", debtor_name[:_MAX_TEXT])
         xml_path(payment, "DbtrAcct/Id/Othr/Id", debtor_account)
-        xml_path(payment, "DbtrAgt/FinInstnId/Othr/Id", bank_code)
+        self.agent(payment, "DbtrAgt")
         xml_path(payment, self.PLACEHOLDER)
         text = xml_bytes(document).decode("utf-8")
         marker = f"<{self.PLACEHOLDER} />"
@@ -557,11 +581,26 @@ class _Pain001List(_TextList):
         xml_path(transfer, "PmtId/EndToEndId", line.line_id)
         # VND has no minor unit: the amount is written as a whole number.
         xml_path(transfer, "Amt/InstdAmt", str(line.amount), Ccy="VND")
-        xml_path(transfer, "Cdtr/Nm", line.receiver[:_MAX_TEXT])
+        if self.profile.bic:
+            # The beneficiaries' accounts are held at the paying bank.
+            self.agent(transfer, "CdtrAgt")
+        xml_path(transfer, "Cdtr/Nm", self.name(line.receiver))
         xml_path(transfer, "CdtrAcct/Id/Othr/Id", line.bank_account)
         xml_path(transfer, "RmtInf/Ustrd", remittance_text(line.months))
         ET.indent(transfer, level=self.indent.count("  "))
         self.handle.write(f"{self.indent}{ET.tostring(transfer, encoding='unicode')}\n")
+
+    def name(self, text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        if self.profile.transliterate:
+            text = " ".join(_ascii(text).split())
+        return text[:_MAX_TEXT]
+
+    def agent(self, parent: ET.Element, tag: str) -> None:
+        if self.profile.bic:
+            xml_path(parent, f"{tag}/FinInstnId/BICFI", self.profile.bic)
+        else:
+            xml_path(parent, f"{tag}/FinInstnId/Othr/Id", self.profile.bank_code)
 
     def close(self, totals: ListTotals) -> None:
         self.handle.write(self.tail)

@@ -26,6 +26,9 @@ class Contract(BaseModel):
     percent: Decimal | None = Field(default=None, ge=0, le=100)
     cap_vnd: int | None = Field(default=None, gt=0)  # per agent and month
     per_person_vnd: int | None = Field(default=None, ge=0)
+    # For a bank: its profile (adapters/formats/banks/<name>.toml), which says
+    # how its credit-transfer files are written.
+    bank_profile: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+$")
     source: str
 
     @model_validator(mode="after")
@@ -59,6 +62,10 @@ class Contracts(BaseModel):
         # Exact codes beat prefixes, then the latest in force.
         candidates.sort(key=lambda c: (not c.agent.endswith("*"), len(c.agent), c.effective_from))
         return candidates[-1] if candidates else None
+
+    def bank_profile(self, agent_code: str, month: Month) -> str | None:
+        contract = self.for_agent(agent_code, month)
+        return contract.bank_profile if contract else None
 
     def fee_vnd(self, agent_code: str, month: Month, disbursed_vnd: int, persons_paid: int) -> int:
         contract = self.for_agent(agent_code, month)

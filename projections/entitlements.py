@@ -202,6 +202,21 @@ def citizens_of(conn: Connection, aggregate_ids: set[UUID]) -> dict[UUID, str]:
     return found
 
 
+def anyone_paid_by_bank(conn: Connection) -> bool:
+    return conn.execute(sa.select(beneficiaries.c.citizen_id).where(
+        beneficiaries.c.channel == "bank").limit(1)).first() is not None
+
+
+def people_by_id(conn: Connection, citizen_ids: set[str]) -> list[dict]:
+    """Birth date and categories of the given people (as the register has them now)."""
+    b = beneficiaries
+    found = []
+    for chunk in _chunks(sorted(citizen_ids), 500):
+        query = sa.select(b.c.citizen_id, b.c.birth_date, b.c.categories).where(b.c.citizen_id.in_(chunk))
+        found += [dict(row._mapping) for row in conn.execute(query)]
+    return found
+
+
 def _chunks(items: list, size: int):
     for start in range(0, len(items), size):
         yield items[start:start + size]

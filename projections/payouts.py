@@ -205,6 +205,16 @@ def lines_in_file_order(conn: Connection, new_ids: Sequence[str], carried_ids: S
         _list_ids.drop(conn, checkfirst=True)
 
 
+def payroll_ids_of(conn: Connection, line_ids: set[str]) -> dict[str, str]:
+    """The payroll that issued each of the given lines (those known)."""
+    found: dict[str, str] = {}
+    ordered = sorted(line_ids)
+    for start in range(0, len(ordered), 500):
+        query = sa.select(lines.c.line_id, lines.c.payroll_id).where(lines.c.line_id.in_(ordered[start:start + 500]))
+        found.update({line_id: payroll_id for line_id, payroll_id in conn.execute(query)})
+    return found
+
+
 def flagged_payments(conn: Connection, month: str) -> list[dict]:
     """Payments flagged for follow-up whose disbursement is in the month's
     books (its posting's period: a payment recorded after its month was

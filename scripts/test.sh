@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 . scripts/venv.sh test
 
 # pdftotext lets the report tests read the PDF they wrote (best effort: they
-# skip that check without it).
-if ! command -v pdftotext >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils) >/dev/null 2>&1 || true
+# skip that check without it); DejaVu is the font the printable lists embed.
+if { ! command -v pdftotext >/dev/null 2>&1 || [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; } \
+    && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-dejavu-core) >/dev/null 2>&1 || true
 fi
 
 eval "$(scripts/pg-tmp.sh start)"

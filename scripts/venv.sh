@@ -18,6 +18,11 @@ if [ ! -x .venv/bin/python ]; then
     fi
   fi
 fi
+# The printable payment lists embed a TrueType font with every Vietnamese
+# letter (DejaVu Sans; the copy in matplotlib's package data is the fallback).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core) >/dev/null 2>&1 || true
+fi
 PYTHON="$PWD/.venv/bin/python"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".${_extras:+[$_extras]}"
 export PATH="$PWD/.venv/bin:$PATH"

@@ -148,7 +148,7 @@ def test_an_older_version_with_a_batch_entry(tmp_path):
 
 def test_every_accepted_version_is_read(tmp_path):
     text = write(tmp_path / "camt.xml").read_text(encoding="utf-8")
-    for version in ("02", "05", "08"):
+    for version in ("02", "05", "08", "10", "13"):
         path = tmp_path / f"v{version}.xml"
         path.write_text(text.replace("camt.054.001.08", f"camt.054.001.{version}"), encoding="utf-8")
         assert len(read_camt054(path).rows) == len(RESULTS)
@@ -183,9 +183,10 @@ def test_a_fractional_amount_is_refused_at_its_element(tmp_path):
 @pytest.mark.parametrize("change, expected", [
     (('Ccy="VND"', 'Ccy="USD"'), "expected VND"),
     (("<Cd>BOOK</Cd>", "<Cd>PDNG</Cd>"), "'PDNG' is not final"),
-    (("<EndToEndId>B0001</EndToEndId>", ""), "EndToEndId"),
     (("<Cd>MD07</Cd>", ""), "without a reason code"),
-    (("camt.054.001.08", "camt.053.001.08"), "not a camt.054 notification"),
+    (("camt.054.001.08", "camt.052.001.08"), "not a camt.054 notification"),
+    (("camt.054.001.08", "camt.054.001.14"), "not a camt.054 notification"),
+    (("camt.054.001.08", "camt.053.001.08"), "no BkToCstmrStmt"),
     (("<Dt>2024-03-05</Dt>", "<Dt>2024-02-30</Dt>"), "not YYYY-MM-DD"),
     (("<Dt>2024-03-05</Dt>", "<Dt>20240305</Dt>"), "not YYYY-MM-DD"),
     ((">500000</Amt>", ">5E+5</Amt>"), "not a whole number of VND"),
@@ -275,3 +276,37 @@ def test_property_payroll_control_sum_and_camt_round_trip(data):
                                            month=MONTH, created_at=CREATED_AT))
     assert [row.cells for row in table.rows] == [dict(payroll_id=PAYROLL_ID, **r) for r in rows]
     assert sum(int(row.cells["amount"]) for row in table.rows) == new_vnd
+
+
+def test_entries_that_are_not_ours_are_listed_and_ignored(tmp_path):
+    path = tmp_path / "camt.xml"
+    text = write(path).read_text(encoding="utf-8")
+    # A line without an end-to-end id, and money coming in that is no return.
+    text = text.replace("<EndToEndId>B0001</EndToEndId>", "<EndToEndId>NOTPROVIDED</EndToEndId>")
+    path.write_text(text, encoding="utf-8")
+    table = read_camt054(path)
+    assert [r.cells["line_id"] for r in table.rows] == ["B0002", "B0003", "B0004"]
+    assert len(table.ignored) == 1 and "not a payroll transfer" in table.ignored[0]
+
+
+def test_a_reversal_is_a_return_with_its_reason(tmp_path):
+    path = tmp_path / "camt.xml"
+    text = write(path, RESULTS[:1]).read_text(encoding="utf-8")
+    reversed_entry = text.replace("<CdtDbtInd>DBIT</CdtDbtInd>\n        <Sts>",
+                                  "<CdtDbtInd>DBIT</CdtDbtInd>\n        <RvslInd>true</RvslInd>\n        <Sts>", 1)
+    assert reversed_entry != text
+    path.write_text(reversed_entry, encoding="utf-8")
+    assert "without a reason code" in rejection(path)
+    with_reason = reversed_entry.replace("</TxDtls>", "<RtrInf><Rsn><Cd>AC04</Cd></Rsn></RtrInf></TxDtls>")
+    path.write_text(with_reason, encoding="utf-8")
+    [row] = read_camt054(path).rows
+    assert (row.cells["status"], row.cells["reason_code"]) == ("rejected", "AC04")
+
+
+def test_a_statement_is_read_like_a_notification(tmp_path):
+    path = tmp_path / "camt053.xml"
+    text = write(path).read_text(encoding="utf-8")
+    statement = (text.replace("camt.054.001.08", "camt.053.001.10")
+                 .replace("BkToCstmrDbtCdtNtfctn", "BkToCstmrStmt").replace("Ntfctn>", "Stmt>"))
+    path.write_text(statement, encoding="utf-8")
+    assert [row.cells for row in read_camt054(path).rows] == [dict(payroll_id=PAYROLL_ID, **r) for r in RESULTS]

@@ -58,7 +58,8 @@ def test_payroll_files_and_rerun(store_url, tmp_path, capsys):
     first = payroll(capsys, store_url, "2024-07", tmp_path / "out")
     assert (first["month"], first["lines"], first["amount"]) == ("2024-07", 2, 1_250_000)
     names = sorted(Path(f).name for f in first["files"])
-    assert names == ["payroll-BANK-VBSP-QNG-2024-07.csv", "payroll-BANK-VBSP-QNG-2024-07.pain.001.xml",
+    assert names == ["danh-sach-chi-tra-VNPOST-BS-01-2024-07.pdf", "danh-sach-chi-tra-VNPOST-BS-01-2024-07.xlsx",
+                     "payroll-BANK-VBSP-QNG-2024-07.csv", "payroll-BANK-VBSP-QNG-2024-07.pain.001.xml",
                      "payroll-VNPOST-BS-01-2024-07.csv", "payroll-VNPOST-BS-01-2024-07.xlsx"]
     contents = {f: Path(f).read_bytes() for f in first["files"]}
     events = _events(store_url)
@@ -195,3 +196,43 @@ def test_bank_rejections_hold_payment_until_the_office_decides(store_url, tmp_pa
     ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "k.csv", [change])))
     september = payroll(capsys, store_url, "2024-09", tmp_path / "out")
     assert september["lines"] == 1 and september["amount"] == 3 * 750_000  # July and August as arrears
+
+
+def test_a_camt054_made_from_the_pain001_without_payment_ids_is_applied(store_url, tmp_path, capsys):
+    """Round trip: the ledger's pain.001, a bank's camt.054 answering it that
+    echoes only the end-to-end ids and books other money too."""
+    import xml.etree.ElementTree as ET
+    from datetime import datetime
+
+    from adapters.bank_files import write_camt054
+
+    ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER_2])))
+    summary = payroll(capsys, store_url, "2024-07", tmp_path / "out")
+    (pain,) = [f for f in summary["files"] if f.endswith(".pain.001.xml")]
+    ns = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
+    transfers = ET.parse(pain).getroot().findall(".//p:CdtTrfTxInf", ns)
+    rows = [dict(line_id=t.findtext("p:PmtId/p:EndToEndId", namespaces=ns), status="credited",
+                 booked_on="2024-07-10", amount=t.findtext("p:Amt/p:InstdAmt", namespaces=ns), reason_code="")
+            for t in transfers]
+    xml = tmp_path / "camt.xml"
+    write_camt054(xml, rows, agent_code="BANK-VBSP-QNG", month="2024-07", created_at=datetime(2024, 7, 11, 9, 0))
+    text = xml.read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if "<PmtInfId>" not in line and "<NtryRef>" not in line)
+    foreign = ("<Ntry><Amt Ccy=\"VND\">90000000</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts>"
+               "<BookgDt><Dt>2024-07-02</Dt></BookgDt><NtryDtls><TxDtls><Refs><EndToEndId>NGANSACH-07"
+               "</EndToEndId></Refs></TxDtls></NtryDtls></Ntry>")
+    xml.write_text(text.replace("</Ntfctn>", foreign + "</Ntfctn>"), encoding="utf-8")
+    code, out, err = ledger_cmd(capsys, store_url, "import", "bank", str(xml))
+    assert code == 0, err
+    assert "ignored:" in out and "NGANSACH-07" in out
+    shown = _show(capsys, store_url, REGISTER_2["citizen_id"])
+    assert shown["months"][0]["disbursed"] == 750_000
+
+
+def test_no_bank_payroll_without_the_treasury_account(store_url, tmp_path, capsys, monkeypatch):
+    ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER_2])))
+    monkeypatch.delenv("LEDGER_TREASURY_ACCOUNT")
+    events = _events(store_url)
+    code, _, err = ledger_cmd(capsys, store_url, "payroll", "run", "--month", "2024-07", "--out", str(tmp_path))
+    assert code == 1 and "treasury_account" in err and "LEDGER_TREASURY_ACCOUNT" in err
+    assert _events(store_url) == events  # nothing recorded

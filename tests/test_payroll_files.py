@@ -199,11 +199,12 @@ def test_pain001_header_and_debtor(tmp_path):
     root = parse_pain(write_bank(tmp_path)[1])
     header = root.find("p:CstmrCdtTrfInitn/p:GrpHdr", NS)
     assert header.findtext("p:MsgId", namespaces=NS) == "PAYROLL/BANK-VBSP-QNG/2024-03"
-    assert header.findtext("p:CreDtTm", namespaces=NS) == "2024-03-01T07:30:00"
+    assert header.findtext("p:CreDtTm", namespaces=NS) == "2024-03-01T07:30:00+07:00"
     payment = root.find("p:CstmrCdtTrfInitn/p:PmtInf", NS)
     assert payment.findtext("p:PmtInfId", namespaces=NS) == "BANK-VBSP-QNG/2024-03"
     assert payment.findtext("p:PmtMtd", namespaces=NS) == "TRF"
-    assert payment.findtext("p:ReqdExctnDt/p:Dt", namespaces=NS) == "2024-03-01"
+    # The payroll calendar's payment day: the 10th of the month paid.
+    assert payment.findtext("p:ReqdExctnDt/p:Dt", namespaces=NS) == "2024-03-10"
     assert payment.findtext("p:Dbtr/p:Nm", namespaces=NS) == DEBTOR["debtor_name"]
     assert payment.findtext("p:DbtrAcct/p:Id/p:Othr/p:Id", namespaces=NS) == "3761201000123"
     assert payment.findtext("p:DbtrAgt/p:FinInstnId/p:Othr/p:Id", namespaces=NS) == "VBSP"
@@ -298,3 +299,52 @@ def test_streamed_lines_must_add_up_to_the_recorded_totals(tmp_path):
         write_payroll_files(tmp_path / "c", "VNPOST-BS-01", "2024-03", "cash", iter(lines[:-1]),
                             totals=totals, **DEBTOR)
     assert list((tmp_path / "c").iterdir()) == []
+
+
+# --- bank profiles ----------------------------------------------------------
+
+def test_a_bank_file_needs_a_real_debtor_account(tmp_path):
+    with pytest.raises(payroll_files.NoDebtorAccount, match="treasury_account.*LEDGER_TREASURY_ACCOUNT"):
+        write_payroll_files(tmp_path, "BANK-VBSP-QNG", "2024-03", "bank", bank_lines(),
+                            **dict(DEBTOR, debtor_account=payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_profile_sets_bic_transliteration_day_and_time_zone(tmp_path):
+    from datetime import timezone
+
+    from adapters.formats.bank_profiles import load_profile
+
+    profile = load_profile("agribank")
+    assert profile.bic == "VBAAVNVX" and profile.transliterate
+    lines = [replace(x, receiver="Đặng Thị Hường") for x in bank_lines()]
+    path = write_payroll_files(tmp_path, "BANK-AGRI-BS", "2024-03", "bank",
+                               [replace(x, payroll_id=x.payroll_id.replace("BANK-VBSP-QNG", "BANK-AGRI-BS"))
+                                for x in lines], profile=profile,
+                               **dict(DEBTOR, created_at=datetime(2024, 2, 24, 2, 0, tzinfo=timezone.utc)))[1]
+    root = parse_pain(path)
+    assert root.findtext(".//p:GrpHdr/p:CreDtTm", namespaces=NS) == "2024-02-24T09:00:00+07:00"
+    assert root.findtext(".//p:ReqdExctnDt/p:Dt", namespaces=NS) == "2024-03-12"
+    assert root.findtext(".//p:DbtrAgt/p:FinInstnId/p:BICFI", namespaces=NS) == "VBAAVNVX"
+    transfers = root.findall(".//p:CdtTrfTxInf", NS)
+    assert [t.findtext("p:CdtrAgt/p:FinInstnId/p:BICFI", namespaces=NS) for t in transfers] == ["VBAAVNVX"] * 2
+    assert [t.findtext("p:Cdtr/p:Nm", namespaces=NS) for t in transfers] == ["Dang Thi Huong"] * 2
+    assert root.findtext(".//p:Dbtr/p:Nm", namespaces=NS).isascii()
+
+
+def test_the_default_profile_keeps_vietnamese_names(tmp_path):
+    root = parse_pain(write_bank(tmp_path)[1])
+    assert root.findtext(".//p:Dbtr/p:Nm", namespaces=NS) == DEBTOR["debtor_name"]
+    assert root.find(".//p:CdtrAgt", NS) is None  # no BIC known for the bank: no creditor agent
+
+
+def test_every_bank_profile_loads_and_contracts_name_one():
+    from adapters.formats.bank_profiles import FOLDER, load_profile
+    from adapters.rulefiles import default_contracts
+    from ledger.months import Month
+
+    names = [p.stem for p in FOLDER.glob("*.toml") if p.stem != "bic"]
+    assert names and all(load_profile(n).pain_version == "pain.001.001.09" for n in names)
+    assert default_contracts().bank_profile("BANK-VBSP-QNG", Month.parse("2024-03")) in names
+    with pytest.raises(ValueError, match="no bank profile"):
+        load_profile("../bic")

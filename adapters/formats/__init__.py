@@ -1,0 +1,1 @@
+"""Partner formats: one module per file that a partner receives or sends."""
