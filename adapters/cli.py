@@ -223,7 +223,7 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         if not reason.strip():
             raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
         acceptances[key.strip()] = reason.strip()
-    missing = commands.close_month(args.month, acceptances, args.actor)
+    missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes)
     if missing:
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
@@ -297,6 +297,69 @@ def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -
          for p in d["projections"]]))
     if not check.matches:
         raise SystemExit(3)
+
+
+def _users(queries: Queries):
+    from .web.users import UserStore
+
+    return UserStore(queries.runtime.engine)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass(f"password for {args.name}: ")
+    if getpass.getpass("again: ") != first:
+        raise CommandError("the two passwords differ")
+    return first
+
+
+def cmd_user_add(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    from .web.users import UserRefused
+
+    try:
+        user = _users(queries).add(args.name, args.role, _read_password(args))
+    except UserRefused as exc:
+        raise CommandError(str(exc)) from None
+    _emit(args, user.as_dict(), lambda d: f"user {d['name']} added ({d['role']})")
+
+
+def cmd_user_list(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [u.as_dict() for u in _users(queries).list()], lambda rows: _table(
+        [(r["name"], r["role"], "disabled" if r["disabled"] else "active", r["locked_until"] or "",
+          r["created_at"][:19]) for r in rows], ("name", "role", "state", "locked until", "created")))
+
+
+def cmd_user_disable(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    from .web.users import UserRefused
+
+    try:
+        user = _users(queries).disable(args.name)
+    except UserRefused as exc:
+        raise CommandError(str(exc)) from None
+    _emit(args, user.as_dict(), lambda d: f"user {d['name']} disabled")
+
+
+SERVE_HELP = """\
+The web application for payment officers, approvers and auditors, on the
+configured store. It listens on loopback (127.0.0.1) unless told otherwise.
+To reach it from other machines, keep it on loopback and put it behind a
+TLS reverse proxy (nginx, Caddy, Apache) that forwards https://... to
+http://127.0.0.1:PORT, and set web_secure_cookies = true (LEDGER_WEB_SECURE_COOKIES=1)
+so the session cookie is only sent over HTTPS. Never expose it on plain HTTP.
+Users: `ledger user add NAME --role ROLE`."""
+
+
+def cmd_serve(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .web.app import create_app
+
+    app = create_app(queries.runtime, args.settings)
+    print(f"serving on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=True)
 
 
 # --- parser --------------------------------------------------------------------------
@@ -409,6 +472,21 @@ def build_parser() -> argparse.ArgumentParser:
     command("show", cmd_config_show, "the settings in force (file, environment, flags), secrets masked",
             parent=config)
 
+    users = sub.add_parser("user", help="who may log in to the web application").add_subparsers(
+        dest="what", required=True)
+    p = command("add", cmd_user_add, "add a web user (asks for the password)", parent=users)
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=("officer", "approver", "auditor", "admin"))
+    p.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    command("list", cmd_user_list, "the web users", parent=users)
+    command("disable", cmd_user_disable, "stop a web user from logging in", parent=users).add_argument("name")
+
+    p = sub.add_parser("serve", help="the web application", description=SERVE_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(handler=cmd_serve)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+
     demo = command("demo", run_demo_command, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
@@ -438,6 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor)
         args.actor = (settings.actor or "").strip()
+        args.four_eyes = settings.four_eyes
+        args.settings = settings
         if args.handler in RECORDING and not args.actor:
             print("ledger: who is acting? This command records events, and each names the person who acted: "
                   "give --actor NAME, set LEDGER_ACTOR, or actor in the settings file", file=sys.stderr)

@@ -13,14 +13,14 @@ from eventsourcing.persistence import IntegrityError
 from ledger.application import Rejected
 from ledger.months import Month
 from ledger.settlement import UnknownVariance
-from ledger.payroll import PayrollOutOfOrder, list_digest, list_entry
+from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entry
 from projections import entitlements as people_view
 from projections import payouts as pay_view
 
 from . import agent_results, notices_file, payroll_files, progress
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
-from .errors import CommandRefused
+from .errors import CommandRefused, NotPermitted
 from .formats import bank_profiles, printable_list
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
@@ -237,18 +237,22 @@ class Commands:
 
     # --- the settlement ----------------------------------------------------------------
 
-    def close_month(self, month: Month, acceptances: dict[str, str], actor: str) -> list[str]:
+    def close_month(self, month: Month, acceptances: dict[str, str], actor: str,
+                    four_eyes: bool = False) -> list[str]:
         """Close the month unless a variance in the books is unexplained;
-        returns the unexplained ones (then nothing is recorded)."""
+        returns the unexplained ones (then nothing is recorded). With
+        ``four_eyes``, refused to the person who ran the month's payroll."""
         def run() -> list[str]:
             settlements = self.queries.reconcile(month)
             keys = [v.key(s.agent_code) for s in settlements for v in s.variances]
             settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
                                           fee=s.fee, returned=s.returned, closing=s.closing_balance)
                        for s in settlements}
-            return self.runtime.app.close_month(month, settled, keys, acceptances, actor)
+            return self.runtime.app.close_month(month, settled, keys, acceptances, actor, four_eyes)
         try:
             missing = self.command(run)
+        except SamePerson as exc:
+            raise NotPermitted(str(exc)) from None
         except (PayrollOutOfOrder, UnknownVariance) as exc:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()

@@ -136,6 +136,8 @@ def run_demo(args: argparse.Namespace) -> None:
             print(f"  {row.citizen_id}  months {','.join(row.months)}  {row.open:>10,} VND  "
                   f"received by {', '.join(row.received_by)}")
 
+        users = _demo_users(runtime)
+
         sample = next((q.citizen_id for q in queue if q.flag == UNCLAIMED_SUSPENDED), registered[0]["citizen_id"])
         report = queries.beneficiary_report(sample)
         print(f"\nOne person: {report.citizen_id} ({report.full_name}), "
@@ -146,3 +148,24 @@ def run_demo(args: argparse.Namespace) -> None:
                 print(f"  {m.month}  {m.due:>9,}  {m.issued:>9,}  {m.disbursed:>9,}  {m.unclaimed:>9,}")
     print(f"\n{len(months)} months in {time.perf_counter() - started:.1f}s. "
           f"Try: ledger --db {url} beneficiary show {sample}")
+    print("\nWeb users (one per role; passwords made for this demo):")
+    for name, role, password in users:
+        print(f"  {name:<10} {role:<9} {password}")
+    print(f"Then: ledger --db {url} serve   (and open http://127.0.0.1:8000/)")
+
+
+DEMO_USERS = (("canbo", "officer"), ("lanhdao", "approver"), ("kiemtoan", "auditor"), ("quantri", "admin"))
+
+
+def _demo_users(runtime) -> list[tuple[str, str, str]]:
+    import secrets
+
+    from .web.users import UserStore
+
+    store = UserStore(runtime.engine)
+    made = []
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        store.add(name, role, password)
+        made.append((name, role, password))
+    return made

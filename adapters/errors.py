@@ -24,6 +24,10 @@ class CommandRefused(Exception):
     """A command the ledger refuses as a whole (message for the officer)."""
 
 
+class NotPermitted(CommandRefused):
+    """The acting person may not do this (e.g. four eyes: close a month whose payroll they ran)."""
+
+
 def explain(exc: BaseException) -> tuple[int, str]:
     """(exit code, message) for a failure no command turned into a refusal."""
     from eventsourcing.persistence import (IntegrityError, InterfaceError, MapperDeserialisationError,

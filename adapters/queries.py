@@ -307,6 +307,62 @@ class ReplayCheck:
 
 
 @dataclass(frozen=True)
+class PersonFound:
+    citizen_id: str
+    full_name: str
+    birth_date: str
+    status: str
+    commune_code: str
+    categories: tuple[str, ...]
+    channel: str
+    agent_code: str
+
+    def as_dict(self) -> dict:
+        return {"citizen_id": self.citizen_id, "full_name": self.full_name, "birth_date": self.birth_date,
+                "status": self.status, "commune_code": self.commune_code, "categories": list(self.categories),
+                "channel": self.channel, "agent_code": self.agent_code}
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    agent_code: str
+    channel: str
+    lines: int
+    advance: int
+    carried_lines: int
+    carried_amount: int
+
+    def as_dict(self) -> dict:
+        return {"agent_code": self.agent_code, "channel": self.channel, "lines": self.lines,
+                "advance": self.advance, "carried_lines": self.carried_lines,
+                "carried_amount": self.carried_amount}
+
+
+@dataclass(frozen=True)
+class CalendarMonth:
+    """One payroll month on the calendar: who ran it, when, and whether it is closed."""
+
+    month: Month
+    issued_at: datetime | None
+    issued_by: str
+    agents: tuple[AgentRun, ...]
+    closed: bool
+
+    @property
+    def lines(self) -> int:
+        return sum(a.lines for a in self.agents)
+
+    @property
+    def advance(self) -> int:
+        return sum(a.advance for a in self.agents)
+
+    def as_dict(self) -> dict:
+        return {"month": str(self.month), "issued_at": self.issued_at.isoformat() if self.issued_at else None,
+                "issued_by": self.issued_by, "agents": [a.as_dict() for a in self.agents],
+                "lines": self.lines, "advance": self.advance, "closed": self.closed}
+
+
+@dataclass(frozen=True)
 class StoreStatus:
     database: str  # sqlite or postgresql
     events: int
@@ -428,6 +484,43 @@ class Queries:
         return out
 
     # --- everyone ------------------------------------------------------------------
+
+    SEARCH_LIMIT = 200
+
+    def search_people(self, text: str, limit: int = SEARCH_LIMIT) -> list[PersonFound]:
+        """People whose citizen id starts with ``text`` or whose name holds
+        every word of it, ignoring case and diacritics ("nguyen van" finds
+        "Nguyễn Văn"); at most ``limit``."""
+        words = folded(text).split()
+        if not words:
+            return []
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = ent_view.people(conn)
+        found = []
+        for r in rows:
+            name = f" {folded(r['full_name'])} "
+            if r["citizen_id"].startswith(text.strip()) or all(f" {w}" in name for w in words):
+                found.append(PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"],
+                                         r["commune_code"], tuple(c for c in r["categories"].split(";") if c),
+                                         r["channel"], r["agent_code"]))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def payroll_calendar(self) -> list[CalendarMonth]:
+        """Every payroll month run, latest first: who ran it, the agents' lists, closed or not."""
+        calendar = self.runtime.app.calendar()
+        if calendar is None:
+            return []
+        out = []
+        for month in sorted(calendar.months, reverse=True):
+            agents = tuple(AgentRun(code, run["channel"], len(run["lines"]), run["advance_vnd"],
+                                    len(run["carried"]), run["carried_vnd"])
+                           for code, run in sorted(calendar.months[month].items()))
+            out.append(CalendarMonth(Month.parse(month), calendar.issued_at.get(month),
+                                     calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month))))
+        return out
 
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()
@@ -601,6 +694,14 @@ class Queries:
         ones, from the event store; records nothing."""
         return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
                               candidate, first, last)
+
+
+def folded(text: str) -> str:
+    """Lower case without diacritics (đ as d), for searching Vietnamese names."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFD", text.casefold().replace("đ", "d"))
+    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 def _rebuild_until(runner: ProjectionRunner, until: datetime, advance) -> int:

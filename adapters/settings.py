@@ -31,8 +31,12 @@ class LedgerSettings(BaseSettings):
     cipher_key: SecretStr | None = None  # encrypt every stored event (ledger keygen)
     cipher_key_file: Path | None = None  # or read the key from this file
     progress: bool = False  # progress bars in logs, not only on a terminal
+    four_eyes: bool = False  # the person who ran a month's payroll may not close it (always so on the web)
+    web_secret_key: SecretStr | None = None  # signs the web sessions; generated and kept in the database if unset
+    web_files_dir: Path = Path("web-files")  # where the web application keeps payroll files and uploads
+    web_secure_cookies: bool = False  # session cookie only over HTTPS (set behind a TLS reverse proxy)
 
-    @field_validator("actor", "cipher_key", mode="before")
+    @field_validator("actor", "cipher_key", "web_secret_key", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
@@ -75,4 +79,5 @@ class LedgerSettings(BaseSettings):
         """What `ledger config show` prints: everything, secrets masked."""
         data = self.model_dump(mode="json")
         data["cipher_key"] = "********" if self.cipher_key is not None else None
+        data["web_secret_key"] = "********" if self.web_secret_key is not None else None
         return data

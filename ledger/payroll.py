@@ -135,6 +135,10 @@ class PayrollOutOfOrder(ValueError):
     pass
 
 
+class SamePerson(PayrollOutOfOrder):
+    """Four eyes: the person who ran a month's payroll may not close it."""
+
+
 class PayrollCalendar(Aggregate):
     """One per ledger: the monthly cycle, in month order. Every payroll run,
     the agents' monthly reports, accepted variances and month closes. Being a
@@ -148,6 +152,7 @@ class PayrollCalendar(Aggregate):
     def __init__(self) -> None:
         self.months: dict[str, dict] = {}  # "YYYY-MM" -> per-agent summary
         self.issued_at: dict[str, object] = {}  # "YYYY-MM" -> when the payroll was recorded
+        self.issued_by: dict[str, str] = {}  # "YYYY-MM" -> who ran the payroll
         self.reports: dict[str, dict] = {}  # "AGENT/YYYY-MM" -> the agent's own figures
         self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
         self.accepted_by: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: actor}
@@ -168,6 +173,7 @@ class PayrollCalendar(Aggregate):
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.months[str(self.month)] = self.agents
             calendar.issued_at[str(self.month)] = self.timestamp
+            calendar.issued_by[str(self.month)] = self.actor
 
     class AgentReportFiled(Aggregate.Event):
         agent_code: str
@@ -241,13 +247,16 @@ class PayrollCalendar(Aggregate):
         return True
 
     def close(self, month: Month, settled: dict, open_variances: list[str],
-              acceptances: dict[str, str], actor: str) -> list[str]:
+              acceptances: dict[str, str], actor: str, four_eyes: bool = False) -> list[str]:
         """Close a month once every variance is explained. Returns the
-        variances still unexplained (then nothing is recorded)."""
+        variances still unexplained (then nothing is recorded). With
+        ``four_eyes``, the person who ran the month's payroll may not."""
         if not self.has_run(month):
             raise PayrollOutOfOrder(f"no payroll was run for {month}")
         if str(month) in self.closed:
             return []
+        if four_eyes and self.issued_by.get(str(month)) == actor:
+            raise SamePerson(f"{actor} ran the payroll for {month}: another person must close it (four eyes)")
         earlier = [m for m in self.months if m < str(month) and m not in self.closed]
         if earlier:
             raise PayrollOutOfOrder(f"months close in order: close {min(earlier)} first")

@@ -227,6 +227,14 @@ def _chunks(items: list, size: int):
 STOPPED = ("terminated", "relocated_out", "deceased")
 
 
+def people(conn: Connection) -> list[dict]:
+    """Everyone in the view, with the columns a search shows."""
+    b = beneficiaries.c
+    query = sa.select(b.citizen_id, b.full_name, b.birth_date, b.status, b.commune_code, b.categories,
+                      b.channel, b.agent_code).order_by(b.citizen_id)
+    return [dict(r._mapping) for r in conn.execute(query)]
+
+
 def for_month(conn: Connection, month: str) -> list[dict]:
     """Everyone with a decision in force in the month: the people being paid
     or held, and those whose payment stopped in that very month."""

@@ -12,6 +12,13 @@ if { ! command -v pdftotext >/dev/null 2>&1 || [ ! -f /usr/share/fonts/truetype/
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-dejavu-core) >/dev/null 2>&1 || true
 fi
 
+# The browser tests drive Debian's Chromium (Playwright's own browser download
+# is not used); they fail rather than skip without it.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+export LEDGER_REQUIRE_BROWSER=1
+
 eval "$(scripts/pg-tmp.sh start)"
 trap 'scripts/pg-tmp.sh stop "$PGTMP_DIR"' EXIT
 export LEDGER_TEST_POSTGRES_URL

@@ -1,0 +1,561 @@
+"""The web application: FastAPI with pages rendered on the server (Jinja2)
+and htmx for the people search. Every page's main action is a plain form
+that works without JavaScript. It decides nothing itself: it calls the same
+``Commands`` and ``Queries`` as the ``ledger`` command, as the logged-in user.
+
+Security: signed, HttpOnly, SameSite=Strict session cookies; a CSRF token
+on every form; a name is locked for 15 minutes after 5 failed logins; a
+content security policy without inline scripts or styles; roles checked on
+every request (an auditor's state-changing request is refused with 403)."""
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TypeVar
+from urllib.parse import quote
+
+from babel.numbers import format_decimal
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.middleware.sessions import SessionMiddleware
+
+from ledger.months import Month
+
+from ..bootstrap import Runtime
+from ..commands import Commands
+from ..errors import CommandRefused, NotPermitted
+from ..queries import Queries
+from ..settings import LedgerSettings
+from ..tabular import InputRejected
+from .users import LOCK_MINUTES, MAX_FAILURES, UserRefused, UserStore, WebUser
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+SESSION_HOURS = 8
+UPLOAD_MAX_BYTES = 50 * 1024 * 1024
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+READERS = {"officer", "approver", "auditor"}
+# Who may do what (the ledger's commands); everything else is read-only.
+MAY = {
+    "import": {"officer"},
+    "payroll": {"officer", "approver"},  # the approver releases (issues) a payroll too
+    "close": {"approver"},
+    "users": {"admin"},
+}
+
+MENU = (  # path, label, roles that see it
+    ("/thang-nay", "Tháng này", READERS),
+    ("/nhap-tep", "Nhập tệp", READERS),
+    ("/doi-tuong", "Đối tượng", READERS),
+    ("/chi-tra", "Chi trả", READERS),
+    ("/quyet-toan", "Quyết toán", READERS),
+    ("/chua-nhan", "Chưa nhận", READERS),
+    ("/truy-thu", "Truy thu", READERS),
+    ("/kiem-toan", "Kiểm toán", READERS),
+    ("/nguoi-dung", "Người dùng", {"admin"}),
+)
+
+ROLE_NAMES = {"officer": "Cán bộ chi trả", "approver": "Lãnh đạo phê duyệt", "auditor": "Kiểm toán viên",
+              "admin": "Quản trị"}
+STATUS_NAMES = {"active": "Đang hưởng", "suspended": "Tạm dừng", "terminated": "Thôi hưởng",
+                "deceased": "Đã chết", "relocated_out": "Chuyển đi", "not_yet": "Chưa hưởng",
+                "none": "Không hưởng", "open": "Còn nợ", "closed": "Đã thu hồi xong",
+                "written_off": "Đã miễn", "verify": "Cần xác minh", "issued": "Đã cấp",
+                "paid": "Đã chi", "unpaid": "Chưa nhận", "cancelled": "Đã huỷ", "returned": "Đã hoàn trả",
+                "rejected": "Bị từ chối", "carried": "Chuyển kỳ sau", "credited": "Đã ghi có"}
+CHANNEL_NAMES = {"cash": "Tiền mặt (bưu điện)", "bank": "Chuyển khoản"}
+IMPORT_KINDS = {
+    "decisions": "Quyết định hưởng / thay đổi / thôi hưởng",
+    "deaths": "Giấy báo tử",
+    "postoffice": "Kết quả chi trả của bưu điện",
+    "bank": "Kết quả chuyển khoản của ngân hàng",
+    "recoveries": "Thu hồi, bù trừ, miễn truy thu",
+}
+SUFFIXES = (".csv", ".xlsx", ".xml", ".txt")
+
+
+class LoginRequired(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str = "Bạn không có quyền thực hiện việc này."):
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def vnd(amount: int | None) -> str:
+    if amount is None:
+        return ""
+    return f"{format_decimal(amount, locale='vi_VN')} ₫"
+
+
+def _month_arg(text: str | None) -> Month | None:
+    if not text:
+        return None
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise BadRequest(f"Tháng không hợp lệ: {text!r} (dạng YYYY-MM)") from None
+
+
+def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> FastAPI:
+    settings = settings or LedgerSettings.load()
+    users = UserStore(runtime.engine)
+    secret = settings.web_secret_key.get_secret_value() if settings.web_secret_key else users.secret_key()
+    queries = Queries(runtime)
+    commands = Commands(runtime, queries)
+    files_dir = Path(settings.web_files_dir)
+    lock = threading.RLock()  # one ledger call at a time: commands and their catch-up take turns
+
+    def ledger(call: Callable[[], T]) -> T:
+        with lock:
+            return call()
+
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="Sổ chi trả trợ cấp")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    env = templates.env
+    env.filters["vnd"] = vnd
+    env.globals.update(ROLE_NAMES=ROLE_NAMES, STATUS_NAMES=STATUS_NAMES, CHANNEL_NAMES=CHANNEL_NAMES,
+                       IMPORT_KINDS=IMPORT_KINDS, MAY=MAY)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    # --- sessions, CSRF, roles ------------------------------------------------------
+
+    def user_of(request: Request) -> WebUser | None:
+        name = request.session.get("user")
+        if not name:
+            return None
+        user = users.get(name)
+        if user is None or user.disabled:
+            request.session.clear()
+            return None
+        return user
+
+    def csrf_token(request: Request) -> str:
+        token = request.session.get("csrf")
+        if not token:
+            token = request.session["csrf"] = secrets.token_urlsafe(32)
+        return token
+
+    def viewer(request: Request, roles: set[str] = READERS) -> WebUser:
+        user = user_of(request)
+        if user is None:
+            raise LoginRequired()
+        if user.role not in roles:
+            raise Forbidden("Trang này không dành cho vai trò của bạn.")
+        return user
+
+    async def posted(request: Request, action: str | None) -> tuple[WebUser | None, dict]:
+        """The form of a state-changing request, once the session, the CSRF
+        token and the role allow it."""
+        user = user_of(request)
+        if user is None and action is not None:
+            raise LoginRequired()
+        form = await request.form()
+        sent = form.get("csrf_token") or request.headers.get("x-csrf-token") or ""
+        expected = request.session.get("csrf") or ""
+        if not expected or not isinstance(sent, str) or not secrets.compare_digest(sent, expected):
+            raise Forbidden("Phiên làm việc hết hạn hoặc biểu mẫu không hợp lệ (thiếu mã CSRF). Hãy tải lại trang.")
+        if action is not None and user.role not in MAY[action]:
+            raise Forbidden()
+        return user, form
+
+    def flash(request: Request, message: str, kind: str = "ok") -> None:
+        request.session["flash"] = [kind, message]
+
+    def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+        user = context.pop("user", None) or user_of(request)
+        context.update(request=request, user=user, csrf=csrf_token(request),
+                       flash=request.session.pop("flash", None), path=request.url.path,
+                       menu=[(p, label) for p, label, roles in MENU if user and user.role in roles])
+        return templates.TemplateResponse(request, name, context, status_code=status)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/dang-nhap?next={quote(target, safe='')}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden):
+        return render(request, "error.html", 403, title="Không được phép", message=exc.message)
+
+    @app.exception_handler(BadRequest)
+    async def _bad(request: Request, exc: BadRequest):
+        return render(request, "error.html", exc.status, title="Không thực hiện được", message=exc.message)
+
+    @app.middleware("http")
+    async def security(request: Request, call_next):
+        if request.method not in ("GET", "HEAD") and request.url.path not in ("/dang-nhap", "/dang-xuat"):
+            user = user_of(request)
+            if user is not None and user.role == "auditor":  # auditors change nothing, whatever the route
+                response = render(request, "error.html", 403, title="Không được phép",
+                                  message="Kiểm toán viên chỉ được xem, không được thay đổi dữ liệu.")
+                return _secured(response)
+        return _secured(await call_next(request))
+
+    app.add_middleware(SessionMiddleware, secret_key=secret, session_cookie="ledger_session",
+                       max_age=SESSION_HOURS * 3600, same_site="strict", https_only=settings.web_secure_cookies)
+
+    # --- login ------------------------------------------------------------------------
+
+    @app.get("/dang-nhap", response_class=HTMLResponse)
+    def login_page(request: Request, next: str = "/"):
+        return render(request, "login.html", next=_safe_next(next), error=None)
+
+    @app.post("/dang-nhap", response_class=HTMLResponse)
+    async def login(request: Request):
+        _, form = await posted(request, None)
+        name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+        target = _safe_next(str(form.get("next", "/")))
+        result = await run_in_threadpool(users.authenticate, name, password)
+        if result.user is None:
+            error = (f"Tài khoản tạm khoá {LOCK_MINUTES} phút sau {MAX_FAILURES} lần đăng nhập sai."
+                     if result.locked else "Tên đăng nhập hoặc mật khẩu không đúng.")
+            return render(request, "login.html", 401, next=target, error=error, username=name)
+        request.session.clear()  # a new session on login
+        request.session.update(user=result.user.name, csrf=secrets.token_urlsafe(32))
+        if result.user.role == "admin" and target == "/":
+            target = "/nguoi-dung"
+        return RedirectResponse(target, status_code=303)
+
+    @app.post("/dang-xuat")
+    async def logout(request: Request):
+        await posted(request, None)
+        request.session.clear()
+        return RedirectResponse("/dang-nhap", status_code=303)
+
+    @app.get("/")
+    def home(request: Request):
+        user = viewer(request, READERS | {"admin"})
+        return RedirectResponse("/nguoi-dung" if user.role == "admin" else "/thang-nay", status_code=303)
+
+    # --- (a) this month -------------------------------------------------------------------
+
+    def working_month(calendar) -> Month:
+        """The month to look at: the earliest issued month not closed, else
+        the next to run, else this month."""
+        open_months = [c.month for c in calendar if not c.closed]
+        if open_months:
+            return min(open_months)
+        if calendar:
+            return calendar[0].month + 1
+        return runtime.this_month()
+
+    @app.get("/thang-nay", response_class=HTMLResponse)
+    def this_month(request: Request, thang: str | None = None):
+        user = viewer(request)
+
+        def read():
+            calendar = queries.payroll_calendar()
+            month = _month_arg(thang) or working_month(calendar)
+            entry = next((c for c in calendar if c.month == month), None)
+            due = queries.entitlements(month)
+            unclaimed = queries.unclaimed(month) if entry else []
+            open_variances = []
+            for c in calendar:
+                if not c.closed:
+                    for s in queries.reconcile(c.month):
+                        open_variances += [(c.month, s.agent_code, v) for v in s.variances if not v.accepted]
+            return calendar, month, entry, due, unclaimed, open_variances
+
+        calendar, month, entry, due, unclaimed, open_variances = ledger(read)
+        paying = [d for d in due if d.amount > 0]
+        return render(request, "this_month.html", user=user, month=month, calendar=calendar, entry=entry,
+                      people_due=len(paying), amount_due=sum(d.amount for d in paying),
+                      cash=sum(1 for d in paying if d.channel == "cash"),
+                      unclaimed_verify=[u for u in unclaimed if u.flag == "verify"],
+                      unclaimed_suspended=[u for u in unclaimed if u.flag == "suspended"],
+                      open_variances=open_variances)
+
+    # --- (b) imports ----------------------------------------------------------------------
+
+    @app.get("/nhap-tep", response_class=HTMLResponse)
+    def imports_page(request: Request):
+        user = viewer(request)
+        return render(request, "imports.html", user=user, result=None, problems=None, error=None)
+
+    async def _saved(upload, kind: str) -> Path:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise BadRequest("Hãy chọn một tệp.")
+        suffix = Path(upload.filename).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise BadRequest(f"Tệp phải là {', '.join(SUFFIXES)}.")
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.filename).stem)[:60] or "tep"
+        folder = files_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        path = folder / f"{stamp}-{kind}-{stem}{suffix}"
+        size = 0
+        with path.open("wb") as out:
+            while chunk := await upload.read(1 << 20):
+                size += len(chunk)
+                if size > UPLOAD_MAX_BYTES:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                    raise BadRequest("Tệp quá lớn (tối đa 50 MiB).", 413)
+                out.write(chunk)
+        return path
+
+    @app.post("/nhap-tep", response_class=HTMLResponse)
+    async def import_file(request: Request):
+        user, form = await posted(request, "import")
+        kind = str(form.get("kind", ""))
+        if kind not in IMPORT_KINDS:
+            raise BadRequest("Hãy chọn loại tệp.")
+        path = await _saved(form.get("file"), kind)
+        report = form.get("report")
+        report_path = await _saved(report, "report") if isinstance(report, UploadFile) and report.filename else None
+        names = {str(path): getattr(form.get("file"), "filename", path.name)}
+        if report_path:
+            names[str(report_path)] = report.filename
+
+        def run():
+            if kind == "decisions":
+                return commands.import_decisions(path, user.name)
+            if kind == "deaths":
+                return commands.import_deaths(path, user.name)
+            if kind == "recoveries":
+                return commands.import_recoveries(path, user.name)
+            if kind == "postoffice":
+                return commands.import_postoffice(path, user.name, report_path)
+            return commands.import_bank(path, user.name, report_path)
+
+        try:
+            summary = await run_in_threadpool(ledger, run)
+        except InputRejected as exc:
+            problems = [dict(file=names.get(p.path, Path(p.path).name), line=p.line, column=p.column,
+                             message=p.message) for p in exc.problems]
+            return render(request, "imports.html", 422, user=user, result=None, problems=problems, error=None,
+                          kind=kind, filename=names[str(path)])
+        except CommandRefused as exc:
+            return render(request, "imports.html", 422, user=user, result=None, problems=None, error=str(exc),
+                          kind=kind, filename=names[str(path)])
+        return render(request, "imports.html", user=user, result=summary.as_dict(), problems=None, error=None,
+                      kind=kind, filename=names[str(path)])
+
+    # --- (c) people -----------------------------------------------------------------------
+
+    @app.get("/doi-tuong", response_class=HTMLResponse)
+    def people(request: Request, q: str = ""):
+        user = viewer(request)
+        q = q.strip()[:100]
+        found = ledger(lambda: queries.search_people(q)) if q else []
+        name = "people_results.html" if request.headers.get("hx-request") else "people.html"
+        return render(request, name, user=user, q=q, found=found, limit=Queries.SEARCH_LIMIT)
+
+    @app.get("/doi-tuong/{citizen_id}", response_class=HTMLResponse)
+    def person(request: Request, citizen_id: str):
+        user = viewer(request)
+        if not re.fullmatch(r"\d{12}", citizen_id):
+            raise BadRequest("Số CCCD gồm 12 chữ số.", 404)
+        try:
+            report, timeline = ledger(lambda: (queries.beneficiary_report(citizen_id),
+                                               queries.timeline(citizen_id)))
+        except CommandRefused:
+            raise BadRequest(f"Không có đối tượng {citizen_id}.", 404) from None
+        return render(request, "person.html", user=user, p=report, timeline=timeline)
+
+    # --- (d) payroll ----------------------------------------------------------------------
+
+    def payroll_folder(month: Month) -> Path:
+        return files_dir / "payroll" / str(month)
+
+    def payroll_files(month: Month) -> list[Path]:
+        """The month's files, written from what the payroll recorded when missing."""
+        folder = payroll_folder(month)
+        if not folder.is_dir() or not any(folder.iterdir()):
+            ledger(lambda: commands.write_payroll_files(month, folder))
+        return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+    @app.get("/chi-tra", response_class=HTMLResponse)
+    def payroll(request: Request, thang: str | None = None):
+        user = viewer(request)
+        calendar = ledger(queries.payroll_calendar)
+        next_month = calendar[0].month + 1 if calendar else runtime.this_month()
+        month = _month_arg(thang) or (calendar[0].month if calendar else None)
+        entry = next((c for c in calendar if c.month == month), None)
+        files = payroll_files(month) if entry else []
+        return render(request, "payroll.html", user=user, calendar=calendar, month=month, entry=entry,
+                      files=files, next_month=next_month)
+
+    @app.post("/chi-tra", response_class=HTMLResponse)
+    async def run_payroll(request: Request):
+        user, form = await posted(request, "payroll")
+        month = _month_arg(str(form.get("month", ""))) or None
+        if month is None:
+            raise BadRequest("Hãy chọn tháng.")
+        try:
+            summary = await run_in_threadpool(
+                ledger, lambda: commands.run_payroll(month, payroll_folder(month), user.name))
+        except CommandRefused as exc:
+            raise BadRequest(f"Không chạy được bảng lương {month}: {exc}", 409) from None
+        if summary.issued_now:
+            flash(request, f"Đã lập danh sách chi trả tháng {month}: {summary.lines} dòng, "
+                           f"{vnd(summary.amount)} tạm ứng cho các đại lý chi trả.")
+        else:
+            flash(request, f"Tháng {month} đã lập trước đây: không có gì mới, các tệp được ghi lại.", "info")
+        return RedirectResponse(f"/chi-tra?thang={month}", status_code=303)
+
+    @app.get("/chi-tra/{month}/tep/{name}")
+    def payroll_file(request: Request, month: str, name: str):
+        viewer(request)
+        m = _month_arg(month)
+        files = {p.name: p for p in payroll_files(m)}
+        if name not in files:
+            raise BadRequest("Không có tệp này.", 404)
+        return FileResponse(files[name], filename=name)
+
+    # --- (e) settlement -------------------------------------------------------------------
+
+    @app.get("/quyet-toan", response_class=HTMLResponse)
+    def settlement_page(request: Request, thang: str | None = None):
+        user = viewer(request)
+
+        def read():
+            calendar = queries.payroll_calendar()
+            month = _month_arg(thang) or (working_month(calendar) if calendar else None)
+            entry = next((c for c in calendar if c.month == month), None)
+            return calendar, month, entry, (queries.reconcile(month) if entry else [])
+
+        calendar, month, entry, settlements = ledger(read)
+        return render(request, "settlement.html", user=user, calendar=calendar, month=month, entry=entry,
+                      settlements=settlements, missing=None)
+
+    @app.post("/quyet-toan", response_class=HTMLResponse)
+    async def close_month(request: Request):
+        user, form = await posted(request, "close")
+        month = _month_arg(str(form.get("month", "")))
+        if month is None:
+            raise BadRequest("Hãy chọn tháng.")
+        acceptances = {}
+        for index in range(int(form.get("variances", 0) or 0)):
+            key, reason = str(form.get(f"key-{index}", "")), str(form.get(f"reason-{index}", "")).strip()
+            if key and reason:
+                acceptances[key] = reason
+        try:
+            missing = await run_in_threadpool(
+                ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True))
+        except NotPermitted as exc:
+            raise Forbidden(f"Không được khoá sổ: {exc}") from None
+        except CommandRefused as exc:
+            raise BadRequest(f"Không khoá sổ được tháng {month}: {exc}", 409) from None
+        if missing:
+            calendar = ledger(queries.payroll_calendar)
+            entry = next((c for c in calendar if c.month == month), None)
+            settlements = ledger(lambda: queries.reconcile(month))
+            return render(request, "settlement.html", 409, user=user, calendar=calendar, month=month,
+                          entry=entry, settlements=settlements, missing=missing)
+        flash(request, f"Đã khoá sổ tháng {month}.")
+        return RedirectResponse(f"/quyet-toan?thang={month}", status_code=303)
+
+    # --- (f) unclaimed, (g) overpayments -----------------------------------------------------
+
+    @app.get("/chua-nhan", response_class=HTMLResponse)
+    def unclaimed(request: Request, thang: str | None = None):
+        user = viewer(request)
+        calendar = ledger(queries.payroll_calendar)
+        month = _month_arg(thang) or (calendar[0].month if calendar else runtime.this_month())
+        rows = ledger(lambda: queries.unclaimed(month))
+        return render(request, "unclaimed.html", user=user, month=month, rows=rows,
+                      held=sum(r.amount for r in rows))
+
+    @app.get("/truy-thu", response_class=HTMLResponse)
+    def recoveries(request: Request, tat_ca: str = ""):
+        user = viewer(request)
+        rows = ledger(queries.recoveries)
+        shown = rows if tat_ca else [r for r in rows if r.open > 0]
+        return render(request, "recoveries.html", user=user, rows=shown, all_rows=rows, show_all=bool(tat_ca),
+                      open_vnd=sum(r.open for r in rows), recovered_vnd=sum(r.recovered for r in rows))
+
+    # --- (h) audit ---------------------------------------------------------------------------
+
+    @app.get("/kiem-toan", response_class=HTMLResponse)
+    def audit(request: Request, cccd: str = "", kiem_tra: str = "", dung_lai: str = ""):
+        user = viewer(request)
+        verdict = ledger(queries.verify) if kiem_tra else None
+        replay = None
+        if dung_lai:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:
+                replay = ledger(lambda: queries.replay_check(f"sqlite:///{Path(folder) / 'replay.db'}"))
+        timeline, error = None, None
+        cccd = cccd.strip()
+        if cccd:
+            try:
+                timeline = ledger(lambda: queries.timeline(cccd))
+            except CommandRefused:
+                error = f"Không có đối tượng {cccd}."
+        store = ledger(queries.store_status)
+        return render(request, "audit.html", user=user, verdict=verdict, replay=replay, cccd=cccd,
+                      timeline=timeline, error=error, store=store)
+
+    # --- (i) users -------------------------------------------------------------------------
+
+    @app.get("/nguoi-dung", response_class=HTMLResponse)
+    def users_page(request: Request):
+        user = viewer(request, {"admin"})
+        return render(request, "users.html", user=user, users=users.list(), error=None)
+
+    @app.post("/nguoi-dung", response_class=HTMLResponse)
+    async def add_user(request: Request):
+        user, form = await posted(request, "users")
+        name, role = str(form.get("username", "")).strip(), str(form.get("role", ""))
+        try:
+            await run_in_threadpool(users.add, name, role, str(form.get("password", "")))
+        except UserRefused as exc:
+            return render(request, "users.html", 422, user=user, users=users.list(), error=str(exc))
+        flash(request, f"Đã thêm người dùng {name} ({ROLE_NAMES[role]}).")
+        return RedirectResponse("/nguoi-dung", status_code=303)
+
+    @app.post("/nguoi-dung/khoa", response_class=HTMLResponse)
+    async def disable_user(request: Request):
+        user, form = await posted(request, "users")
+        name = str(form.get("username", ""))
+        if name == user.name:
+            raise BadRequest("Không thể tự khoá tài khoản của mình.")
+        try:
+            users.disable(name)
+        except UserRefused as exc:
+            raise BadRequest(str(exc), 404) from None
+        flash(request, f"Đã khoá tài khoản {name}.")
+        return RedirectResponse("/nguoi-dung", status_code=303)
+
+    app.state.users = users
+    app.state.commands = commands
+    app.state.queries = queries
+    return app
+
+
+def _secured(response: Response) -> Response:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "same-origin"
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    """Only a path on this site (never //host or a scheme) after login."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target

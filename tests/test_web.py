@@ -1,0 +1,180 @@
+"""The web application's security rules, through FastAPI's TestClient."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from adapters.bootstrap import open_runtime
+from adapters.settings import LedgerSettings
+from adapters.web.app import create_app
+from ledger.months import Month
+from tests.helpers import REGISTER, REGISTER_2, decisions_file
+
+PASSWORD = "mat-khau-dai-1"
+
+
+@pytest.fixture
+def web(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings = LedgerSettings(database_url=url, web_files_dir=tmp_path / "files")
+    with open_runtime(settings=settings) as runtime:
+        app = create_app(runtime, settings)
+        for name, role in (("canbo", "officer"), ("lanhdao", "approver"), ("lanhdao2", "approver"),
+                           ("kiemtoan", "auditor"), ("quantri", "admin")):
+            app.state.users.add(name, role, PASSWORD)
+        app.state.decisions = decisions_file(tmp_path / "decisions.csv", [REGISTER, REGISTER_2])
+        yield app
+
+
+def client(app) -> TestClient:
+    return TestClient(app, follow_redirects=False)
+
+
+def csrf(c: TestClient, path: str = "/dang-nhap") -> str:
+    page = c.get(path)
+    assert page.status_code == 200, page.text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def login(app, name: str) -> TestClient:
+    c = client(app)
+    r = c.post("/dang-nhap", data={"username": name, "password": PASSWORD, "csrf_token": csrf(c), "next": "/"})
+    assert r.status_code == 303, r.text
+    return c
+
+
+def test_no_session_redirects_to_login(web):
+    c = client(web)
+    for path in ("/", "/thang-nay", "/doi-tuong?q=nguyen", "/chi-tra", "/quyet-toan", "/kiem-toan", "/nguoi-dung"):
+        r = c.get(path)
+        assert r.status_code == 303 and r.headers["location"].startswith("/dang-nhap?next="), path
+    r = c.post("/chi-tra", data={"month": "2024-07"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/dang-nhap")
+
+
+def test_security_headers_and_cookie(web):
+    c = client(web)
+    r = c.get("/dang-nhap")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "style-src 'self'" in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "same-origin"
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert 'style="' not in r.text and "<script>" not in r.text
+
+
+def test_missing_or_wrong_csrf_is_refused(web):
+    c = client(web)
+    csrf(c)
+    r = c.post("/dang-nhap", data={"username": "canbo", "password": PASSWORD})
+    assert r.status_code == 403
+    c = login(web, "canbo")
+    with open(web.state.decisions, "rb") as f:
+        r = c.post("/nhap-tep", data={"kind": "decisions"}, files={"file": ("d.csv", f, "text/csv")})
+    assert r.status_code == 403
+    r = c.post("/chi-tra", data={"month": "2024-07", "csrf_token": "forged"})
+    assert r.status_code == 403
+    assert web.state.queries.payroll_calendar() == []
+
+
+def test_auditor_changes_nothing(web):
+    c = login(web, "kiemtoan")
+    token = csrf(c, "/thang-nay")
+    assert c.get("/doi-tuong?q=nguyen van").status_code == 200
+    with open(web.state.decisions, "rb") as f:
+        r = c.post("/nhap-tep", data={"kind": "decisions", "csrf_token": token},
+                   files={"file": ("d.csv", f, "text/csv")})
+    assert r.status_code == 403
+    for path, data in (("/chi-tra", {"month": "2024-07"}), ("/quyet-toan", {"month": "2024-07"}),
+                       ("/nguoi-dung", {"username": "x", "role": "admin", "password": PASSWORD}),
+                       ("/nguoi-dung/khoa", {"username": "canbo"}), ("/anything", {})):
+        assert c.post(path, data={**data, "csrf_token": token}).status_code == 403, path
+    assert web.state.queries.store_status().events == 0
+    assert [u.name for u in web.state.users.list() if u.disabled] == []
+    # Logging out is not a change to the ledger.
+    assert c.post("/dang-xuat", data={"csrf_token": token}).status_code == 303
+
+
+def test_roles_see_their_screens(web):
+    admin = login(web, "quantri")
+    assert admin.get("/nguoi-dung").status_code == 200
+    assert admin.get("/thang-nay").status_code == 403
+    officer = login(web, "canbo")
+    assert officer.get("/nguoi-dung").status_code == 403
+    token = csrf(officer, "/thang-nay")
+    assert officer.post("/quyet-toan", data={"month": "2024-07", "csrf_token": token}).status_code == 403
+
+
+def test_lockout_after_five_failures(web):
+    c = client(web)
+    for _ in range(5):
+        r = c.post("/dang-nhap", data={"username": "canbo", "password": "sai-mat-khau", "csrf_token": csrf(c)})
+        assert r.status_code == 401
+    assert "tạm khoá 15 phút" in r.text
+    r = c.post("/dang-nhap", data={"username": "canbo", "password": PASSWORD, "csrf_token": csrf(c)})
+    assert r.status_code == 401 and "tạm khoá" in r.text
+    assert web.state.users.get("canbo").locked_until is not None
+
+
+def test_actor_is_the_user_and_four_eyes(web, tmp_path):
+    officer = login(web, "canbo")
+    token = csrf(officer, "/nhap-tep")
+    with open(web.state.decisions, "rb") as f:
+        r = officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": token},
+                         files={"file": ("quyet-dinh.csv", f, "text/csv")})
+    assert r.status_code == 200 and "Đã nhập quyet-dinh.csv" in r.text
+    approver = login(web, "lanhdao")
+    token = csrf(approver, "/chi-tra")
+    r = approver.post("/chi-tra", data={"month": "2024-07", "csrf_token": token})
+    assert r.status_code == 303
+    page = approver.get(r.headers["location"])
+    assert "VNPOST-BS-01" in page.text and ".csv" in page.text
+    timeline = web.state.queries.timeline(REGISTER["citizen_id"])
+    assert {e.actor for e in timeline} == {"canbo", "lanhdao"}
+    # The approver who ran the payroll may not close the month.
+    r = approver.post("/quyet-toan", data={"month": "2024-07", "csrf_token": token})
+    assert r.status_code == 403 and "four eyes" in r.text
+    assert not web.state.queries.payroll_calendar()[0].closed
+    other = login(web, "lanhdao2")
+    settlement = other.get("/quyet-toan?thang=2024-07").text
+    count = int(re.search(r'name="variances" value="(\d+)"', settlement).group(1))
+    data = {"month": "2024-07", "csrf_token": csrf(other, "/quyet-toan"), "variances": str(count)}
+    for i in range(count):
+        key = re.search(rf'name="key-{i}" value="([^"]+)"', settlement).group(1)
+        data |= {f"key-{i}": key, f"reason-{i}": "đã xác minh với đại lý"}
+    r = other.post("/quyet-toan", data=data)
+    assert r.status_code == 303, r.text
+    calendar = web.state.queries.payroll_calendar()[0]
+    assert calendar.closed and calendar.month == Month.parse("2024-07")
+
+
+def test_rejected_file_shows_every_problem(web, tmp_path):
+    bad = decisions_file(tmp_path / "bad.csv", [dict(REGISTER, birth_date="31/02/1944"),
+                                                dict(REGISTER_2, citizen_id="12")])
+    officer = login(web, "canbo")
+    with open(bad, "rb") as f:
+        r = officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": csrf(officer, "/nhap-tep")},
+                         files={"file": ("bad.csv", f, "text/csv")})
+    assert r.status_code == 422
+    assert "bị từ chối" in r.text and r.text.count("<td>bad.csv</td>") >= 2
+    assert web.state.queries.store_status().events == 0
+
+
+def test_search_ignores_diacritics(web):
+    officer = login(web, "canbo")
+    with open(web.state.decisions, "rb") as f:
+        officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": csrf(officer, "/nhap-tep")},
+                     files={"file": ("d.csv", f, "text/csv")})
+    auditor = login(web, "kiemtoan")
+    r = auditor.get("/doi-tuong", params={"q": "nguyen van"})
+    assert "Nguyễn Văn A" in r.text and "Trần Thị B" not in r.text
+    partial = auditor.get("/doi-tuong", params={"q": "tran thi"}, headers={"HX-Request": "true"})
+    assert "Trần Thị B" in partial.text and "<html" not in partial.text
+    assert auditor.get(f"/doi-tuong/{REGISTER['citizen_id']}").status_code == 200
+    assert auditor.get("/doi-tuong/000000000000").status_code == 404
+    for path in ("/kiem-toan", "/kiem-toan?kiem_tra=1", f"/kiem-toan?cccd={REGISTER['citizen_id']}",
+                 "/chua-nhan", "/truy-thu", "/thang-nay", "/chi-tra", "/quyet-toan", "/nhap-tep"):
+        assert auditor.get(path).status_code == 200, path
