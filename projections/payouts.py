@@ -219,16 +219,20 @@ def flagged_payments(conn: Connection, month: str) -> list[dict]:
     """Payments flagged for follow-up whose disbursement is in the month's
     books (its posting's period: a payment recorded after its month was
     closed is followed up in the first open month, beside its money), each
-    with the months the same person was paid on other lines."""
+    with the months the same person was paid on other lines in the books up
+    to that month (so a closed month's variances never change later)."""
     from .postings import PAID_KINDS, postings
 
-    in_period = sa.select(postings.c.line_id).where(postings.c.period == month, postings.c.kind.in_(PAID_KINDS))
+    def paid_in(*periods) -> sa.Select:
+        return sa.select(postings.c.line_id).where(*periods, postings.c.kind.in_(PAID_KINDS))
+
     flagged = [dict(r._mapping) for r in conn.execute(
-        sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(in_period))
+        sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(paid_in(postings.c.period == month)))
         .order_by(lines.c.agent_code, lines.c.line_id))]
     for line in flagged:
         others = conn.execute(sa.select(lines.c.months).where(
             lines.c.citizen_id == line["citizen_id"], lines.c.line_id != line["line_id"],
+            lines.c.line_id.in_(paid_in(postings.c.period <= month)),
             lines.c.status == "paid", lines.c.kind != "funeral_support")).scalars()
         line["other_paid_months"] = {m for text in others for m in text.split(";")}
     return flagged
