@@ -57,9 +57,8 @@ class Runtime:
 
     @without_cycle_collector
     def catch_up(self, *, show_progress: bool = True) -> int:
-        """Seal the events recorded since the last seal, and bring every read
-        model up to the last recorded event."""
-        self.chain.extend()
+        """Bring every read model up to the last recorded event (the events
+        were sealed as they were written, by the recorder)."""
         pending = self.runner.pending()
         if not pending:
             return 0

@@ -89,7 +89,6 @@ class Commands:
         view); if another writer got in first, run it again on what that
         writer recorded."""
         for attempt in range(self.RETRIES):
-            self.runtime.chain.extend()
             try:
                 return run()
             except IntegrityError:
