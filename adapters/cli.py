@@ -317,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--actor", help="the acting person, recorded on every event "
                                         "(default: the settings' actor, $LEDGER_ACTOR)")
     parser.add_argument("--config", help=f"settings file (default: ./{DEFAULT_FILE} if present)")
+    parser.add_argument("--wait", type=float, metavar="SECONDS",
+                        help="how long a recording command waits while another one records on the same "
+                             "store, before it gives up with exit 75 (default: 60; reading commands never wait)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, on stderr")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the logging level (default: WARNING; -v: INFO)")
@@ -434,7 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
                         level=args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
-        settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor)
+        settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor,
+                                       lock_wait_seconds=args.wait)
         args.actor = (settings.actor or "").strip()
         if args.handler in RECORDING and not args.actor:
             print("ledger: who is acting? This command records events, and each names the person who acted: "

@@ -31,6 +31,8 @@ class LedgerSettings(BaseSettings):
     cipher_key: SecretStr | None = None  # encrypt every stored event (ledger keygen)
     cipher_key_file: Path | None = None  # or read the key from this file
     progress: bool = False  # progress bars in logs, not only on a terminal
+    lock_wait_seconds: float = Field(default=60.0, ge=0)  # how long a recording command waits for its turn (--wait)
+    signing_key_file: Path | None = None  # the office's Ed25519 key for checkpoints (ledger keygen --signing)
 
     @field_validator("actor", "cipher_key", mode="before")
     @classmethod
