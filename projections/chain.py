@@ -126,6 +126,14 @@ class ChainKeeper:
                            "outside the ledger (every command seals its events as it writes them)")
         return Verdict(True, checked, after, None, "")
 
+    def recomputed(self) -> Iterator[tuple[int, str]]:
+        """(position, hash) of the chain recomputed from every stored row,
+        whatever the seal table says: what a checkpoint is checked against."""
+        previous = GENESIS
+        for pos, originator_id, version, topic, state in self._all_rows():
+            previous = link(previous, pos, originator_id, version, topic, state)
+            yield pos, previous
+
     def _all_rows(self) -> Iterator[tuple]:
         position = 0
         while True:
