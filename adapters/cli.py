@@ -226,7 +226,22 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
                            f"with --accept KEY=REASON (and --actor):\n{lines}")
-    _emit(args, {"month": str(args.month), "closed": True}, lambda d: f"{d['month']} closed")
+    checkpoint = _close_checkpoint(queries, args)
+    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint},
+          lambda d: f"{d['month']} closed" + (f"; signed checkpoint in {checkpoint}" if checkpoint else
+                                              "; no checkpoint written: no signing key (signing_key_file)"))
+
+
+def _close_checkpoint(queries: Queries, args: argparse.Namespace) -> str | None:
+    """The signed head after the close, in --checkpoint-out (with a signing key)."""
+    from .checkpoints import load_signing_key, make_checkpoint, write_checkpoint
+
+    runtime = queries.runtime
+    if runtime.signing_key_file is None:
+        return None
+    checkpoint = make_checkpoint(runtime, load_signing_key(runtime.signing_key_file))
+    path = Path(args.checkpoint_out) / f"checkpoint-{args.month}-{checkpoint['position']}.json"
+    return str(write_checkpoint(checkpoint, path))
 
 
 def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -393,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", type=_month, required=True)
     p.add_argument("--accept", action="append", metavar="AGENT/KIND/LINE_ID=REASON",
                    help="accept a variance, with the reason (repeatable)")
+    p.add_argument("--checkpoint-out", default="checkpoints", metavar="DIR",
+                   help="folder for the signed checkpoint written after the close (default: checkpoints)")
 
     command("deaths", cmd_import_deaths, "record death notices and their consequences",
             parent=imports).add_argument("file")

@@ -268,7 +268,9 @@ class Commands:
             settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
                                           fee=s.fee, returned=s.returned, closing=s.closing_balance)
                        for s in settlements}
-            return self.runtime.app.close_month(month, settled, keys, acceptances, actor)
+            # The head the month is closed on (stable: this command holds the turn).
+            return self.runtime.app.close_month(month, settled, keys, acceptances, actor,
+                                                self.runtime.chain.head())
         try:
             missing = self.command(run)
         except (PayrollOutOfOrder, UnknownVariance) as exc:

@@ -340,13 +340,13 @@ class LedgerApp(Application):
                               sorted(suspended), sorted(flagged))
 
     def close_month(self, month: Month, settled: dict, open_variances: list[str],
-                    acceptances: dict[str, str], actor: str) -> list[str]:
+                    acceptances: dict[str, str], actor: str, chain_head: tuple[int, str] = (0, "")) -> list[str]:
         """Close a month on the calendar (see PayrollCalendar.close); returns
         the variances still unexplained, in which case nothing was recorded."""
         calendar = self.calendar()
         if calendar is None:
             raise PayrollOutOfOrder(f"no payroll was run for {month}")
-        missing = calendar.close(month, settled, open_variances, acceptances, actor)
+        missing = calendar.close(month, settled, open_variances, acceptances, actor, chain_head)
         if not missing:
             self.save(calendar)
         return missing

@@ -160,3 +160,21 @@ def test_an_altered_checkpoint_file_is_refused(signed, capsys):
     code, data = _verify(url, checkpoint, capsys)
     assert code == 2
     assert "signature is not valid" in data["against"][0]["problem"]
+
+
+def test_closing_a_month_records_its_seal_and_writes_a_checkpoint(signed, tmp_path, capsys):
+    url, _, _ = signed
+    with open_ledger(url) as ledger:
+        head_before = ledger.runtime.chain.head()
+    out = tmp_path / "seals"
+    assert main(["--db", url, "settlement", "close", "--month", str(FIRST), "--checkpoint-out", str(out),
+                 "--json"]) == 0
+    written = json.loads(capsys.readouterr().out)["checkpoint"]
+    assert written and written.startswith(str(out))
+    with open_ledger(url) as ledger:
+        calendar = ledger.runtime.app.calendar()
+        assert calendar.seals[str(FIRST)] == {"position": head_before[0], "hash": head_before[1]}
+        chain = ledger.queries.district_summary(FIRST).as_dict()["chain"]
+        assert chain == {"position": head_before[0], "hash": head_before[1], "at_close": True}
+    code, data = _verify(url, written, capsys)
+    assert code == 0 and data["against"][0]["ok"]
