@@ -33,6 +33,7 @@ from .snapshots import TABLE as SNAPSHOTS, SnapshotRow
 # Below this, one INSERT ... RETURNING; from it on, COPY.
 COPY_FROM_EVENTS = 500
 SEAL_BATCH = 5000
+SETUP_LOCK_KEY = 0x4C6564676573  # creating the tables, types and functions
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -45,6 +46,18 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         self.sql_create_statements.append(SQL(
             "CREATE TABLE IF NOT EXISTS {}.audit_chain (position bigint NOT NULL PRIMARY KEY, "
             "hash varchar(64) NOT NULL)").format(Identifier(self.datastore.schema)))
+
+    def create_table(self) -> None:
+        # Two processes opening the store at once would both run the library's
+        # CREATE OR REPLACE FUNCTION and friends, and one of them fails with
+        # "tuple concurrently updated": opening takes turns (a moment only,
+        # not a command's turn: adapters/command_lock.py).
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
