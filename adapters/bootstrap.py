@@ -9,6 +9,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 
 from . import clock, progress
+from .command_lock import CommandTurns, turns_for
 from .gc_pause import without_cycle_collector
 from .rulefiles import default_contracts, default_ruleset
 from .settings import LedgerSettings, OfficeSettings
@@ -51,15 +53,16 @@ class Runtime:
     contracts: Contracts
     office: OfficeSettings
     today: Callable[[], date]
+    turns: CommandTurns  # one recording command at a time on this store (adapters/command_lock.py)
+    signing_key_file: Path | None = None  # the office's key for signed checkpoints
 
     def this_month(self) -> Month:
         return Month.containing(self.today())
 
     @without_cycle_collector
     def catch_up(self, *, show_progress: bool = True) -> int:
-        """Seal the events recorded since the last seal, and bring every read
-        model up to the last recorded event."""
-        self.chain.extend()
+        """Bring every read model up to the last recorded event (the events
+        were sealed as they were written, by the recorder)."""
         pending = self.runner.pending()
         if not pending:
             return 0
@@ -78,6 +81,7 @@ class Runtime:
         return EventFactsHistory(self.store, self.engine, self.app.mapper)
 
     def close(self) -> None:
+        self.turns.close()
         self.engine.dispose()
         self.app.close()
 
@@ -98,7 +102,8 @@ def build_runtime(url: str | None = None, rules: RuleSet | None = None,
     chain = ChainKeeper(engine, raw_event_rows(store, engine))
     return Runtime(store=store, app=app, engine=engine, loader=loader, runner=runner, chain=chain, rules=rules,
                    contracts=contracts or default_contracts(), office=settings.office(),
-                   today=clock.today)
+                   today=clock.today, turns=turns_for(store, settings.lock_wait_seconds),
+                   signing_key_file=settings.signing_key_file)
 
 
 @contextmanager

@@ -228,7 +228,22 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
                            f"with --accept KEY=REASON (and --actor):\n{lines}")
-    _emit(args, {"month": str(args.month), "closed": True}, lambda d: f"{d['month']} closed")
+    checkpoint = _close_checkpoint(queries, args)
+    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint},
+          lambda d: f"{d['month']} closed" + (f"; signed checkpoint in {checkpoint}" if checkpoint else
+                                              "; no checkpoint written: no signing key (signing_key_file)"))
+
+
+def _close_checkpoint(queries: Queries, args: argparse.Namespace) -> str | None:
+    """The signed head after the close, in --checkpoint-out (with a signing key)."""
+    from .checkpoints import load_signing_key, make_checkpoint, write_checkpoint
+
+    runtime = queries.runtime
+    if runtime.signing_key_file is None:
+        return None
+    checkpoint = make_checkpoint(runtime, load_signing_key(runtime.signing_key_file))
+    path = Path(args.checkpoint_out) / f"checkpoint-{args.month}-{checkpoint['position']}.json"
+    return str(write_checkpoint(checkpoint, path))
 
 
 def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -264,15 +279,49 @@ def cmd_audit_timeline(commands: Commands, queries: Queries, args: argparse.Name
 
 
 def cmd_audit_verify(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    from .checkpoints import check_against, load_signing_key, public_hex
+
     verdict = queries.verify()
-    _emit(args, verdict.as_dict(), lambda d: (
-        f"history intact: {d['checked']} events match their seals"
-        + (f"; {d['unsealed']} recorded since the last seal" if d["unsealed"] else "")
-        + f"; {d['snapshots_checked']} snapshots are the fold of their events") if d["ok"]
-        else f"HISTORY ALTERED: the snapshot of aggregate {d['first_bad_snapshot']}: {d['problem']}"
-        if d["first_bad_snapshot"] else f"HISTORY ALTERED at position {d['first_bad_position']}: {d['problem']}")
-    if not verdict.ok:
+    runtime = queries.runtime
+    own_key = public_hex(load_signing_key(runtime.signing_key_file)) if runtime.signing_key_file else None
+    against = [check_against(runtime, file, own_key) for file in args.against or ()]
+    position, digest = runtime.chain.head()
+    bad = [p for p in [verdict.first_bad_position, *(a.position for a in against if not a.ok)] if p is not None]
+    ok = verdict.ok and all(a.ok for a in against)
+    data = dict(verdict.as_dict(), ok=ok, head={"position": position, "hash": digest},
+                first_bad=min(bad) if bad else None, against=[a.as_dict() for a in against])
+
+    def human(d: dict) -> str:
+        if verdict.ok:
+            lines = [f"history intact: {d['checked']} events match their seals; {d['snapshots_checked']} "
+                     f"snapshots are the fold of their events; head at position {position}: {digest}"]
+        elif d["first_bad_snapshot"]:
+            lines = [f"HISTORY ALTERED: the snapshot of aggregate {d['first_bad_snapshot']}: {d['problem']}"]
+        else:
+            lines = [f"HISTORY ALTERED at position {d['first_bad_position']}: {d['problem']}"]
+        for a in d["against"]:
+            lines.append(f"{a['file']}: the history extends this checkpoint" if a["ok"] else
+                         f"{a['file']}: HISTORY ALTERED"
+                         + (f" at position {a['position']}" if a["position"] is not None else "")
+                         + f": {a['problem']}")
+        return "\n".join(lines)
+
+    _emit(args, data, human)
+    if not ok:
         raise SystemExit(2)
+
+
+def cmd_audit_checkpoint(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    from .checkpoints import load_signing_key, make_checkpoint, write_checkpoint
+
+    checkpoint = make_checkpoint(queries.runtime, load_signing_key(queries.runtime.signing_key_file))
+    if args.out:
+        write_checkpoint(checkpoint, Path(args.out))
+        print(f"checkpoint at position {checkpoint['position']} ({checkpoint['events']} events): "
+              f"{checkpoint['hash']}, signed, in {args.out}")
+    else:
+        json.dump(checkpoint, sys.stdout, indent=1)
+        sys.stdout.write("\n")
 
 
 def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -382,6 +431,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--actor", help="the acting person, recorded on every event "
                                         "(default: the settings' actor, $LEDGER_ACTOR)")
     parser.add_argument("--config", help=f"settings file (default: ./{DEFAULT_FILE} if present)")
+    parser.add_argument("--wait", type=float, metavar="SECONDS",
+                        help="how long a recording command waits while another one records on the same "
+                             "store, before it gives up with exit 75 (default: 60; reading commands never wait)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, on stderr")
     parser.add_argument("--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="the logging level (default: WARNING; -v: INFO)")
@@ -421,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", type=_month, required=True)
     p.add_argument("--accept", action="append", metavar="AGENT/KIND/LINE_ID=REASON",
                    help="accept a variance, with the reason (repeatable)")
+    p.add_argument("--checkpoint-out", default="checkpoints", metavar="DIR",
+                   help="folder for the signed checkpoint written after the close (default: checkpoints)")
 
     command("deaths", cmd_import_deaths, "record death notices and their consequences",
             parent=imports).add_argument("file")
@@ -460,13 +514,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cmds = sub.add_parser("audit", help="for auditors").add_subparsers(dest="what", required=True)
     command("timeline", cmd_audit_timeline, "every event about a person, in recorded order",
             parent=audit_cmds).add_argument("citizen_id")
-    command("verify", cmd_audit_verify, "check the recorded history against its hash chain", parent=audit_cmds)
+    p = command("verify", cmd_audit_verify, "check the recorded history against its hash chain", parent=audit_cmds)
+    p.add_argument("--against", nargs="+", action="extend", metavar="FILE",
+                   help="signed checkpoints (ledger audit checkpoint) the history must extend")
+    p = command("checkpoint", cmd_audit_checkpoint, "the chain's head, signed with the office's key, as JSON",
+                parent=audit_cmds, json_flag=False)
+    p.add_argument("--out", help="write it to this file (default: stdout)")
 
     p = command("replay", cmd_replay, "rebuild the projections from the event log and check them")
     p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")
     p.add_argument("--into", help="SQLite file for the rebuilt views (default: a temporary one)")
 
-    command("keygen", run_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest)", json_flag=False)
+    p = command("keygen", run_keygen, "print a new key for LEDGER_CIPHER_KEY (encryption at rest); with "
+                "--signing, the office's Ed25519 key for signed checkpoints", json_flag=False)
+    p.add_argument("--signing", action="store_true", help="an Ed25519 signing key (PEM) instead")
+    p.add_argument("--out", help="with --signing: write the private key to this new file (mode 600)")
 
     config = sub.add_parser("config", help="the settings in force").add_subparsers(dest="what", required=True)
     command("show", cmd_config_show, "the settings in force (file, environment, flags), secrets masked",
@@ -514,7 +576,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
                         level=args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
-        settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor)
+        settings = LedgerSettings.load(args.config, database_url=args.db, actor=args.actor,
+                                       lock_wait_seconds=args.wait)
         args.actor = (settings.actor or "").strip()
         args.four_eyes = settings.four_eyes
         args.settings = settings

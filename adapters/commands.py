@@ -4,6 +4,9 @@ and record, brings the read models up to date and returns a typed summary
 (``as_dict()`` with the keys of cli.md)."""
 from __future__ import annotations
 
+import functools
+import inspect
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -20,10 +23,11 @@ from projections import payouts as pay_view
 from . import agent_results, notices_file, payroll_files, progress
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
-from .errors import CommandRefused, NotPermitted
+from .errors import CommandInterrupted, CommandRefused, NotPermitted, is_connection_failure
 from .formats import bank_profiles, printable_list
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
+from .store import last_position
 from .tabular import InputRejected, Problem
 
 T = TypeVar("T")
@@ -77,8 +81,32 @@ class ResultsSummary:
         return shown
 
 
+def recording(name: str):
+    """A recording command: it takes the store's turn for its whole run
+    (reads, transaction, files; adapters/command_lock.py), and if the
+    database fails under it, says whether what it wrote was committed."""
+    def wrap(method):
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def run(self: Commands, *args, **kwargs):
+            actor = signature.bind(self, *args, **kwargs).arguments.get("actor", "")
+            with self.runtime.turns.hold(name, actor):
+                before = last_position(self.runtime.store, self.runtime.engine)
+                try:
+                    return method(self, *args, **kwargs)
+                except Exception as exc:
+                    if is_connection_failure(exc):
+                        raise CommandInterrupted(name, exc, self._committed_since(before)) from exc
+                    raise
+        return run
+    return wrap
+
+
 class Commands:
     RETRIES = 3
+    RECONNECT_ATTEMPTS = 5
+    RECONNECT_PAUSE_SECONDS = 1.0
 
     def __init__(self, runtime: Runtime, queries: Queries | None = None):
         self.runtime = runtime
@@ -95,13 +123,32 @@ class Commands:
         view); if another writer got in first, run it again on what that
         writer recorded."""
         for attempt in range(self.RETRIES):
-            self.runtime.chain.extend()
             try:
                 return run()
             except IntegrityError:
                 if attempt == self.RETRIES - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def _committed_since(self, before: int) -> int | None:
+        """After the database failed mid-command: reconnect and count the
+        events recorded after ``before`` (while this command held the turn,
+        only its own); None if the database cannot be reached to tell."""
+        for attempt in range(self.RECONNECT_ATTEMPTS):
+            self.runtime.engine.dispose()  # the pooled connections died with the server
+            try:
+                store = self.runtime.store
+                position = "rowid" if store.kind == "sqlite" else "notification_id"
+                import sqlalchemy as sa
+
+                with self.runtime.engine.connect() as conn:
+                    return conn.execute(sa.text(f"SELECT count(*) FROM {store.events_table} "
+                                                f"WHERE {position} > :before"), {"before": before}).scalar()
+            except Exception as exc:  # noqa: BLE001 - any failure to reconnect is "cannot tell yet"
+                if not is_connection_failure(exc):
+                    return None
+                time.sleep(self.RECONNECT_PAUSE_SECONDS)
+        return None
 
     def init(self) -> StoreStatus:
         """Create the stores (done on opening) and bring the views up to date."""
@@ -110,6 +157,7 @@ class Commands:
 
     # --- imports ---------------------------------------------------------------------
 
+    @recording("import decisions")
     def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         parsed = parse_decisions(path, self.runtime.rules.category_codes())
@@ -132,10 +180,12 @@ class Commands:
         return ImportSummary(parsed.table.path, outcome.rows, outcome.recorded_events, outcome.unchanged_rows,
                              outcome.changes)
 
+    @recording("import deaths")
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
 
+    @recording("import recoveries")
     def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         return self._import_items(notices_file.parse_recoveries(path),
@@ -154,9 +204,11 @@ class Commands:
         return ResultsSummary(parsed.table.path, outcome.rows, outcome.recorded, outcome.unchanged,
                               outcome.suspended, outcome.flagged, list(getattr(parsed.table, "ignored", [])))
 
+    @recording("import postoffice")
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         return self._import_results(agent_results.parse_postoffice(path), actor, report)
 
+    @recording("import bank")
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         def payroll_ids(line_ids: set[str]) -> dict[str, str]:
             with self.runtime.engine.connect() as conn:
@@ -165,6 +217,7 @@ class Commands:
 
     # --- the payroll -----------------------------------------------------------------
 
+    @recording("payroll run")
     def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
         """Issue the month's payroll (once) and write every agent's files
         from what was recorded, so a second run rewrites the same files."""
@@ -237,6 +290,7 @@ class Commands:
 
     # --- the settlement ----------------------------------------------------------------
 
+    @recording("settlement close")
     def close_month(self, month: Month, acceptances: dict[str, str], actor: str,
                     four_eyes: bool = False) -> list[str]:
         """Close the month unless a variance in the books is unexplained;
@@ -248,7 +302,9 @@ class Commands:
             settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
                                           fee=s.fee, returned=s.returned, closing=s.closing_balance)
                        for s in settlements}
-            return self.runtime.app.close_month(month, settled, keys, acceptances, actor, four_eyes)
+            # The head the month is closed on (stable: this command holds the turn).
+            return self.runtime.app.close_month(month, settled, keys, acceptances, actor, four_eyes,
+                                                self.runtime.chain.head())
         try:
             missing = self.command(run)
         except SamePerson as exc:

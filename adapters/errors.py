@@ -28,6 +28,36 @@ class NotPermitted(CommandRefused):
     """The acting person may not do this (e.g. four eyes: close a month whose payroll they ran)."""
 
 
+class CommandInterrupted(Exception):
+    """The database failed under a recording command; after reconnecting,
+    ``recorded`` events were found written after the command began (None:
+    the database could not be reached again to tell)."""
+
+    def __init__(self, command: str, cause: BaseException, recorded: int | None):
+        self.command, self.cause, self.recorded = command, cause, recorded
+        if recorded is None:
+            outcome = ("the database could not be reached again to check what was recorded. It commits a "
+                       "command all at once or not at all: run the command again when it is back, it "
+                       "records nothing twice")
+        elif recorded == 0:
+            outcome = ("reconnected and checked: nothing of it was recorded. Run it again when the "
+                       "database is steady")
+        else:
+            outcome = (f"reconnected and checked: it WAS recorded ({recorded} events). Its files or views "
+                       "may not be up to date: run it again, it records nothing twice and writes them")
+        super().__init__(f"the database stopped during `{command}` ({_first_line(cause)}); {outcome}")
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """A failure of the database or the connection to it, not of the command."""
+    from eventsourcing.persistence import InterfaceError, IntegrityError, OperationalError
+    from sqlalchemy.exc import DBAPIError, IntegrityError as SAIntegrityError
+
+    if isinstance(exc, (IntegrityError, SAIntegrityError)):
+        return False
+    return isinstance(exc, (OperationalError, InterfaceError, DBAPIError)) or _is_driver_error(exc)
+
+
 def explain(exc: BaseException) -> tuple[int, str]:
     """(exit code, message) for a failure no command turned into a refusal."""
     from eventsourcing.persistence import (IntegrityError, InterfaceError, MapperDeserialisationError,
@@ -39,8 +69,12 @@ def explain(exc: BaseException) -> tuple[int, str]:
     from .rulefiles import RuleFileError
     from .store import StoreURLError
 
+    from .command_lock import LedgerBusy
+
     if isinstance(exc, (CommandRefused, StoreURLError, RuleFileError)):
         return EXIT_REFUSED, str(exc)
+    if isinstance(exc, (LedgerBusy, CommandInterrupted)):
+        return EXIT_TEMPORARY, str(exc)
     if isinstance(exc, ValidationError):
         return EXIT_REFUSED, f"the settings are not valid: {exc}"
     if isinstance(exc, IsADirectoryError):

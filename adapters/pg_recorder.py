@@ -14,7 +14,9 @@ changes to how events are sent, and none to what is stored.
 The guarantees are the library's: the same EXCLUSIVE table lock taken first
 (insert order = commit order, so readers of the notification log never skip
 a gap filled in later), the same NOTIFY, the same unique (aggregate, version)
-key raising IntegrityError on a stale aggregate, all in one transaction."""
+key raising IntegrityError on a stale aggregate, all in one transaction; and
+in that transaction, the seals of the hash chain over the rows it wrote
+(projections/chain.py), committed with them or not at all."""
 from __future__ import annotations
 
 from contextlib import ExitStack
@@ -24,10 +26,14 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
+from projections.chain import GENESIS, seals
+
 from .snapshots import TABLE as SNAPSHOTS, SnapshotRow
 
 # Below this, one INSERT ... RETURNING; from it on, COPY.
 COPY_FROM_EVENTS = 500
+SEAL_BATCH = 5000
+SETUP_LOCK_KEY = 0x4C6564676573  # creating the tables, types and functions
 
 
 class LedgerPostgresRecorder(PostgresApplicationRecorder):
@@ -37,6 +43,21 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             "CREATE TABLE IF NOT EXISTS {}.{} (aggregate_id uuid PRIMARY KEY, version bigint NOT NULL, "
             "modified_on text NOT NULL, state bytea NOT NULL)"
         ).format(Identifier(self.datastore.schema), Identifier(SNAPSHOTS)))
+        self.sql_create_statements.append(SQL(
+            "CREATE TABLE IF NOT EXISTS {}.audit_chain (position bigint NOT NULL PRIMARY KEY, "
+            "hash varchar(64) NOT NULL)").format(Identifier(self.datastore.schema)))
+
+    def create_table(self) -> None:
+        # Two processes opening the store at once would both run the library's
+        # CREATE OR REPLACE FUNCTION and friends, and one of them fails with
+        # "tuple concurrently updated": opening takes turns (a moment only,
+        # not a command's turn: adapters/command_lock.py).
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (SETUP_LOCK_KEY,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (SETUP_LOCK_KEY,))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if not stored_events:
@@ -44,11 +65,15 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._lock_table(curs)
             self._notify_channel(curs)
+            before = self._last_position(curs)
             if len(stored_events) < COPY_FROM_EVENTS:
                 # The library's composite-type INSERT ... RETURNING, sent plainly.
                 PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
-                return self._fetch_ids_after_insert_events(curs, stored_events)
-            return self._copy(curs, stored_events)
+                ids = self._fetch_ids_after_insert_events(curs, stored_events)
+            else:
+                ids = self._copy(curs, stored_events)
+            self._seal_after(curs, before)
+            return ids
 
     def insert_event_chunks(self, chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[SnapshotRow]]]) -> int:
         """Every chunk's events, and the snapshots of the people they bring
@@ -72,10 +97,39 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
                     curs = transaction.enter_context(conn.cursor())
                     self._lock_table(curs)
                     self._notify_channel(curs)
+                    before = self._last_position(curs)
                 self._copy_rows(curs, events)
                 self._upsert_snapshots(curs, snapshots)
                 count += len(events)
+            if curs is not None:
+                self._seal_after(curs, before)
         return count
+
+    def _last_position(self, curs) -> int:
+        curs.execute(SQL("SELECT coalesce(max(notification_id), 0) AS last FROM {}").format(self._table()))
+        return curs.fetchone()["last"]
+
+    def _seal_after(self, curs, before: int) -> None:
+        """Seal the rows after ``before``: under the table lock taken first,
+        the ones this transaction wrote, read back as stored and chained on
+        from the last seal; the seals go in by COPY."""
+        chain_table = SQL("{}.audit_chain").format(Identifier(self.datastore.schema))
+        curs.execute(SQL("SELECT position, hash FROM {} ORDER BY position DESC LIMIT 1").format(chain_table))
+        head = curs.fetchone()
+        previous = head["hash"] if head else GENESIS
+        select = SQL("SELECT notification_id, originator_id, originator_version, topic, state FROM {} "
+                     "WHERE notification_id > %s ORDER BY notification_id LIMIT %s").format(self._table())
+        while True:
+            curs.execute(select, (before, SEAL_BATCH))
+            rows = [(r["notification_id"], r["originator_id"], r["originator_version"], r["topic"], r["state"])
+                    for r in curs.fetchall()]
+            if not rows:
+                return
+            sealed = seals(previous, rows)
+            with curs.copy(SQL("COPY {} (position, hash) FROM STDIN").format(chain_table)) as copy:
+                for row in sealed:
+                    copy.write_row(row)
+            before, previous = sealed[-1]
 
     def _upsert_snapshots(self, curs, snapshots: Sequence[SnapshotRow]) -> None:
         """One COPY into a scratch table, one INSERT ... ON CONFLICT."""

@@ -7,9 +7,30 @@ import argparse
 
 
 def run_keygen(args: argparse.Namespace) -> None:
-    from eventsourcing.cryptography import AESCipher
+    if not args.signing:
+        from eventsourcing.cryptography import AESCipher
 
-    print(AESCipher.create_key(32))
+        print(AESCipher.create_key(32))
+        return
+    import os
+    import sys
+
+    from .checkpoints import new_signing_key
+
+    pem, public = new_signing_key()
+    if args.out:
+        # Readable by its owner only: whoever holds it can sign checkpoints.
+        descriptor = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        where = f"the private key is in {args.out}; name it with signing_key_file in ledger.toml"
+    else:
+        sys.stdout.write(pem.decode())
+        where = "the private key is above: keep it in a file only the office can read, named by signing_key_file"
+    print(f"{where}.\npublic key (Ed25519, hex): {public}\n"
+          "Keep the public key apart from the database and this machine (the auditor's file, the signed "
+          "monthly report): a checkpoint is only as good as the key the auditor checks it with.",
+          file=sys.stderr)
 
 
 def run_demo_command(args: argparse.Namespace) -> None:

@@ -240,9 +240,13 @@ class DistrictSummary:
     unclaimed_trend: tuple[dict, ...]  # the payouts view's rows, per payroll month
     unclaimed_queue: QueueSummary
     overpayments: OverpaymentSummary
+    # The hash chain's head: the one the month was closed on, or (not yet
+    # closed) the head now; printed on the report the agent signs.
+    chain: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
+            "chain": dict(self.chain),
             "month": str(self.month),
             "office": self.office,
             "closed": self.closed,
@@ -625,7 +629,14 @@ class Queries:
         owed = self.recoveries()
         paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
         queue = self.unclaimed(month)
+        calendar = self.runtime.app.calendar()
+        seals = getattr(calendar, "seals", {}) if calendar is not None else {}
+        seal = seals.get(str(month))
+        if seal is None:
+            position, digest = self.runtime.chain.head()
+            seal = {"position": position, "hash": digest}
         return DistrictSummary(
+            chain=dict(seal, at_close=str(month) in seals),
             month=month,
             office=self.runtime.office.office_name,
             closed=bool(settlements) and all(s.closed for s in settlements),

@@ -242,6 +242,17 @@ def _table(sheet, columns: Sequence[tuple[str, int, str | None]], rows: Iterable
     sheet.freeze_panes = "A2"
 
 
+def _chain_rows(chain: dict) -> list[tuple[str, object, str | None]]:
+    """The hash chain's head the month was closed on (or, before the close,
+    the head now): on the paper the agent signs, it anchors the history
+    (`ledger audit verify`)."""
+    if not chain:
+        return []
+    when = "khi khóa sổ" if chain.get("at_close") else "hiện tại, chưa khóa sổ"
+    return [(f"Chuỗi băm: vị trí ({when})", chain["position"], _COUNT_FORMAT),
+            ("Chuỗi băm: SHA-256", chain["hash"], None)]
+
+
 def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, str | None]]]]:
     """The district summary as (group title, [(label, value, number format)]),
     shared by the workbook (one list) and the PDF (a table per group)."""
@@ -253,6 +264,7 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
             ("Tình trạng", _status_text(summary), None),
             ("Số đại lý chi trả", len(summary["agents"]), _COUNT_FORMAT),
             ("Số khoản chênh lệch", len(_variance_rows(summary)), _COUNT_FORMAT),
+            *_chain_rows(summary.get("chain") or {}),
         ]),
         ("Quyết toán với đại lý", [
             ("Tổng tạm ứng (đồng)", totals["advance"], _VND_FORMAT),

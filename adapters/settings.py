@@ -35,6 +35,8 @@ class LedgerSettings(BaseSettings):
     web_secret_key: SecretStr | None = None  # signs the web sessions; generated and kept in the database if unset
     web_files_dir: Path = Path("web-files")  # where the web application keeps payroll files and uploads
     web_secure_cookies: bool = False  # session cookie only over HTTPS (set behind a TLS reverse proxy)
+    lock_wait_seconds: float = Field(default=60.0, ge=0)  # how long a recording command waits for its turn (--wait)
+    signing_key_file: Path | None = None  # the office's Ed25519 key for checkpoints (ledger keygen --signing)
 
     @field_validator("actor", "cipher_key", "web_secret_key", mode="before")
     @classmethod

@@ -167,6 +167,13 @@ def raw_event_rows(store: Store, engine: sa.Engine):
     return read
 
 
+def last_position(store: Store, engine: sa.Engine) -> int:
+    """The log position of the last stored event (0: none)."""
+    position = "rowid" if store.kind == "sqlite" else "notification_id"
+    with engine.connect() as conn:
+        return conn.execute(sa.text(f"SELECT coalesce(max({position}), 0) FROM {store.events_table}")).scalar()
+
+
 def raw_event_rows_of(store: Store, engine: sa.Engine, aggregate_id: UUID) -> list[tuple]:
     """One aggregate's stored rows with their log positions, in log order."""
     position = "rowid" if store.kind == "sqlite" else "notification_id"

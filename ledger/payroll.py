@@ -157,6 +157,7 @@ class PayrollCalendar(Aggregate):
         self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
         self.accepted_by: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: actor}
         self.closed: dict[str, dict] = {}  # "YYYY-MM" -> per-agent settled figures
+        self.seals: dict[str, dict] = {}  # "YYYY-MM" -> the hash chain's head the month was closed on
 
     class Opened(Aggregate.Created):
         actor: str
@@ -206,9 +207,15 @@ class PayrollCalendar(Aggregate):
         month: Month
         agents: dict  # agent code -> settled figures, fee included
         actor: str
+        # The hash chain's head when the month was closed: the month's seal,
+        # printed on its signed report. (Months closed before it was kept: 0, "".)
+        chain_position: int = 0
+        chain_hash: str = ""
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.closed[str(self.month)] = self.agents
+            if self.chain_hash:
+                calendar.seals[str(self.month)] = {"position": self.chain_position, "hash": self.chain_hash}
 
     @classmethod
     def open(cls, actor: str) -> PayrollCalendar:
@@ -247,7 +254,8 @@ class PayrollCalendar(Aggregate):
         return True
 
     def close(self, month: Month, settled: dict, open_variances: list[str],
-              acceptances: dict[str, str], actor: str, four_eyes: bool = False) -> list[str]:
+              acceptances: dict[str, str], actor: str, four_eyes: bool = False,
+              chain_head: tuple[int, str] = (0, "")) -> list[str]:
         """Close a month once every variance is explained. Returns the
         variances still unexplained (then nothing is recorded). With
         ``four_eyes``, the person who ran the month's payroll may not."""
@@ -269,7 +277,8 @@ class PayrollCalendar(Aggregate):
             if key not in accepted:
                 self.trigger_event(self.VarianceAccepted, month=month, key=key,
                                    reason=acceptances[key], actor=actor)
-        self.trigger_event(self.MonthClosed, month=month, agents=settled, actor=actor)
+        self.trigger_event(self.MonthClosed, month=month, agents=settled, actor=actor,
+                           chain_position=chain_head[0], chain_hash=chain_head[1])
         return []
 
     def acceptances(self, month: Month) -> dict[str, dict]:

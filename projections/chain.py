@@ -1,12 +1,16 @@
 """A tamper-evident seal over the event log: a SHA-256 hash chain.
 
 Each recorded event (position, aggregate id, version, topic, stored bytes)
-is hashed with the hash before it, in log order. The chain is extended right
-after every command's save (in the same catch-up that updates the views) and
-is never rebuilt by a replay: recomputing it from the event rows and
-comparing finds any row changed, deleted, inserted or reordered since, and
-names the first bad position. Each month's last hash is the month's seal,
-which an office can print and sign."""
+is hashed with the hash before it, in log order. The seals are written by
+the event recorders themselves (adapters/*_recorder.py), in the transaction
+that writes the events, from the rows that transaction stored: a row that
+appears without a seal was written by something other than the ledger, and
+is reported, never sealed later as if it were ours. The chain is never
+rebuilt by a replay: recomputing it from the event rows and comparing finds
+any row changed, deleted, inserted or reordered since, and names the first
+bad position. What the chain alone cannot see (the last events deleted with
+their seals, or everything from a position rewritten and sealed again) a
+signed checkpoint kept elsewhere shows (adapters/checkpoints.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +32,12 @@ chain = sa.Table(
 
 GENESIS = "0" * 64
 
+# The same table, as the recorders create it before SQLAlchemy may have: a
+# recorder writes seals even when no read model was ever set up.
+CREATE_CHAIN_TABLE = ("CREATE TABLE IF NOT EXISTS audit_chain "
+                      "(position BIGINT NOT NULL PRIMARY KEY, hash VARCHAR(64) NOT NULL)")
+SELECT_HEAD = "SELECT position, hash FROM audit_chain ORDER BY position DESC LIMIT 1"
+
 
 def link(previous: str, position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> str:
     digest = hashlib.sha256()
@@ -37,11 +47,21 @@ def link(previous: str, position: int, originator_id: UUID, version: int, topic:
     return digest.hexdigest()
 
 
+def seals(previous: str, rows) -> list[tuple[int, str]]:
+    """The seals of stored rows (position, aggregate id, version, topic,
+    state), in log order, chained on from ``previous``."""
+    out = []
+    for pos, originator_id, version, topic, state in rows:
+        previous = link(previous, pos, originator_id, version, topic, bytes(state))
+        out.append((pos, previous))
+    return out
+
+
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
     checked: int  # events whose seal was recomputed
-    unsealed: int  # recorded after the last seal (sealed at the next command)
+    unsealed: int  # rows after the last seal: appended outside the ledger
     first_bad_position: int | None
     problem: str
     snapshots_checked: int = 0  # write-side snapshots refolded from their events
@@ -54,8 +74,8 @@ class Verdict:
 
 
 class ChainKeeper:
-    """Extends the chain over events not yet sealed. Reads the raw rows the
-    recorder wrote (not decoded events), so what is sealed is what is stored."""
+    """Checks the chain the recorders wrote against the raw rows they stored
+    (not decoded events), so what is checked is what is stored."""
 
     BATCH = 5000
 
@@ -63,25 +83,14 @@ class ChainKeeper:
         self.engine = engine
         self.rows = rows  # (after position, limit) -> [(position, originator_id, version, topic, state)]
 
-    def head(self, conn: Connection) -> tuple[int, str]:
+    def head(self, conn: Connection | None = None) -> tuple[int, str]:
+        """The last seal: (position, hash); (0, GENESIS) on an empty store."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.head(own)
         row = conn.execute(sa.select(chain.c.position, chain.c.hash)
                            .order_by(chain.c.position.desc()).limit(1)).first()
         return (row[0], row[1]) if row else (0, GENESIS)
-
-    def extend(self) -> int:
-        sealed = 0
-        while True:
-            with self.engine.begin() as conn:
-                position, previous = self.head(conn)
-                batch = self.rows(position, self.BATCH)
-                if not batch:
-                    return sealed
-                values = []
-                for pos, originator_id, version, topic, state in batch:
-                    previous = link(previous, pos, originator_id, version, topic, state)
-                    values.append({"position": pos, "hash": previous})
-                bulk.insert_rows(conn, chain, values)
-                sealed += len(values)
 
     def verify(self) -> Verdict:
         """Recompute the chain from the stored rows and compare, position by
@@ -93,10 +102,14 @@ class ChainKeeper:
         next_sealed = next(expected, None)
         for pos, originator_id, version, topic, state in self._all_rows():
             if next_sealed is None:
-                after += 1  # recorded since the last seal
+                if not after:
+                    first_unsealed = pos
+                after += 1  # no seal: not written by a ledger command
                 continue
             if pos < next_sealed:
-                return Verdict(False, checked, after, pos, f"position {pos} was inserted after it was sealed")
+                return Verdict(False, checked, after, pos,
+                               f"position {pos} has no seal: appended outside the ledger, or inserted "
+                               "after the events around it were sealed")
             if pos > next_sealed:
                 return Verdict(False, checked, after, next_sealed, f"position {next_sealed} was deleted")
             previous = link(previous, pos, originator_id, version, topic, state)
@@ -107,7 +120,19 @@ class ChainKeeper:
             next_sealed = next(expected, None)
         if next_sealed is not None:
             return Verdict(False, checked, after, next_sealed, f"position {next_sealed} was deleted")
+        if after:
+            return Verdict(False, checked, after, first_unsealed,
+                           f"{after} event(s) from position {first_unsealed} on have no seal: appended "
+                           "outside the ledger (every command seals its events as it writes them)")
         return Verdict(True, checked, after, None, "")
+
+    def recomputed(self) -> Iterator[tuple[int, str]]:
+        """(position, hash) of the chain recomputed from every stored row,
+        whatever the seal table says: what a checkpoint is checked against."""
+        previous = GENESIS
+        for pos, originator_id, version, topic, state in self._all_rows():
+            previous = link(previous, pos, originator_id, version, topic, state)
+            yield pos, previous
 
     def _all_rows(self) -> Iterator[tuple]:
         position = 0
