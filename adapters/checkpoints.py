@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -108,7 +109,7 @@ def check_against(runtime, file: str, expected_key: str | None = None) -> Agains
             signature, _signed_bytes(data))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return bad(None, f"unreadable checkpoint: {exc}")
-    except Exception:  # noqa: BLE001 - cryptography's InvalidSignature
+    except InvalidSignature:
         return bad(None, "the checkpoint's signature is not valid: the file was altered")
     if expected_key and data["public_key"] != expected_key:
         return bad(None, "signed with a key other than this office's (signing_key_file)")

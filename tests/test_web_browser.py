@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from adapters import synthetic
 from adapters.bootstrap import open_runtime
@@ -193,7 +194,7 @@ def test_officer_approver_auditor(page, district):
     page.get_by_label("Số CCCD hoặc họ tên").fill(words)  # htmx fetches the results as one types
     try:
         page.get_by_role("link", name=person["citizen_id"]).wait_for(timeout=5000)
-    except Exception:
+    except PlaywrightTimeout:
         raise AssertionError(f"{words!r} {errors} {page.content()[-3000:]}")
     assert "q=" in page.url  # the search is bookmarkable
     check(page, "03-doi-tuong")
@@ -204,7 +205,7 @@ def test_officer_approver_auditor(page, district):
     page.get_by_role("link", name="Kiểm toán", exact=True).click()
     try:
         page.get_by_role("button", name="Kiểm tra chuỗi băm").click(timeout=10000)
-    except Exception:
+    except PlaywrightTimeout:
         raise AssertionError(f"{page.url} {errors} {page.content()[-3000:]}")
     page.get_by_text("Lịch sử nguyên vẹn").wait_for()
     page.get_by_label("Số CCCD").fill(person["citizen_id"])
