@@ -27,6 +27,7 @@ from ledger.entitlement import schedule_key, segments
 from ledger.rules import RuleSet
 from ledger.state import BeneficiaryState
 
+from .store import as_uuid, events_of
 from .state_codec import state_from_bytes, state_to_bytes
 
 TABLE = "aggregate_snapshots"
@@ -57,15 +58,6 @@ class SnapshotCodec:
         if self.cipher is not None:
             data = self.cipher.decrypt(data)
         return state_from_bytes(data)
-
-
-def _key(store_kind: str, aggregate_id: UUID):
-    # The SQLite recorder keeps ids as 32 hex digits; PostgreSQL as uuid.
-    return aggregate_id.hex if store_kind == "sqlite" else aggregate_id
-
-
-def _uuid(value) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 class SnapshotLoader:
@@ -99,13 +91,13 @@ class SnapshotLoader:
         found: dict[UUID, Beneficiary] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(ids), self.BATCH_IDS):
-                keys = [_key(self.store.kind, i) for i in ids[start:start + self.BATCH_IDS]]
+                keys = [self.store.key(i) for i in ids[start:start + self.BATCH_IDS]]
                 for aggregate_id, version, modified_on, data in conn.execute(self._snapshots, {"ids": keys}):
-                    oid = _uuid(aggregate_id)
+                    oid = as_uuid(aggregate_id)
                     found[oid] = Beneficiary.restore(oid, version, datetime.fromisoformat(modified_on),
                                                      self.codec.state(bytes(data)))
                 for originator_id, version, topic, data in conn.execute(self._tails, {"ids": keys}):
-                    oid = _uuid(originator_id)
+                    oid = as_uuid(originator_id)
                     event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(data)))
                     found[oid] = event.mutate(found.get(oid))
         return found
@@ -119,9 +111,9 @@ class SnapshotLoader:
                     self._registered, {"topic": REGISTERED, "after": after, "limit": batch_size})]
             if not ids:
                 return
-            loaded = self([_uuid(i) for i in ids])
+            loaded = self([as_uuid(i) for i in ids])
             for i in ids:
-                yield loaded[_uuid(i)]
+                yield loaded[as_uuid(i)]
             after = ids[-1]
 
 
@@ -184,21 +176,15 @@ class SnapshotAudit:
                 rows = conn.execute(query, {"after": after, "limit": self.BATCH}).all()
             if not rows:
                 return
-            yield [(_uuid(a), v, bytes(s)) for a, v, s in rows]
+            yield [(as_uuid(a), v, bytes(s)) for a, v, s in rows]
             after = rows[-1][0]
 
     def _events_of(self, ids: list[UUID]) -> dict[UUID, list]:
-        query = sa.text(f"SELECT originator_id, originator_version, topic, state FROM {self.store.events_table} "
-                        "WHERE originator_id IN :ids ORDER BY originator_id, originator_version"
-                        ).bindparams(sa.bindparam("ids", expanding=True))
         found: dict[UUID, list] = {}
-        with self.engine.connect() as conn:
-            for originator_id, version, topic, data in conn.execute(
-                    query, {"ids": [_key(self.store.kind, i) for i in ids]}):
-                oid = _uuid(originator_id)
-                found.setdefault(oid, []).append(
-                    self.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(data))))
+        for oid, event in events_of(self.store, self.engine, self.mapper, ids, self.BATCH):
+            found.setdefault(oid, []).append(event)
         return found
+
 
 
 def _without_memo(state: BeneficiaryState) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlparse
 from uuid import UUID
 
@@ -31,6 +31,10 @@ class Store:
     env: Mapping[str, str]  # eventsourcing persistence settings
     sqlalchemy_url: str
     events_table: str
+
+    def key(self, aggregate_id: UUID):
+        """An aggregate id as this store keeps it (SQLite: 32 hex digits)."""
+        return aggregate_id.hex if self.kind == "sqlite" else aggregate_id
 
     def engine(self) -> sa.Engine:
         engine = sa.create_engine(self.sqlalchemy_url, future=True)
@@ -112,14 +116,36 @@ def open_store(url: str | None = None, cipher_key: str | None = None) -> Store:
     raise StoreURLError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 
-class EventReplayLoader:
-    """Reconstructs many aggregates with one query per batch of ids, instead of
-    one query per aggregate. It reads the same stored events the library's
-    repository would, decodes them with the application's mapper and folds
-    them with each event's ``mutate``: the aggregates, and so their versions
-    for optimistic concurrency, are exactly what ``repository.get`` returns."""
+def as_uuid(value) -> UUID:
+    """An aggregate id read back from either store."""
+    return value if isinstance(value, UUID) else UUID(str(value))
 
-    BATCH_IDS = 500
+
+def events_of(store: Store, engine: sa.Engine, mapper, ids: Sequence[UUID], batch_ids: int = 500,
+              topics: Sequence[str] = ()) -> Iterator[tuple[UUID, object]]:
+    """The stored events of the given aggregates (those of ``topics`` only,
+    if given), decoded, a batch of ids per query, in (aggregate, version)
+    order within each batch."""
+    from eventsourcing.persistence import StoredEvent
+
+    where = "originator_id IN :ids" + (" AND topic IN :topics" if topics else "")
+    query = sa.text(f"SELECT originator_id, originator_version, topic, state FROM {store.events_table} "
+                    f"WHERE {where} ORDER BY originator_id, originator_version"
+                    ).bindparams(*(sa.bindparam(n, expanding=True) for n in (("ids", "topics") if topics else ("ids",))))
+    with engine.connect() as conn:
+        for start in range(0, len(ids), batch_ids):
+            params = {"ids": [store.key(i) for i in ids[start:start + batch_ids]]}
+            if topics:
+                params["topics"] = list(topics)
+            for originator_id, version, topic, state in conn.execute(query, params):
+                oid = as_uuid(originator_id)
+                yield oid, mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
+
+
+class EventReplayLoader:
+    """Reconstructs many aggregates from all their events, one query per
+    batch of ids: exactly what the library's ``repository.get`` returns (the
+    reference the snapshot loader is tested against)."""
 
     def __init__(self, store: Store, app) -> None:
         self.store = store
@@ -128,24 +154,8 @@ class EventReplayLoader:
 
     def __call__(self, ids: Sequence[UUID]) -> dict[UUID, object]:
         found: dict[UUID, object] = {}
-        mapper = self.app.mapper
-        from eventsourcing.persistence import StoredEvent
-
-        table = self.store.events_table
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), self.BATCH_IDS):
-                batch = ids[start:start + self.BATCH_IDS]
-                # The SQLite recorder stores ids as 32 hex digits.
-                keys = [i.hex for i in batch] if self.store.kind == "sqlite" else list(batch)
-                statement = sa.text(
-                    f"SELECT originator_id, originator_version, topic, state FROM {table} "
-                    "WHERE originator_id IN :ids ORDER BY originator_id, originator_version"
-                ).bindparams(sa.bindparam("ids", expanding=True))
-                for originator_id, version, topic, state in conn.execute(statement, {"ids": keys}):
-                    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-                    stored = StoredEvent(oid, version, topic, bytes(state))
-                    domain_event = mapper.to_domain_event(stored)
-                    found[oid] = domain_event.mutate(found.get(oid))
+        for oid, event in events_of(self.store, self.engine, self.app.mapper, ids):
+            found[oid] = event.mutate(found.get(oid))
         return found
 
     def close(self) -> None:
@@ -162,7 +172,7 @@ def raw_event_rows(store: Store, engine: sa.Engine):
                         f"FROM {store.events_table} WHERE {position} > :after "
                         f"ORDER BY {position} LIMIT :limit")
         with engine.connect() as conn:
-            return [(p, o if isinstance(o, UUID) else UUID(str(o)), v, t, bytes(s))
+            return [(p, as_uuid(o), v, t, bytes(s))
                     for p, o, v, t, s in conn.execute(query, {"after": after, "limit": limit})]
     return read
 
@@ -177,11 +187,11 @@ def last_position(store: Store, engine: sa.Engine) -> int:
 def raw_event_rows_of(store: Store, engine: sa.Engine, aggregate_id: UUID) -> list[tuple]:
     """One aggregate's stored rows with their log positions, in log order."""
     position = "rowid" if store.kind == "sqlite" else "notification_id"
-    key = aggregate_id.hex if store.kind == "sqlite" else aggregate_id
+    key = store.key(aggregate_id)
     query = sa.text(f"SELECT {position}, originator_id, originator_version, topic, state "
                     f"FROM {store.events_table} WHERE originator_id = :id ORDER BY {position}")
     with engine.connect() as conn:
-        return [(p, o if isinstance(o, UUID) else UUID(str(o)), v, t, bytes(s))
+        return [(p, as_uuid(o), v, t, bytes(s))
                 for p, o, v, t, s in conn.execute(query, {"id": key})]
 
 
@@ -191,36 +201,19 @@ class EventFactsHistory:
     entitlements view needs when a later decision changes someone, without
     keeping any per-person state of its own."""
 
-    BATCH_IDS = 500
-
     def __init__(self, store: Store, engine: sa.Engine, mapper) -> None:
         from eventsourcing.utils import get_topic
 
         from projections.entitlements import FACT_EVENTS
 
         self.store, self.engine, self.mapper = store, engine, mapper
-        topics = sorted({get_topic(cls) for base in FACT_EVENTS for cls in (base, *_subclasses(base))})
-        self._query = sa.text(
-            f"SELECT originator_id, originator_version, topic, state FROM {store.events_table} "
-            "WHERE originator_id IN :ids AND topic IN :topics ORDER BY originator_id, originator_version"
-        ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("topics", expanding=True))
-        self._topics = topics
+        self.topics = sorted({get_topic(cls) for base in FACT_EVENTS for cls in (base, *_subclasses(base))})
 
     def facts_before(self, versions: dict[UUID, int]) -> dict:
-        from eventsourcing.persistence import StoredEvent
-
         found: dict = {}
-        ids = list(versions)
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), self.BATCH_IDS):
-                keys = [i.hex if self.store.kind == "sqlite" else i for i in ids[start:start + self.BATCH_IDS]]
-                for originator_id, version, topic, state in conn.execute(
-                        self._query, {"ids": keys, "topics": self._topics}):
-                    oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
-                    if version >= versions[oid]:
-                        continue
-                    event = self.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
-                    found[oid] = event.evolve(found.get(oid))
+        for oid, event in events_of(self.store, self.engine, self.mapper, list(versions), topics=self.topics):
+            if event.originator_version < versions[oid]:
+                found[oid] = event.evolve(found.get(oid))
         return found
 
 

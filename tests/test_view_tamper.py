@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from uuid import UUID
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +18,7 @@ from adapters import synthetic
 from adapters.cli import main
 from adapters.errors import CommandRefused
 from adapters.snapshots import SnapshotCodec
+from adapters.store import as_uuid
 from ledger.beneficiary import Beneficiary
 from ledger.months import Month
 
@@ -71,7 +71,7 @@ def issued_lines(ledger, month: Month) -> list[tuple]:
                                     "WHERE topic = :topic"), {"topic": topic}).all()
     lines = []
     for originator_id, version, topic, state in rows:
-        oid = originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        oid = as_uuid(originator_id)
         event = runtime.app.mapper.to_domain_event(StoredEvent(oid, version, topic, bytes(state)))
         if event.payroll_month == month:
             lines.append((event.citizen_id, tuple(str(m) for m in event.months), tuple(event.amounts),
@@ -118,7 +118,7 @@ def test_a_snapshot_that_is_not_the_fold_of_its_events_fails_verify(store_url, t
             person.state.facts.channels, facts=(*person.state.facts.channels.facts[:-1],
                                                 replace(forged, bank_account="666666666666")))))
         row = SnapshotCodec(ledger.runtime.app.mapper).row(person)
-        key = person.id.hex if ledger.runtime.store.kind == "sqlite" else person.id
+        key = ledger.runtime.store.key(person.id)
         with ledger.runtime.engine.begin() as conn:
             conn.execute(sa.text("UPDATE aggregate_snapshots SET state = :s WHERE aggregate_id = :a"),
                          {"s": row.state, "a": key})
