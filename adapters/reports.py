@@ -711,7 +711,11 @@ def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
     row.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                              ("LEFTPADDING", (0, 0), (-1, -1), 0),
                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
-    return [Paragraph("3. Tổng hợp toàn huyện (district summary)", styles.heading), row]
+    # The chain's head, printed so the paper copy the agent signs anchors the
+    # recorded history (the general group above is left out of the PDF).
+    chain = [Paragraph(f"{_pdf_text(label)}: {_pdf_text(str(value))}", styles.cell)
+             for label, value, _ in _chain_rows(summary.get("chain") or {})]
+    return [Paragraph("3. Tổng hợp toàn huyện (district summary)", styles.heading), row, *chain]
 
 
 def _image(png: bytes, max_width: float, max_height: float):
