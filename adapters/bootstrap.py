@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import sqlalchemy as sa
+from eventsourcing.utils import get_topic
 
 from ledger.application import LedgerApp
+from ledger.beneficiary import Beneficiary, IdOf, beneficiary_id
 from ledger.contracts import Contracts
 from ledger.months import Month
 from ledger.rules import RuleSet
@@ -24,13 +26,13 @@ from projections.payouts import PayoutsProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 
-from . import clock, progress
+from . import clock, personal_cipher, progress
 from .command_lock import CommandTurns, turns_for
 from .gc_pause import without_cycle_collector
 from .rulefiles import default_contracts, default_ruleset
 from .settings import LedgerSettings, OfficeSettings
 from .snapshots import SnapshotCodec, SnapshotLoader
-from .store import EventFactsHistory, Store, open_store, raw_event_rows
+from .store import EventFactsHistory, Store, as_uuid, open_store, raw_event_rows
 
 
 def view_projections(rules: RuleSet, history) -> list:
@@ -72,7 +74,9 @@ class Runtime:
     def views_elsewhere(self, url: str) -> ProjectionRunner:
         """A runner folding this event log into fresh views on another store
         (never the live views); its engine is the caller's to dispose of."""
-        runner = ProjectionRunner(open_store(url).engine(), self.app.recorder, self.app.mapper,
+        # The same key: the rebuilt views keep personal data encrypted too.
+        runner = ProjectionRunner(open_store(url, cipher_key=self.store.cipher_key).engine(),
+                                  self.app.recorder, self.app.mapper,
                                   view_projections(self.rules, self.history()))
         runner.create_tables()
         return runner
@@ -93,6 +97,7 @@ def build_runtime(url: str | None = None, rules: RuleSet | None = None,
     rules = rules or default_ruleset()
     app = LedgerApp(env=dict(store.env), rules=rules)
     engine = store.engine()
+    app.id_of = aggregate_ids(store, engine)
     loader = SnapshotLoader(store, engine, app.mapper)
     app.use_loader(loader, loader.all, SnapshotCodec(app.mapper).row)
     app.progress = lambda label, total: progress.bar(total, label)
@@ -104,6 +109,23 @@ def build_runtime(url: str | None = None, rules: RuleSet | None = None,
                    contracts=contracts or default_contracts(), office=settings.office(),
                    today=clock.today, turns=turns_for(store, settings.lock_wait_seconds),
                    signing_key_file=settings.signing_key_file)
+
+
+def aggregate_ids(store: Store, engine: sa.Engine) -> IdOf:
+    """How this store names a person's aggregate: a keyed HMAC of the citizen
+    id when it is encrypted, unless its people were registered before keyed
+    ids (then uuid5, as they were: an id scheme never changes under a store).
+    The first registration recorded tells, by its id's UUID version (5 for
+    uuid5, 4 for the keyed ids), without reading or decrypting any event."""
+    if not store.cipher_key:
+        return beneficiary_id
+    query = sa.text(f"SELECT originator_id FROM {store.events_table} "
+                    "WHERE topic = :topic AND originator_version = 1 LIMIT 1")
+    with engine.connect() as conn:
+        first = conn.execute(query, {"topic": get_topic(Beneficiary.Registered)}).scalar()
+    if first is not None and as_uuid(first).version == 5:
+        return beneficiary_id
+    return personal_cipher.beneficiary_ids(store.cipher_key)
 
 
 @contextmanager

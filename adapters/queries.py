@@ -12,7 +12,6 @@ from typing import Sequence
 from eventsourcing.persistence import StoredEvent
 
 from ledger import audit, settlement, whatif
-from ledger.beneficiary import beneficiary_id
 from ledger.clawback import open_overpayment_vnd
 from ledger.entitlement import due_for_month
 from ledger.months import Month, month_range
@@ -462,7 +461,7 @@ class Queries:
     def state_as_known_at(self, citizen_id: str, when: datetime):
         """One person's state from the events recorded up to ``when``."""
         state = None
-        for _, event in self._events_of(beneficiary_id(citizen_id)):
+        for _, event in self._events_of(self.runtime.app.id_of(citizen_id)):
             if event.timestamp <= when:
                 state = event.fold(state)
         return state
@@ -474,7 +473,7 @@ class Queries:
 
     def timeline(self, citizen_id: str) -> list[TimelineEntry]:
         """Every event about a person, in recorded order, with its money consequence."""
-        events = list(self._events_of(beneficiary_id(citizen_id)))
+        events = list(self._events_of(self.runtime.app.id_of(citizen_id)))
         if not events:
             raise CommandRefused(f"{citizen_id} is not registered")
         state, out = None, []

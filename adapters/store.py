@@ -8,7 +8,7 @@ database, so a projection can write its rows and its position together.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 from urllib.parse import unquote, urlparse
@@ -31,6 +31,7 @@ class Store:
     env: Mapping[str, str]  # eventsourcing persistence settings
     sqlalchemy_url: str
     events_table: str
+    cipher_key: str | None = field(default=None, repr=False)  # also encrypts the views' personal columns (projections/personal.py)
 
     def key(self, aggregate_id: UUID):
         """An aggregate id as this store keeps it (SQLite: 32 hex digits)."""
@@ -40,6 +41,13 @@ class Store:
         engine = sa.create_engine(self.sqlalchemy_url, future=True)
         if self.kind == "sqlite":
             sa_event.listen(engine, "connect", _sqlite_pragmas)
+        if self.cipher_key:
+            from projections.personal import DIALECT_ATTRIBUTE
+
+            from .personal_cipher import ViewCipher
+
+            # Each engine has its own dialect: the key stays with this store.
+            setattr(engine.dialect, DIALECT_ATTRIBUTE, ViewCipher(self.cipher_key))
         return engine
 
 
@@ -87,7 +95,7 @@ def open_store(url: str | None = None, cipher_key: str | None = None) -> Store:
             "APPLICATION_RECORDER_TOPIC": "adapters.sqlite_recorder:LedgerSqliteRecorder",
             **_common_settings(cipher_key),
         }
-        return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events")
+        return Store(url, "sqlite", env, f"sqlite:///{path}", "stored_events", cipher_key or None)
     if parsed.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         dbname = parsed.path.lstrip("/")
         if not dbname:
@@ -112,7 +120,7 @@ def open_store(url: str | None = None, cipher_key: str | None = None) -> Store:
         }
         netloc = parsed.netloc
         return Store(url, "postgresql", env, f"postgresql+psycopg://{netloc}/{dbname}",
-                     "ledger_events")
+                     "ledger_events", cipher_key or None)
     raise StoreURLError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
 
 

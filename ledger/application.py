@@ -18,7 +18,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import get_topic
 
 from . import facts as f
-from .beneficiary import Beneficiary, beneficiary_id
+from .beneficiary import Beneficiary, IdOf, beneficiary_id
 from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
@@ -102,9 +102,12 @@ class LedgerApp(Application):
     CHUNK_PEOPLE = 1000
 
     def __init__(self, env: Mapping[str, str] | None = None, *, rules: RuleSet,
-                 load_many: LoadMany | None = None) -> None:
+                 load_many: LoadMany | None = None, id_of: IdOf = beneficiary_id) -> None:
         super().__init__(env)
         self.rules = rules
+        # How a citizen id names its aggregate: uuid5, or a keyed HMAC when
+        # the store is encrypted (chosen by the composition root).
+        self.id_of = id_of
         self._load_many = load_many or self._load_one_by_one
         self._snapshot_of: SnapshotOf | None = None
         # Progress of the long commands: (label, total or None) -> a context
@@ -201,7 +204,7 @@ class LedgerApp(Application):
 
     def beneficiaries(self, citizen_ids: Iterable[str]) -> dict[str, Beneficiary]:
         """The registered ones among the given citizens, by citizen id."""
-        ids = {beneficiary_id(c): c for c in citizen_ids}
+        ids = {self.id_of(c): c for c in citizen_ids}
         loaded = self._load_many(list(ids))
         return {ids[agg_id]: agg for agg_id, agg in loaded.items()}
 
@@ -222,7 +225,7 @@ class LedgerApp(Application):
             if decision.kind != "register":
                 raise Refused("citizen_id", f"{decision.citizen_id} is not registered: "
                                             f"a {decision.kind} decision needs a registration first")
-            person = Beneficiary.register(decision, actor)
+            person = Beneficiary.register(decision, actor, self.id_of)
             by_kind["register"] = by_kind.get("register", 0) + 1
             return person
 

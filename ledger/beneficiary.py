@@ -6,7 +6,10 @@ updated in place.
 from __future__ import annotations
 
 from dataclasses import replace
+import hashlib
+import hmac
 from datetime import date
+from typing import Callable
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -24,8 +27,24 @@ _ID_NAMESPACE = uuid5(NAMESPACE_URL, "urn:allowance-ledger:beneficiary")
 
 
 def beneficiary_id(citizen_id: str) -> UUID:
-    """Deterministic: the same citizen id always names the same aggregate."""
+    """Deterministic: the same citizen id always names the same aggregate.
+    Anyone can compute it, so it names the person to whoever reads the
+    store: the stores without a cipher key (and those made before keyed
+    ids) use it."""
     return uuid5(_ID_NAMESPACE, citizen_id)
+
+
+IdOf = Callable[[str], UUID]
+
+
+def keyed_beneficiary_ids(key: bytes) -> IdOf:
+    """Aggregate ids as a keyed HMAC of the citizen id: without the key, an
+    id cannot be matched with a citizen id by trying the ~10^9 ids of a
+    birth year, as a uuid5 can."""
+    def id_of(citizen_id: str) -> UUID:
+        digest = hmac.new(key, citizen_id.encode(), hashlib.sha256).digest()
+        return UUID(bytes=digest[:16], version=4)
+    return id_of
 
 
 class Beneficiary(Aggregate):
@@ -415,12 +434,12 @@ class Beneficiary(Aggregate):
     # --- commands -----------------------------------------------------------
 
     @classmethod
-    def register(cls, decision: Decision, actor: str) -> Beneficiary:
+    def register(cls, decision: Decision, actor: str, id_of: IdOf = beneficiary_id) -> Beneficiary:
         assert decision.kind == "register" and decision.birth_date is not None
         _check_effective(decision, decision.birth_date)
         return cls._create(
             cls.Registered,
-            id=beneficiary_id(decision.citizen_id),
+            id=id_of(decision.citizen_id),
             actor=actor,
             **_decision_meta(decision),
             citizen_id=decision.citizen_id,

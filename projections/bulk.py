@@ -12,12 +12,15 @@ from typing import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .personal import Personal, cipher_of, stored_row_converter
+
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[dict]) -> None:
     if not rows:
         return
     columns = [c.name for c in table.columns]
-    values = [tuple(row[c] for c in columns) for row in rows]
+    stored = stored_row_converter(table, conn.dialect)  # personal columns encrypted, if so configured
+    values = [stored(row) for row in rows]
     driver = conn.connection.driver_connection
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
@@ -35,6 +38,11 @@ def update_rows(conn: Connection, table: sa.Table, key: str, columns: Sequence[s
     if not rows:
         return
     rows = list({row[key]: row for row in rows}.values())  # the last change of a row wins
+    cipher = cipher_of(conn.dialect)
+    if cipher is not None:  # as stored: personal columns encrypted
+        kinds = {c: table.c[c].type for c in (key, *columns) if isinstance(table.c[c].type, Personal)}
+        rows = [{c: v if c not in kinds or v is None else kinds[c].to_stored(v, cipher) for c, v in row.items()}
+                for row in rows]
     driver = conn.connection.driver_connection
     if conn.dialect.name == "postgresql":
         # One COPY into a scratch table and one joined UPDATE: far fewer round

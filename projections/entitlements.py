@@ -31,16 +31,17 @@ from ledger.rules import RuleSet
 
 from . import bulk
 from .payouts import lines
+from .personal import Keyed, Sealed
 from .runner import metadata
 
 B = Beneficiary
 
 beneficiaries = sa.Table(
     "ent_beneficiaries", metadata,
-    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("citizen_id", Keyed, primary_key=True),
     sa.Column("aggregate_id", sa.String(36), nullable=False, unique=True),
-    sa.Column("full_name", sa.Text, nullable=False),
-    sa.Column("birth_date", sa.String(10), nullable=False),
+    sa.Column("full_name", Sealed, nullable=False),
+    sa.Column("birth_date", Sealed, nullable=False),
     sa.Column("sex", sa.String(1), nullable=False),
     sa.Column("province_code", sa.String(3), nullable=False),
     sa.Column("commune_code", sa.String(16), nullable=False),
@@ -48,29 +49,29 @@ beneficiaries = sa.Table(
     sa.Column("categories", sa.Text, nullable=False),  # ';'-separated, as in the files
     sa.Column("channel", sa.String(8), nullable=False),
     sa.Column("agent_code", sa.String(64), nullable=False),
-    sa.Column("bank_account", sa.String(64), nullable=False),
+    sa.Column("bank_account", Sealed, nullable=False),
     sa.Column("home_delivery", sa.Boolean, nullable=False),
-    sa.Column("proxy_name", sa.Text, nullable=False),
-    sa.Column("proxy_citizen_id", sa.String(12), nullable=False),
+    sa.Column("proxy_name", Sealed, nullable=False),
+    sa.Column("proxy_citizen_id", Sealed, nullable=False),
     sa.Column("first_month", sa.String(7), nullable=False),
     sa.Column("date_of_death", sa.String(10)),
 )
 
 overpayments_table = sa.Table(
     "overpayments", metadata,
-    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("citizen_id", Keyed, primary_key=True),
     sa.Column("months", sa.Text, nullable=False),
     sa.Column("amount_vnd", sa.BigInteger, nullable=False),
     sa.Column("recovered_vnd", sa.BigInteger, nullable=False),  # every method, write-offs included
     sa.Column("written_off_vnd", sa.BigInteger, nullable=False),
     sa.Column("open_vnd", sa.BigInteger, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # open, recovered, written_off
-    sa.Column("received_by", sa.Text, nullable=False),
+    sa.Column("received_by", Sealed, nullable=False),
 )
 
 segments_table = sa.Table(
     "ent_segments", metadata,
-    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("citizen_id", Keyed, primary_key=True),
     sa.Column("first_month", sa.String(7), primary_key=True),
     sa.Column("last_month", sa.String(7)),  # NULL: open-ended
     sa.Column("amount_vnd", sa.BigInteger, nullable=False),
@@ -79,7 +80,7 @@ segments_table = sa.Table(
     sa.Index("ix_ent_segments_month", "first_month", "last_month"),
 )
 
-CODE_VERSION = "12"
+CODE_VERSION = "13"
 
 # The events that change a person's facts, and so their row and schedule.
 FACT_EVENTS = (B.DecisionEvent, B.DeathNotified)
@@ -231,8 +232,9 @@ def people(conn: Connection) -> list[dict]:
     """Everyone in the view, with the columns a search shows."""
     b = beneficiaries.c
     query = sa.select(b.citizen_id, b.full_name, b.birth_date, b.status, b.commune_code, b.categories,
-                      b.channel, b.agent_code).order_by(b.citizen_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+                      b.channel, b.agent_code)
+    # Sorted here: an encrypted citizen id does not sort as the id.
+    return sorted((dict(r._mapping) for r in conn.execute(query)), key=lambda r: r["citizen_id"])
 
 
 def for_month(conn: Connection, month: str) -> list[dict]:
@@ -247,9 +249,9 @@ def for_month(conn: Connection, month: str) -> list[dict]:
                sa.or_(s.c.last_month.is_(None), s.c.last_month >= month),
                s.c.status != "not_registered",
                sa.or_(s.c.status.not_in(STOPPED), s.c.first_month == month))
-        .order_by(b.c.agent_code, b.c.commune_code, b.c.citizen_id)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return sorted((dict(row._mapping) for row in conn.execute(query)),
+                  key=lambda r: (r["agent_code"], r["commune_code"], r["citizen_id"]))
 
 
 def statuses_in(conn: Connection, wanted: dict[str, str]) -> dict[str, str]:
@@ -270,7 +272,7 @@ def recoveries(conn: Connection) -> list[dict]:
     """Every overpayment with its recoveries, and the payments made after a
     known date of death (for follow-up)."""
     o = overpayments_table
-    rows = [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
+    rows = sorted((dict(r._mapping) for r in conn.execute(sa.select(o))), key=lambda r: (r["status"], r["citizen_id"]))
     late = paid_after_death(conn, [r["citizen_id"] for r in rows])
     for row in rows:
         row["paid_after_death"] = late.get(row["citizen_id"], [])
@@ -284,11 +286,10 @@ def paid_after_death(conn: Connection, citizen_ids: list[str]) -> dict[str, list
         query = (sa.select(lines.c.citizen_id, lines.c.line_id)
                  .join(b, b.c.citizen_id == lines.c.citizen_id)
                  .where(lines.c.citizen_id.in_(chunk), lines.c.status == "paid", lines.c.kind != FUNERAL,
-                        b.c.date_of_death.is_not(None), lines.c.settled_on > b.c.date_of_death)
-                 .order_by(lines.c.line_id))
+                        b.c.date_of_death.is_not(None), lines.c.settled_on > b.c.date_of_death))
         for citizen, line_id in conn.execute(query):
             found.setdefault(citizen, []).append(line_id)
-    return found
+    return {citizen: sorted(line_ids) for citizen, line_ids in found.items()}
 
 
 def dates_of_death(conn: Connection, citizen_ids: set[str]) -> dict[str, date]:

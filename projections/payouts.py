@@ -19,14 +19,15 @@ from ledger.months import Month
 from ledger.payroll import PayrollCalendar, citizen_of_line
 
 from . import bulk
+from .personal import Keyed, Sealed
 from .runner import metadata
 
 lines = sa.Table(
     "pay_lines", metadata,
-    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("line_id", Keyed, primary_key=True),
     sa.Column("payroll_id", sa.String(80), nullable=False),
-    sa.Column("citizen_id", sa.String(12), nullable=False, index=True),
-    sa.Column("full_name", sa.Text, nullable=False),
+    sa.Column("citizen_id", Keyed, nullable=False, index=True),
+    sa.Column("full_name", Sealed, nullable=False),
     sa.Column("commune_code", sa.String(16), nullable=False),
     sa.Column("agent_code", sa.String(64), nullable=False),
     sa.Column("channel", sa.String(8), nullable=False),
@@ -34,12 +35,12 @@ lines = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("months", sa.Text, nullable=False),  # ';'-joined, as in the files
     sa.Column("amount_vnd", sa.BigInteger, nullable=False),
-    sa.Column("receiver", sa.Text, nullable=False),
-    sa.Column("bank_account", sa.String(64), nullable=False),
+    sa.Column("receiver", Sealed, nullable=False),
+    sa.Column("bank_account", Sealed, nullable=False),
     sa.Column("home_delivery", sa.Boolean, nullable=False),
     sa.Column("status", sa.String(12), nullable=False),
     sa.Column("settled_on", sa.String(10)),
-    sa.Column("detail", sa.Text, nullable=False),  # received by, or the reason code
+    sa.Column("detail", Sealed, nullable=False),  # received by, or the reason code
     sa.Column("flags", sa.Text, nullable=False),
     sa.Index("ix_pay_lines_agent_month", "agent_code", "payroll_month"),
 )
@@ -53,15 +54,15 @@ runs = sa.Table(
     sa.Column("advance_vnd", sa.BigInteger, nullable=False),
     sa.Column("carried_count", sa.Integer, nullable=False),
     sa.Column("carried_vnd", sa.BigInteger, nullable=False),
-    sa.Column("line_ids", sa.Text, nullable=False),  # JSON list, in file order
-    sa.Column("carried_ids", sa.Text, nullable=False),
+    sa.Column("line_ids", Sealed, nullable=False),  # JSON list, in file order
+    sa.Column("carried_ids", Sealed, nullable=False),
     sa.Column("recorded_at", sa.String(40), nullable=False),
     sa.Column("actor", sa.Text, nullable=False),
 )
 
 unclaimed_table = sa.Table(
     "unclaimed_queue", metadata,
-    sa.Column("citizen_id", sa.String(12), primary_key=True),
+    sa.Column("citizen_id", Keyed, primary_key=True),
     sa.Column("agent_code", sa.String(64), nullable=False),
     sa.Column("commune_code", sa.String(16), nullable=False),
     sa.Column("consecutive_months", sa.Integer, nullable=False),
@@ -74,7 +75,7 @@ class PayoutsProjection:
     tables = (lines, runs, unclaimed_table)
 
     def version(self) -> str:
-        return "4"
+        return "5"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         inserts, updates, run_rows = [], [], []
@@ -153,9 +154,9 @@ def _chunks(items: list, size: int):
 
 def unclaimed(conn: Connection, month: str) -> list[dict]:
     u = unclaimed_table
-    query = sa.select(u).where(u.c.last_payroll_month <= month).order_by(
-        u.c.agent_code, u.c.commune_code, u.c.citizen_id)
-    return [dict(r._mapping) for r in conn.execute(query)]
+    query = sa.select(u).where(u.c.last_payroll_month <= month)
+    return sorted((dict(r._mapping) for r in conn.execute(query)),
+                  key=lambda r: (r["agent_code"], r["commune_code"], r["citizen_id"]))
 
 
 def payroll_of(conn: Connection, month: str) -> list[dict]:
@@ -175,7 +176,7 @@ def lines_by_id(conn: Connection, line_ids: Sequence[str]) -> dict[str, dict]:
 # The ids of one payroll list, so the database sorts and streams its lines.
 _list_ids = sa.Table(
     "payroll_list_ids", sa.MetaData(),
-    sa.Column("line_id", sa.String(40), primary_key=True),
+    sa.Column("line_id", Keyed, primary_key=True),
     sa.Column("carried", sa.Boolean, nullable=False),
     prefixes=["TEMPORARY"],
 )
@@ -185,7 +186,9 @@ def lines_in_file_order(conn: Connection, new_ids: Sequence[str], carried_ids: S
                         page: int = 2000) -> Iterator[dict]:
     """The lines of one payroll list, each with its ``carried`` flag, in the
     order of the files (commune, citizen, new before carried, line id),
-    read a page at a time: an agent's list of any length in flat memory."""
+    read a page at a time: an agent's list of any length in flat memory
+    (a commune's lines at most, sorted here: an encrypted citizen or line id
+    does not sort as the id)."""
     _list_ids.drop(conn, checkfirst=True)
     _list_ids.create(conn)
     result = None
@@ -194,15 +197,24 @@ def lines_in_file_order(conn: Connection, new_ids: Sequence[str], carried_ids: S
                          + [{"line_id": i, "carried": True} for i in carried_ids])
         query = (sa.select(lines, _list_ids.c.carried)
                  .join(_list_ids, _list_ids.c.line_id == lines.c.line_id)
-                 .order_by(lines.c.commune_code, lines.c.citizen_id, _list_ids.c.carried, lines.c.line_id)
+                 .order_by(lines.c.commune_code)
                  .execution_options(stream_results=True, yield_per=page))
         result = conn.execute(query)
+        commune: list[dict] = []
         for row in result.mappings():
-            yield dict(row)
+            if commune and commune[0]["commune_code"] != row["commune_code"]:
+                yield from sorted(commune, key=_file_order)
+                commune = []
+            commune.append(dict(row))
+        yield from sorted(commune, key=_file_order)
     finally:
         if result is not None:
             result.close()
         _list_ids.drop(conn, checkfirst=True)
+
+
+def _file_order(line: dict) -> tuple:
+    return line["citizen_id"], line["carried"], line["line_id"]
 
 
 def payroll_ids_of(conn: Connection, line_ids: set[str]) -> dict[str, str]:
@@ -226,9 +238,9 @@ def flagged_payments(conn: Connection, month: str) -> list[dict]:
     def paid_in(*periods) -> sa.Select:
         return sa.select(postings.c.line_id).where(*periods, postings.c.kind.in_(PAID_KINDS))
 
-    flagged = [dict(r._mapping) for r in conn.execute(
-        sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(paid_in(postings.c.period == month)))
-        .order_by(lines.c.agent_code, lines.c.line_id))]
+    flagged = sorted((dict(r._mapping) for r in conn.execute(
+        sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(paid_in(postings.c.period == month))))),
+        key=lambda r: (r["agent_code"], r["line_id"]))  # sorted here: a keyed line id does not sort as the id
     for line in flagged:
         others = conn.execute(sa.select(lines.c.months).where(
             lines.c.citizen_id == line["citizen_id"], lines.c.line_id != line["line_id"],

@@ -17,6 +17,7 @@ from ledger.months import Month
 from ledger.payroll import PayrollCalendar
 
 from . import bulk
+from .personal import Keyed
 from .runner import metadata
 
 postings = sa.Table(
@@ -30,8 +31,8 @@ postings = sa.Table(
     sa.Column("amount_vnd", sa.BigInteger, nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("agent_code", sa.String(64), nullable=False),
-    sa.Column("line_id", sa.String(40), nullable=False),
-    sa.Column("citizen_id", sa.String(12), nullable=False),
+    sa.Column("line_id", Keyed, nullable=False),
+    sa.Column("citizen_id", Keyed, nullable=False),
     sa.Index("ix_postings_period", "period"),
 )
 
@@ -46,7 +47,7 @@ class PostingsProjection:
     tables = (postings, closed_months)
 
     def version(self) -> str:
-        return "1"
+        return "2"
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         last_closed = conn.execute(sa.select(sa.func.max(closed_months.c.month))).scalar()
