@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESSIV
@@ -46,9 +47,20 @@ class ViewCipher:
     def __init__(self, cipher_key: str):
         self._sealing = AESGCM(derived_key(cipher_key, "view-sealed"))
         self._keying = AESSIV(derived_key(cipher_key, "view-keyed", 64))
+        self._nonce_prefix, self._counter = os.urandom(8), itertools.count()
+
+    def _nonce(self) -> bytes:
+        """A random 64-bit prefix per cipher and a counter: never the same
+        nonce twice under one key (a random prefix repeats with odds of
+        2^-64 per pair of ciphers), without a system call per value."""
+        n = next(self._counter)
+        if n >= 1 << 32:
+            self._nonce_prefix, self._counter = os.urandom(8), itertools.count(1)
+            n = 0
+        return self._nonce_prefix + n.to_bytes(4, "big")
 
     def seal(self, text: str) -> str:
-        nonce = os.urandom(12)
+        nonce = self._nonce()
         return base64.b64encode(nonce + self._sealing.encrypt(nonce, text.encode(), None)).decode()
 
     def open(self, text: str) -> str:

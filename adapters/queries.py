@@ -4,11 +4,14 @@ nothing here is worded or formatted for people (adapters/cli.py does that).
 Queries record nothing; they bring the read models up to date first."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
+from uuid import UUID
 
+import sqlalchemy as sa
 from eventsourcing.persistence import StoredEvent
 
 from ledger import audit, settlement, whatif
@@ -22,7 +25,7 @@ from projections import entitlements as ent_view
 from projections import payouts as pay_view
 from projections import postings as post_view
 from projections.chain import Verdict
-from projections.runner import ProjectionRunner, checksums
+from projections.runner import ProjectionRunner, checksums, tracking
 
 from . import agent_results, progress
 from .bootstrap import Runtime
@@ -381,6 +384,9 @@ class Queries:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
+        # What a people search scans, kept while the view does not move (a
+        # long-lived process, the web application, searches as one types).
+        self._search_columns: dict[str, tuple[tuple, list]] = {}
 
     def _caught_up(self) -> None:
         self.runtime.catch_up()
@@ -498,18 +504,29 @@ class Queries:
         if not words:
             return []
         self._caught_up()
+        # Citizen ids are digits and names have none: one column read, and
+        # decrypted when the view is encrypted, whichever is searched.
+        prefix = text.strip()
         with self.runtime.engine.connect() as conn:
-            rows = ent_view.people(conn)
-        found = []
-        for r in rows:
-            name = f" {folded(r['full_name'])} "
-            if r["citizen_id"].startswith(text.strip()) or all(f" {w}" in name for w in words):
-                found.append(PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"],
-                                         r["commune_code"], tuple(c for c in r["categories"].split(";") if c),
-                                         r["channel"], r["agent_code"]))
-                if len(found) >= limit:
-                    break
-        return found
+            if prefix.isdigit():
+                ids = self._scanned(conn, "ids", lambda: sorted(ent_view.citizen_ids(conn)))
+                matched = [c for c in ids if c.startswith(prefix)]
+            else:
+                names = self._scanned(conn, "names", lambda: [(a, f" {folded(n)} ") for a, n in ent_view.names(conn)])
+                named = [a for a, name in names if all(f" {w}" in name for w in words)]
+                matched = sorted(ent_view.citizens_of(conn, {UUID(a) for a in named}).values())
+            rows = ent_view.people(conn, matched[:limit])
+        return [PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"], r["commune_code"],
+                            tuple(c for c in r["categories"].split(";") if c), r["channel"], r["agent_code"])
+                for r in rows]
+
+    def _scanned(self, conn, column: str, read) -> list:
+        mark = tuple(conn.execute(sa.select(tracking.c.position, tracking.c.version).where(
+            tracking.c.name == ent_view.EntitlementsProjection.name)).first() or ())
+        kept = self._search_columns.get(column)
+        if kept is None or kept[0] != mark:
+            kept = self._search_columns[column] = (mark, read())
+        return kept[1]
 
     def payroll_calendar(self) -> list[CalendarMonth]:
         """Every payroll month run, latest first: who ran it, the agents' lists, closed or not."""
@@ -706,6 +723,7 @@ class Queries:
                               candidate, first, last)
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat: a district has a few thousand distinct ones
 def folded(text: str) -> str:
     """Lower case without diacritics (đ as d), for searching Vietnamese names."""
     import unicodedata
