@@ -324,6 +324,15 @@ def cmd_audit_checkpoint(commands: Commands, queries: Queries, args: argparse.Na
         sys.stdout.write("\n")
 
 
+def cmd_audit_seal(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    summary = commands.seal_existing(args.actor).as_dict()
+    _emit(args, summary, lambda d: (
+        f"sealed {d['sealed']} events stored before the hash chain (positions {d['first_position']} to "
+        f"{d['last_position']}), by {args.actor}; {d['rechained']} later seals chained on from them; "
+        if d["sealed"] else "nothing to seal: every stored event has its seal; ")
+        + f"head at position {d['head']['position']}: {d['head']['hash']}")
+
+
 def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     """Rebuild every projection from the event log into a separate store and
     compare with the live views; or, as known at a time, into its own file."""
@@ -520,6 +529,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("checkpoint", cmd_audit_checkpoint, "the chain's head, signed with the office's key, as JSON",
                 parent=audit_cmds, json_flag=False)
     p.add_argument("--out", help="write it to this file (default: stdout)")
+    p = command("seal", cmd_audit_seal, "seal, once, the events stored before the hash chain existed (recorded "
+                "with the actor)", parent=audit_cmds)
+    p.add_argument("--existing", action="store_true", required=True,
+                   help="the events stored before the first seal (refused if any unsealed one follows a seal)")
 
     p = command("replay", cmd_replay, "rebuild the projections from the event log and check them")
     p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")
@@ -566,7 +579,7 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_settlement_close, cmd_audit_seal)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entry
 from projections import entitlements as people_view
 from projections import payouts as pay_view
+from projections.chain import NotHistoryBeforeTheChain
 
 from . import agent_results, notices_file, payroll_files, progress
 from .bootstrap import Runtime
@@ -60,6 +61,20 @@ class PayrollSummary:
         return dict(month=self.month, files=self.files, lines=self.lines, amount=self.amount,
                     carried_lines=self.carried_lines, carried_amount=self.carried_amount,
                     issued_now=self.issued_now)
+
+
+@dataclass(frozen=True)
+class SealSummary:
+    sealed: int  # events stored before the chain, sealed now
+    first_position: int | None
+    last_position: int | None
+    rechained: int  # seals after them, chained on anew
+    head_position: int
+    head_hash: str
+
+    def as_dict(self) -> dict:
+        return dict(sealed=self.sealed, first_position=self.first_position, last_position=self.last_position,
+                    rechained=self.rechained, head={"position": self.head_position, "hash": self.head_hash})
 
 
 @dataclass(frozen=True)
@@ -291,6 +306,24 @@ class Commands:
     # --- the settlement ----------------------------------------------------------------
 
     @recording("settlement close")
+    @recording("audit seal --existing")
+    def seal_existing(self, actor: str) -> SealSummary:
+        """Seal, once, the events stored before the hash chain existed, and
+        record who did: refused when an unsealed row comes after sealed ones
+        (appended outside the ledger) or a seal does not match its row."""
+        chain = self.runtime.chain
+        try:
+            found = chain.unsealed_history()
+        except NotHistoryBeforeTheChain as exc:
+            raise CommandRefused(f"nothing sealed: {exc} (see `ledger audit verify`); only the events stored "
+                                 "before the first seal are history from before the chain") from exc
+        if found.count:
+            self.runtime.app.seal_existing_history(actor, found.count, found.first_position, found.last_position,
+                                                   found.seals_after, chain.head())
+        position, digest = chain.head()
+        return SealSummary(found.count, found.first_position, found.last_position,
+                           found.seals_after if found.count else 0, position, digest)
+
     def close_month(self, month: Month, acceptances: dict[str, str], actor: str,
                     four_eyes: bool = False) -> list[str]:
         """Close the month unless a variance in the books is unexplained;

@@ -75,6 +75,17 @@ class LedgerPostgresRecorder(PostgresApplicationRecorder):
             self._seal_after(curs, before)
             return ids
 
+    def insert_events_resealing(self, stored_events: Sequence[StoredEvent]) -> None:
+        """The events, and every stored row sealed anew from the start of the
+        log, in one transaction under the table lock (``ledger audit seal
+        --existing``)."""
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
+            curs.execute(SQL("DELETE FROM {}.audit_chain").format(Identifier(self.datastore.schema)))
+            self._seal_after(curs, 0)
+
     def insert_event_chunks(self, chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[SnapshotRow]]]) -> int:
         """Every chunk's events, and the snapshots of the people they bring
         up to date, in one transaction, under the same lock, each chunk by

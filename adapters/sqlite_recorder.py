@@ -34,6 +34,14 @@ class LedgerSqliteRecorder(SQLiteApplicationRecorder):
             self._seal_after(cursor, before)
             return returning
 
+    def insert_events_resealing(self, stored_events: Sequence[StoredEvent]) -> None:
+        """The events, and every stored row sealed anew from the start of the
+        log, in one transaction (``ledger audit seal --existing``)."""
+        with self.datastore.transaction(commit=True) as cursor:
+            self._insert_events(cursor, stored_events)
+            cursor.execute("DELETE FROM audit_chain")
+            self._seal_after(cursor, 0)
+
     def insert_event_chunks(self, chunks: Iterable[tuple[Sequence[StoredEvent], Sequence[SnapshotRow]]]) -> int:
         """Every chunk's events and snapshots, and the seals of the events,
         in one transaction; an exception raised while the chunks are made

@@ -21,6 +21,7 @@ from . import facts as f
 from .beneficiary import Beneficiary, IdOf, beneficiary_id
 from .decisions import DeathNotice, Decision
 from .errors import Refused
+from .history import HISTORY_SEALS_ID, HistorySeals
 from .months import Month
 from .outcomes import Consequences
 from .payouts import AgentResult, Recovery
@@ -186,6 +187,20 @@ class LedgerApp(Application):
                 return
             yield from self._load_one_by_one([n.originator_id for n in found]).values()
             start = found[-1].id
+
+    def seal_existing_history(self, actor: str, events_sealed: int, first_position: int, last_position: int,
+                              seals_rechained: int, previous_head: tuple[int, str]) -> None:
+        """Record who sealed the history stored before the hash chain, in the
+        transaction that seals the whole log anew (the recorder's
+        ``insert_events_resealing``): the record and the seals go in together
+        or not at all."""
+        try:
+            seals = self.repository.get(HISTORY_SEALS_ID)
+        except AggregateNotFoundError:
+            seals = HistorySeals.open()
+        seals.record_sealing(actor, events_sealed, first_position, last_position, seals_rechained, previous_head)
+        stored = [self.mapper.to_stored_event(e) for e in seals.collect_events()]
+        self.recorder.insert_events_resealing(stored)
 
     def calendar(self) -> PayrollCalendar | None:
         try:

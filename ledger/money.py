@@ -21,6 +21,7 @@ from typing import Callable
 from . import payouts
 from .beneficiary import Beneficiary
 from .months import Month
+from .history import HistorySeals
 from .payroll import PayrollCalendar
 from .postings import (ALLOWANCES, DRAWN, FEES, FUNERAL_SUPPORT, RECEIVABLE, RECOVERED, RETURNED, WRITE_OFFS,
                        Posting, float_of)
@@ -144,6 +145,7 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
+    HistorySeals.Opened, HistorySeals.ExistingSealed,  # the hash chain's own record
 })
 
 

@@ -73,6 +73,24 @@ class Verdict:
                     snapshots_checked=self.snapshots_checked, first_bad_snapshot=self.first_bad_snapshot)
 
 
+class NotHistoryBeforeTheChain(Exception):
+    """The unsealed rows are not a stretch of history from before the chain."""
+
+    def __init__(self, position: int, problem: str):
+        super().__init__(problem)
+        self.position = position
+
+
+@dataclass(frozen=True)
+class UnsealedHistory:
+    """Rows stored before the chain existed: every one before the first seal."""
+
+    count: int
+    first_position: int | None
+    last_position: int | None
+    seals_after: int  # the seals after them, all checked against their rows
+
+
 class ChainKeeper:
     """Checks the chain the recorders wrote against the raw rows they stored
     (not decoded events), so what is checked is what is stored."""
@@ -125,6 +143,38 @@ class ChainKeeper:
                            f"{after} event(s) from position {first_unsealed} on have no seal: appended "
                            "outside the ledger (every command seals its events as it writes them)")
         return Verdict(True, checked, after, None, "")
+
+    def unsealed_history(self) -> UnsealedHistory:
+        """The rows stored without a seal before the first sealed one (all of
+        them, on a store written before the chain existed), the seals after
+        them checked as ``verify`` does, chained from the first seal. Raises
+        ``NotHistoryBeforeTheChain`` when a row without a seal comes after a
+        sealed one (appended outside the ledger), or a seal does not match:
+        those are reported, never sealed."""
+        with self.engine.connect() as conn:
+            sealed = {p: h for p, h in conn.execute(sa.select(chain.c.position, chain.c.hash).order_by(chain.c.position))}
+        expected = iter(sealed)
+        next_sealed = next(expected, None)
+        first_sealed = next_sealed
+        previous, count, first, last, checked = GENESIS, 0, None, None, 0
+        for pos, originator_id, version, topic, state in self._all_rows():
+            if first_sealed is None or pos < first_sealed:
+                count, first, last = count + 1, first or pos, pos
+                continue
+            if next_sealed is None or pos < next_sealed:
+                raise NotHistoryBeforeTheChain(pos, f"position {pos} has no seal but comes after sealed events: "
+                                                    "appended outside the ledger")
+            if pos > next_sealed:
+                raise NotHistoryBeforeTheChain(next_sealed, f"position {next_sealed} was deleted")
+            previous = link(previous, pos, originator_id, version, topic, state)
+            if previous != sealed[pos]:
+                raise NotHistoryBeforeTheChain(pos, f"position {pos} does not match its seal: changed, or rows "
+                                                    "reordered")
+            checked += 1
+            next_sealed = next(expected, None)
+        if next_sealed is not None:
+            raise NotHistoryBeforeTheChain(next_sealed, f"position {next_sealed} was deleted")
+        return UnsealedHistory(count, first, last, checked)
 
     def recomputed(self) -> Iterator[tuple[int, str]]:
         """(position, hash) of the chain recomputed from every stored row,

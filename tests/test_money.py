@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate
 
 import ledger
 from ledger.beneficiary import Beneficiary
+from ledger.history import HistorySeals
 from ledger.money import EFFECTS, MOVES_NO_MONEY
 from ledger.payroll import PayrollCalendar
 
@@ -27,7 +28,8 @@ def event_classes(*extra: type) -> set[type]:
     # Bases that are never recorded themselves, and the library's default
     # Created/Event classes, which these aggregates never trigger.
     abstract = {Beneficiary.Event, Beneficiary.DecisionEvent, Beneficiary.PayoutEvent,
-                Beneficiary.StatusDecided, Beneficiary.Created, PayrollCalendar.Event, PayrollCalendar.Created}
+                Beneficiary.StatusDecided, Beneficiary.Created, PayrollCalendar.Event, PayrollCalendar.Created,
+                HistorySeals.Event, HistorySeals.Created}
     return (found - abstract) | set(extra)
 
 
