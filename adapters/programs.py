@@ -7,13 +7,20 @@ import argparse
 
 
 def run_keygen(args: argparse.Namespace) -> None:
+    import os
+    import sys
+
     if not args.signing:
         from eventsourcing.cryptography import AESCipher
 
         print(AESCipher.create_key(32))
+        print("Set it before the store's first command (cipher_key_file in ledger.toml naming a file only the "
+              "office can read, or LEDGER_CIPHER_KEY), and keep a copy apart from the database and its backups "
+              "(a sealed envelope, the office's safe): with it, the events, snapshots and the views' names, "
+              "citizen ids and bank accounts are encrypted, and people's aggregate ids are keyed. Lost, none of "
+              "them can be read again, not even from a backup; what stays in clear (amounts, months, statuses, "
+              "communes, agents) tells no one who was paid.", file=sys.stderr)
         return
-    import os
-    import sys
 
     from .checkpoints import new_signing_key
 
