@@ -4,7 +4,8 @@
 # PostgreSQL; then audit verify, replay, the command again, and the final
 # state compared with a clean run (scripts/crash_trials.py). TRIALS per
 # store (default 10); CRASH_PEOPLE people (default 600); NO_POSTGRES=1 for
-# SQLite alone.
+# SQLite alone, CRASH_STORES=postgresql for PostgreSQL alone; figures so far
+# every 10 trials.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=python3

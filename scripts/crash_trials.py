@@ -159,6 +159,8 @@ def trial(store: Store, decisions: Path, folder: Path, timings: dict[str, float]
 def main() -> int:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("TRIALS", "10"))
     kinds = ["sqlite"] + (["postgresql"] if os.environ.get("LEDGER_TEST_POSTGRES_URL") else [])
+    if os.environ.get("CRASH_STORES"):  # e.g. CRASH_STORES=postgresql: one store only
+        kinds = [k for k in kinds if k in os.environ["CRASH_STORES"].split(",")]
     bad = 0
     with tempfile.TemporaryDirectory(prefix="ledger-crash-") as tmp:
         folder = Path(tmp)
@@ -176,6 +178,10 @@ def main() -> int:
                     if trial_lost or trial_doubled:
                         print(f"  trial {n}: lost {trial_lost}, doubled {trial_doubled}", flush=True)
                     lost, doubled = lost + trial_lost, doubled + trial_doubled
+                    if (n + 1) % 10 == 0 and n + 1 < trials:  # figures so far, for a run cut short
+                        print(f"  {kind}: {n + 1} trials so far, {tally['killed']} killed, lost {lost}, "
+                              f"doubled {doubled}, tracebacks {tally['tracebacks']}, failed checks "
+                              f"{tally['failures']}; {time.monotonic() - started:.0f} s", flush=True)
             finally:
                 store.drop()
             print(f"{kind}: {trials} trials ({PEOPLE} people; {tally['killed']} commands killed, "
