@@ -140,13 +140,41 @@ def cmd_entitlements(commands: Commands, queries: Queries, args: argparse.Namesp
     _emit(args, [e.as_dict() for e in queries.entitlements(args.month)], _entitlements_human)
 
 
+def _issued_human(d: dict) -> str:
+    return (f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} advanced; "
+            f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward"
+            + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
+            + (f"; prepared by {d['prepared_by']}, released by {d['released_by']}" if d.get("released_by") else "")
+            + "".join(f"\n  {f}" for f in d["files"]))
+
+
 def cmd_payroll_run(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    summary = commands.run_payroll(args.month, args.out, args.actor)
-    _emit(args, summary.as_dict(), lambda d: (
-        f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} advanced; "
-        f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward"
-        + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
-        + "".join(f"\n  {f}" for f in d["files"])))
+    summary = commands.run_payroll(args.month, args.out, args.actor, four_eyes=args.four_eyes)
+    _emit(args, summary.as_dict(), _issued_human)
+
+
+def _prepared_human(d: dict) -> str:
+    if d["released"]:
+        return f"payroll {d['month']} was released before: nothing to prepare"
+    head = (f"payroll {d['month']} preparation {d['preparation']} by {d['prepared_by']}"
+            + ("" if d["prepared_now"] else " (unchanged: nothing recorded)")
+            + f": {d['lines']} lines, {_vnd(d['amount'])} ({d['arrears_lines']} with arrears, "
+              f"{_vnd(d['arrears_amount'])}); {d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward;"
+              f" nothing issued until another person releases it (digest {d['digest'][:16]})")
+    rows = [(a["agent_code"], a["channel"], a["lines"], _vnd(a["amount"]), a["arrears_lines"],
+             _vnd(a["arrears_amount"]), a["carried_lines"], _vnd(a["carried_amount"])) for a in d["agents"]]
+    return head + "\n" + _table(rows, ("agent", "channel", "lines", "amount", "arrears lines", "arrears",
+                                       "carried lines", "carried"))
+
+
+def cmd_payroll_prepare(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.prepare_payroll(args.month, args.actor).as_dict(), _prepared_human)
+
+
+def cmd_payroll_release(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    summary = commands.release_payroll(args.month, args.out, args.actor, four_eyes=args.four_eyes,
+                                       preparation=args.preparation)
+    _emit(args, summary.as_dict(), _issued_human)
 
 
 def _results_human(d: dict) -> str:
@@ -491,6 +519,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)
     run.add_argument("--month", type=_month, required=True)
     run.add_argument("--out", required=True, help="folder for the payroll files")
+    p = command("prepare", cmd_payroll_prepare, "plan the month's payroll and record it for another person to "
+                "release (four eyes); nothing is issued", parent=payroll)
+    p.add_argument("--month", type=_month, required=True)
+    p = command("release", cmd_payroll_release, "issue the prepared payroll (by another person when four_eyes "
+                "is on) and write one file per agent", parent=payroll)
+    p.add_argument("--month", type=_month, required=True)
+    p.add_argument("--out", required=True, help="folder for the payroll files")
+    p.add_argument("--preparation", type=int, metavar="N",
+                   help="release only if preparation N is still the latest (as shown by prepare)")
 
     command("unclaimed", cmd_unclaimed, "the unclaimed-month queue"
             ).add_argument("--month", type=_month, required=True)
@@ -566,7 +603,7 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,11 +55,43 @@ class PayrollSummary:
     carried_lines: int
     carried_amount: int
     issued_now: bool
+    prepared_by: str = ""
+    released_by: str = ""
 
     def as_dict(self) -> dict:
         return dict(month=self.month, files=self.files, lines=self.lines, amount=self.amount,
                     carried_lines=self.carried_lines, carried_amount=self.carried_amount,
-                    issued_now=self.issued_now)
+                    issued_now=self.issued_now, prepared_by=self.prepared_by, released_by=self.released_by)
+
+
+@dataclass(frozen=True)
+class PreparationSummary:
+    """A month's prepared payroll (nothing issued yet), or a month released before."""
+
+    month: str
+    preparation: int
+    prepared_by: str
+    prepared_now: bool
+    released: bool
+    digest: str
+    agents: list[dict]  # per agent: channel, lines, amount, arrears_lines, arrears_amount, carried_*
+
+    def as_dict(self) -> dict:
+        return dict(month=self.month, preparation=self.preparation, prepared_by=self.prepared_by,
+                    prepared_now=self.prepared_now, released=self.released, digest=self.digest,
+                    lines=sum(a["lines"] for a in self.agents), amount=sum(a["amount"] for a in self.agents),
+                    arrears_lines=sum(a["arrears_lines"] for a in self.agents),
+                    arrears_amount=sum(a["arrears_amount"] for a in self.agents),
+                    carried_lines=sum(a["carried_lines"] for a in self.agents),
+                    carried_amount=sum(a["carried_amount"] for a in self.agents), agents=self.agents)
+
+
+def agent_figures(agents: dict) -> list[dict]:
+    """Each agent's list as the calendar recorded it, in plain figures."""
+    return [dict(agent_code=code, channel=run["channel"], lines=len(run["lines"]), amount=run["advance_vnd"],
+                 arrears_lines=run.get("arrears_lines", 0), arrears_amount=run.get("arrears_vnd", 0),
+                 carried_lines=len(run["carried"]), carried_amount=run["carried_vnd"])
+            for code, run in sorted(agents.items())]
 
 
 @dataclass(frozen=True)
@@ -218,20 +250,62 @@ class Commands:
     # --- the payroll -----------------------------------------------------------------
 
     @recording("payroll run")
-    def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
-        """Issue the month's payroll (once) and write every agent's files
-        from what was recorded, so a second run rewrites the same files."""
+    def run_payroll(self, month: Month, out_dir: str | Path, actor: str, four_eyes: bool = False) -> PayrollSummary:
+        """Prepare and release the month's payroll at once, by one person
+        (refused when four eyes are on), and write every agent's files from
+        what was recorded, so a second run rewrites the same files."""
+        if four_eyes:
+            raise NotPermitted("four eyes are on (four_eyes): a payroll is prepared by one person "
+                               f"(`ledger payroll prepare --month {month}`) and released by another "
+                               f"(`ledger payroll release --month {month} --out DIR`)")
         self._check_debtor_account()
         try:
             outcome = self.command(lambda: self.runtime.app.run_payroll(month, actor))
         except PayrollOutOfOrder as exc:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()
-        files = self.write_payroll_files(month, Path(out_dir))
+        return self._issued(month, outcome, Path(out_dir))
+
+    @recording("payroll prepare")
+    def prepare_payroll(self, month: Month, actor: str) -> PreparationSummary:
+        """Record the month's payroll as planned now, for another person to
+        release; nothing goes to the agents (no line issued, no file)."""
+        self._check_debtor_account()
+        try:
+            outcome = self.command(lambda: self.runtime.app.prepare_payroll(month, actor))
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.runtime.catch_up()
+        from ledger.payroll import prepared_digest
+
+        return PreparationSummary(str(month), outcome.number, outcome.prepared_by, outcome.prepared_now,
+                                  outcome.released, prepared_digest(outcome.agents), agent_figures(outcome.agents))
+
+    @recording("payroll release")
+    def release_payroll(self, month: Month, out_dir: str | Path, actor: str, four_eyes: bool = False,
+                        preparation: int | None = None) -> PayrollSummary:
+        """Issue the prepared payroll (with ``four_eyes``, never by the
+        person who prepared it; with ``preparation``, only that one) and
+        write every agent's files, digest-checked. Released before: the
+        same files are written again."""
+        self._check_debtor_account()
+        try:
+            outcome = self.command(lambda: self.runtime.app.release_payroll(month, actor, four_eyes, preparation))
+        except SamePerson as exc:
+            raise NotPermitted(str(exc)) from None
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.runtime.catch_up()
+        return self._issued(month, outcome, Path(out_dir))
+
+    def _issued(self, month: Month, outcome, out_dir: Path) -> PayrollSummary:
+        files = self.write_payroll_files(month, out_dir)
+        calendar = self.runtime.app.calendar()
         agents = outcome.agents.values()
         return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
                               outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
-                              sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+                              sum(a["carried_vnd"] for a in agents), outcome.issued_now,
+                              calendar.prepared_by.get(str(month), ""), calendar.issued_by.get(str(month), ""))
 
     def _check_debtor_account(self) -> None:
         """Before anything is recorded: no payroll with bank transfers

@@ -23,8 +23,8 @@ from .decisions import DeathNotice, Decision
 from .errors import Refused
 from .months import Month
 from .outcomes import Consequences
-from .payouts import AgentResult, Recovery
-from .payroll import (CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
+from .payouts import FUNERAL, AgentResult, Recovery
+from .payroll import (CALENDAR_ID, NotPrepared, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
                       list_entry, plan_funeral, plan_line)
 from .rules import RuleSet
 
@@ -250,66 +250,63 @@ class LedgerApp(Application):
 
     def run_payroll(self, month: Month, actor: str) -> PayrollOutcome:
         """Issue the month's payroll: one line per person owed anything up to
-        the month, in one transaction with the calendar entry. A month that
-        was run before issues nothing new."""
+        the month, in one transaction with the calendar entry (prepared and
+        released by one person). A month that was run before issues nothing new."""
         calendar = self.calendar() or PayrollCalendar.open(actor)
         if calendar.has_run(month):
             return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
         calendar.check_next(month)
-        agents: dict[str, dict] = {}
-        entries: dict[str, list[str]] = {}  # agent code -> its list's entries, for the digest
-
-        def agent(code: str, channel: str) -> dict:
-            entries.setdefault(code, [])
-            return agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
-                                            "advance_vnd": 0, "carried_vnd": 0})
+        plan = PayrollPlan(self, month, actor)
 
         def chunks() -> Iterator[list]:
-            with self.progress("payroll", None) as advance:
-                yield from planned_chunks(advance)
-
-        def planned_chunks(advance) -> Iterator[list]:
-            touched: list[Beneficiary] = []
-            for person in self._load_all():
-                advance(1)
-                state = person.state
-                for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
-                    if planned is None:
-                        continue
-                    person.issue(month, planned, self.rules.id, actor)
-                    line = person.state.book.lines[-1]
-                    entry = agent(line.agent_code, line.channel)
-                    entry["lines"].append(line.line_id)
-                    entry["advance_vnd"] += line.amount_vnd
-                    issued = person.pending_events[-1]
-                    entries[line.agent_code].append(list_entry(
-                        line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=False,
-                        citizen_id=issued.citizen_id, full_name=issued.full_name,
-                        commune_code=issued.commune_code, receiver=issued.receiver,
-                        bank_account=issued.bank_account, home_delivery=issued.home_delivery))
-                    if not touched or touched[-1] is not person:
-                        touched.append(person)
-                if state.facts.status_at(month) == f.SUSPENDED:
-                    continue  # cash held for a suspended person is not handed out
-                for line in state.book.open_lines():
-                    if line.channel == "cash" and line.payroll_month < month:
-                        entry = agent(line.agent_code, line.channel)
-                        entry["carried"].append(line.line_id)
-                        entry["carried_vnd"] += line.amount_vnd
-                        entries[line.agent_code].append(list_entry(
-                            line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=True))
-                if len(touched) >= self.CHUNK_PEOPLE:
-                    yield touched
-                    touched = []
-            for code, entry in agents.items():
-                entry["lines"].sort()
-                entry["carried"].sort()
-                entry["digest"] = list_digest(entries[code])
-            calendar.issue(month, agents, self.rules, actor)
-            yield [*touched, calendar]
+            yield from plan.chunks()
+            calendar.issue(month, plan.agents, self.rules, actor)
+            yield [calendar]
 
         self.save_in_chunks(chunks())
-        return PayrollOutcome(month, agents, issued_now=True)
+        return PayrollOutcome(month, plan.agents, issued_now=True)
+
+    def prepare_payroll(self, month: Month, actor: str) -> PreparationOutcome:
+        """Plan the month's payroll and record it for a second person to
+        release: the lines, each agent's totals and its list's digest.
+        Nothing is issued. Unchanged since the latest preparation: nothing
+        recorded; changed: a new preparation supersedes it."""
+        calendar = self.calendar() or PayrollCalendar.open(actor)
+        if calendar.has_run(month):
+            return PreparationOutcome(month, calendar.months[str(month)], 0, calendar.prepared_by[str(month)],
+                                      prepared_now=False, released=True)
+        calendar.check_next(month)
+        plan = PayrollPlan(self, month, actor)
+        for _ in plan.chunks():
+            pass  # the people's issue events are planned, then dropped: nothing goes to the agents
+        recorded = calendar.prepare(month, plan.agents, self.rules, actor)
+        if recorded:
+            self.save(calendar)
+        prepared = calendar.prepared[str(month)]
+        return PreparationOutcome(month, prepared["agents"], prepared["number"], prepared["actor"],
+                                  prepared_now=recorded, released=False)
+
+    def release_payroll(self, month: Month, actor: str, four_eyes: bool,
+                        preparation: int | None = None) -> PayrollOutcome:
+        """Issue the payroll as prepared: planned again from the events and
+        issued only if it is exactly the preparation (by another person
+        when ``four_eyes``). Released before: nothing new."""
+        calendar = self.calendar()
+        if calendar is None:
+            raise NotPrepared(f"the payroll of {month} has not been prepared: prepare it first")
+        if calendar.has_run(month):
+            return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
+        calendar.check_release(month, actor, four_eyes, preparation)  # before the long planning
+        plan = PayrollPlan(self, month, actor)
+
+        def chunks() -> Iterator[list]:
+            yield from plan.chunks()
+            # Not the preparation: raises, and the whole save is rolled back.
+            calendar.release(month, plan.agents, self.rules, actor, four_eyes, preparation)
+            yield [calendar]
+
+        self.save_in_chunks(chunks())
+        return PayrollOutcome(month, plan.agents, issued_now=True)
 
     def record_agent_results(self, results: Sequence[AgentResult], actor: str, today: date,
                              reports: Sequence[AgentReport] = ()) -> ResultsOutcome:
@@ -434,6 +431,91 @@ class PayrollOutcome:
     @property
     def amount_vnd(self) -> int:
         return sum(a["advance_vnd"] for a in self.agents.values())
+
+
+@dataclass(frozen=True)
+class PreparationOutcome:
+    month: Month
+    agents: dict
+    number: int  # the preparation in force (0: released before preparations were kept)
+    prepared_by: str
+    prepared_now: bool
+    released: bool
+
+    @property
+    def lines_count(self) -> int:
+        return sum(len(a["lines"]) for a in self.agents.values())
+
+    @property
+    def amount_vnd(self) -> int:
+        return sum(a["advance_vnd"] for a in self.agents.values())
+
+
+class PayrollPlan:
+    """A month's payroll planned person by person from the event store:
+    each person's line is issued on their aggregate (a release saves them,
+    a preparation drops them), and ``agents`` gathers each agent's list,
+    totals and digest once ``chunks()`` is exhausted."""
+
+    def __init__(self, app: LedgerApp, month: Month, actor: str) -> None:
+        self.app, self.month, self.actor = app, month, actor
+        self.agents: dict[str, dict] = {}
+        self._entries: dict[str, list[str]] = {}  # agent code -> its list's entries, for the digest
+
+    def _agent(self, code: str, channel: str) -> dict:
+        self._entries.setdefault(code, [])
+        return self.agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
+                                             "advance_vnd": 0, "carried_vnd": 0,
+                                             "arrears_lines": 0, "arrears_vnd": 0})
+
+    def chunks(self) -> Iterator[list]:
+        with self.app.progress("payroll", None) as advance:
+            yield from self._planned(advance)
+
+    def _planned(self, advance) -> Iterator[list]:
+        app, month, actor, entries = self.app, self.month, self.actor, self._entries
+        touched: list[Beneficiary] = []
+        for person in app._load_all():
+            advance(1)
+            state = person.state
+            for planned in (plan_line(state, app.rules, month), plan_funeral(state, month)):
+                if planned is None:
+                    continue
+                person.issue(month, planned, app.rules.id, actor)
+                line = person.state.book.lines[-1]
+                entry = self._agent(line.agent_code, line.channel)
+                entry["lines"].append(line.line_id)
+                entry["advance_vnd"] += line.amount_vnd
+                if planned.kind != FUNERAL and any(m < month for m in planned.months):
+                    # Back pay (truy lĩnh) in the line: the months before this one.
+                    entry["arrears_lines"] += 1
+                    entry["arrears_vnd"] += sum(a for m, a in zip(planned.months, planned.amounts) if m < month)
+                issued = person.pending_events[-1]
+                entries[line.agent_code].append(list_entry(
+                    line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=False,
+                    citizen_id=issued.citizen_id, full_name=issued.full_name,
+                    commune_code=issued.commune_code, receiver=issued.receiver,
+                    bank_account=issued.bank_account, home_delivery=issued.home_delivery))
+                if not touched or touched[-1] is not person:
+                    touched.append(person)
+            if state.facts.status_at(month) == f.SUSPENDED:
+                continue  # cash held for a suspended person is not handed out
+            for line in state.book.open_lines():
+                if line.channel == "cash" and line.payroll_month < month:
+                    entry = self._agent(line.agent_code, line.channel)
+                    entry["carried"].append(line.line_id)
+                    entry["carried_vnd"] += line.amount_vnd
+                    entries[line.agent_code].append(list_entry(
+                        line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=True))
+            if len(touched) >= app.CHUNK_PEOPLE:
+                yield touched
+                touched = []
+        for code, entry in self.agents.items():
+            entry["lines"].sort()
+            entry["carried"].sort()
+            entry["digest"] = list_digest(entries[code])
+        if touched:
+            yield touched
 
 
 @dataclass(frozen=True)

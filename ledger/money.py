@@ -143,6 +143,7 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.DeathNotified,
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
+    PayrollCalendar.PayrollPrepared,  # nothing is issued until a release
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
 })
 
