@@ -108,9 +108,26 @@ def _import_human(d: dict) -> str:
             f"{d['unchanged_rows']} rows already recorded")
 
 
+def _dry_run_human(d: dict) -> str:
+    lines = [f"DRY RUN, nothing recorded: {d['file']} (SHA-256 {d['sha256']}) would record "
+             f"{sum(d['events'].values())} events for {d['people']} people"]
+    lines += [f"  {name}: {count}" for name, count in d["events"].items()]
+    if d["money"]:
+        lines.append("money: " + "; ".join(f"{kind} {_vnd(amount)}" for kind, amount in d["money"].items()))
+    return "\n".join(lines)
+
+
+def _importing(run: Callable[..., Any], args: argparse.Namespace, human: Callable[[dict], str]) -> None:
+    """An import, or with --dry-run what it would record (nothing is)."""
+    if getattr(args, "dry_run", False):
+        _emit(args, run(dry_run=True).as_dict(), _dry_run_human)
+    else:
+        _emit(args, run().as_dict(), human)
+
+
 def cmd_import_decisions(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_decisions(args.file, args.actor).as_dict(),
-          lambda d: _import_human(d) + "\n" + outcomes.describe_decisions(d))
+    _importing(lambda **o: commands.import_decisions(args.file, args.actor, **o), args,
+               lambda d: _import_human(d) + "\n" + outcomes.describe_decisions(d))
 
 
 def _show_human(d: dict) -> str:
@@ -190,12 +207,48 @@ def _results_human(d: dict) -> str:
 
 
 def cmd_import_deaths(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_deaths(args.file, args.actor).as_dict(), lambda d: "\n".join(
+    _importing(lambda **o: commands.import_deaths(args.file, args.actor, **o), args, lambda d: "\n".join(
         [_import_human(d), *map(outcomes.describe_notice, d["notices"])]))
 
 
 def cmd_import_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_recoveries(args.file, args.actor).as_dict(), _import_human)
+    _importing(lambda **o: commands.import_recoveries(args.file, args.actor, four_eyes=args.four_eyes, **o),
+               args, _import_human)
+
+
+def cmd_import_history(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [r.as_dict() for r in queries.import_history()], lambda rows: _table(
+        [(r["recorded_at"][:19], r["actor"], r["kind"], r["file_name"], r["sha256"][:16], r["people"],
+          r["recorded_events"]) for r in rows],
+        ("recorded at", "by", "kind", "file", "sha-256", "people", "events")) + f"\n{len(rows)} imports")
+
+
+def _write_off_human(d: dict) -> str:
+    state = d["status"] if d["recorded_now"] else f"{d['status']} before: nothing recorded"
+    names = f"proposed by {d['proposed_by']}" + (f", {d['status']} by {d['decided_by']}" if d["decided_by"] else "")
+    return f"write-off {d['receipt_no']} of {d['citizen_id']} ({_vnd(d['amount'])}): {state}; {names}"
+
+
+def cmd_write_off_propose(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.propose_write_off(args.citizen_id, args.amount, args.decision, args.reason, args.actor,
+                                           args.receipt).as_dict(), _write_off_human)
+
+
+def cmd_write_off_approve(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=True,
+                                          four_eyes=args.four_eyes).as_dict(), _write_off_human)
+
+
+def cmd_write_off_reject(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=False,
+                                          reason=args.reason, four_eyes=args.four_eyes).as_dict(), _write_off_human)
+
+
+def cmd_write_off_list(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [w.as_dict() for w in queries.write_offs(args.status)], lambda rows: _table(
+        [(r["citizen_id"], r["receipt_no"], r["decision_no"], _vnd(r["amount"]), r["status"], r["proposed_by"],
+          r["decided_by"], r["reason"]) for r in rows],
+        ("citizen_id", "receipt", "decision", "amount", "status", "proposed by", "decided by", "reason")))
 
 
 def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -207,11 +260,12 @@ def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespac
 
 
 def cmd_import_postoffice(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_postoffice(args.file, args.actor, args.report).as_dict(), _results_human)
+    _importing(lambda **o: commands.import_postoffice(args.file, args.actor, args.report, **o), args,
+               _results_human)
 
 
 def cmd_import_bank(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_bank(args.file, args.actor, args.report).as_dict(), _results_human)
+    _importing(lambda **o: commands.import_bank(args.file, args.actor, args.report, **o), args, _results_human)
 
 
 def _settlement_human(rows: list[dict]) -> str:
@@ -513,6 +567,30 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the CSV separator (default: found from the header line: , ; or tab)")
         p.add_argument("--encoding", type=_encoding,
                        help="the CSV encoding when not UTF-8 or UTF-16, e.g. cp1258")
+        p.add_argument("--dry-run", action="store_true",
+                       help="show what the import would record (people, events, money) and record nothing")
+    command("history", cmd_import_history, "the files imported: name, SHA-256, who, when, what each recorded",
+            parent=imports)
+
+    wo = sub.add_parser("write-off", help="write-offs of overpayments: proposed by one person, approved by "
+                        "another").add_subparsers(dest="what", required=True)
+    p = command("propose", cmd_write_off_propose, "propose writing off an open overpayment (nothing moves "
+                "until another person approves it)", parent=wo)
+    p.add_argument("citizen_id")
+    p.add_argument("--amount", type=int, required=True, help="VND")
+    p.add_argument("--decision", required=True, help="the decision number writing it off")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--receipt", help="the key to record it under (default: the decision number)")
+    for name, handler, text in (("approve", cmd_write_off_approve, "approve a proposed write-off: the money moves "
+                                 "now (never by the person who proposed it, when four_eyes is on)"),
+                                ("reject", cmd_write_off_reject, "turn a proposed write-off down, with a reason")):
+        p = command(name, handler, text, parent=wo)
+        p.add_argument("citizen_id")
+        p.add_argument("receipt_no")
+        if name == "reject":
+            p.add_argument("--reason", required=True)
+    command("list", cmd_write_off_list, "write-offs proposed, approved and rejected, with both names",
+            parent=wo).add_argument("--status", choices=("pending", "approved", "rejected"))
     command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
@@ -603,7 +681,8 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close,
+             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

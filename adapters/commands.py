@@ -14,6 +14,7 @@ from typing import Callable, TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Rejected
+from ledger.errors import Refused, SamePersonRefused
 from ledger.months import Month
 from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entry
@@ -26,6 +27,7 @@ from .decisions_file import parse_decisions
 from .errors import CommandInterrupted, CommandRefused, NotPermitted, is_connection_failure
 from .formats import bank_profiles, printable_list
 from .gc_pause import without_cycle_collector
+from .import_receipts import ImportObserver, file_sha256, preview_of
 from .queries import Queries, StoreStatus
 from .store import last_position
 from .tabular import InputRejected, Problem
@@ -113,6 +115,22 @@ class ResultsSummary:
         return shown
 
 
+@dataclass(frozen=True)
+class WriteOffSummary:
+    citizen_id: str
+    receipt_no: str
+    amount: int
+    status: str  # proposed, approved, rejected
+    recorded_now: bool  # False: it was so before, nothing recorded
+    proposed_by: str = ""
+    decided_by: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(citizen_id=self.citizen_id, receipt_no=self.receipt_no, amount=self.amount,
+                    status=self.status, recorded_now=self.recorded_now, proposed_by=self.proposed_by,
+                    decided_by=self.decided_by)
+
+
 def recording(name: str):
     """A recording command: it takes the store's turn for its whole run
     (reads, transaction, files; adapters/command_lock.py), and if the
@@ -122,7 +140,8 @@ def recording(name: str):
 
         @functools.wraps(method)
         def run(self: Commands, *args, **kwargs):
-            actor = signature.bind(self, *args, **kwargs).arguments.get("actor", "")
+            known = {k: v for k, v in kwargs.items() if k in signature.parameters}  # not a wrapper's own options
+            actor = signature.bind_partial(self, *args, **known).arguments.get("actor", "")
             with self.runtime.turns.hold(name, actor):
                 before = last_position(self.runtime.store, self.runtime.engine)
                 try:
@@ -131,6 +150,42 @@ def recording(name: str):
                     if is_connection_failure(exc):
                         raise CommandInterrupted(name, exc, self._committed_since(before)) from exc
                     raise
+        return run
+    return wrap
+
+
+def receipted(kind: str):
+    """An import that leaves a receipt (ledger/imports.py) in its own
+    transaction, and can be rehearsed: ``dry_run=True`` returns an
+    ``ImportPreview`` of all it would record, recording nothing.
+    ``expect_sha256`` refuses a file other than the one previewed;
+    ``expect_outcome`` (a preview's ``outcome_digest()``) refuses an import
+    that would now record anything else than was previewed (checked by a
+    rehearsal while this command holds the store's turn)."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self: Commands, path, actor, *args, dry_run: bool = False, file_name: str | None = None,
+                expect_sha256: str | None = None, expect_outcome: str | None = None, **kwargs):
+            sha, size = file_sha256(path)
+            name = file_name or Path(path).name
+            if expect_sha256 is not None and sha != expect_sha256:
+                raise CommandRefused(f"{name} is not the file that was previewed (its SHA-256 is {sha}, "
+                                     f"not {expect_sha256}): nothing was recorded; run the dry run again")
+
+            def attempt(rehearsal: bool):
+                observer = ImportObserver(kind, path, name, actor, rehearsal=rehearsal, sha256=sha, size_bytes=size)
+                with self.runtime.app.observed(observer, rehearse=rehearsal):
+                    summary = method(self, path, actor, *args, **kwargs)
+                return observer, summary
+
+            if dry_run or expect_outcome is not None:
+                preview = preview_of(*attempt(True))
+                if dry_run:
+                    return preview
+                if preview.outcome_digest() != expect_outcome:
+                    raise CommandRefused(f"importing {name} would now record other than its dry run showed "
+                                         "(the ledger changed since): nothing was recorded; run the dry run again")
+            return attempt(False)[1]
         return run
     return wrap
 
@@ -190,6 +245,7 @@ class Commands:
     # --- imports ---------------------------------------------------------------------
 
     @recording("import decisions")
+    @receipted("decisions")
     def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         parsed = parse_decisions(path, self.runtime.rules.category_codes())
@@ -213,15 +269,69 @@ class Commands:
                              outcome.changes)
 
     @recording("import deaths")
+    @receipted("deaths")
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
 
     @recording("import recoveries")
-    def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
+    @receipted("recoveries")
+    def import_recoveries(self, path: str | Path, actor: str, four_eyes: bool = False) -> ImportSummary:
+        """Repayments, offsets and write-offs; with ``four_eyes`` each
+        write-off is recorded as proposed, for another person to approve."""
         app = self.runtime.app
         return self._import_items(notices_file.parse_recoveries(path),
-                                  lambda items: app.record_recoveries(items, actor))
+                                  lambda items: app.record_recoveries(items, actor, four_eyes))
+
+    # --- write-offs (four eyes) -------------------------------------------------------
+
+    @recording("write-off propose")
+    def propose_write_off(self, citizen_id: str, amount_vnd: int, decision_no: str, reason: str, actor: str,
+                          receipt_no: str | None = None) -> WriteOffSummary:
+        """Propose writing off an open overpayment; nothing moves until
+        another person approves it."""
+        from ledger.payouts import Recovery
+
+        receipt = (receipt_no or decision_no).strip()
+        recovery = Recovery(receipt, amount_vnd, self.runtime.today(), "", "write_off", decision_no.strip(),
+                            reason.strip())
+        app = self.runtime.app
+
+        def run() -> bool:
+            person = app.beneficiary(citizen_id)
+            if person is None:
+                raise Refused("citizen_id", f"{citizen_id} is not registered")
+            changed = person.propose_write_off(recovery, app.rules, actor)
+            if changed:
+                app.save(person)
+            return changed
+        try:
+            changed = self.command(run)
+        except Refused as exc:
+            raise CommandRefused(f"{exc.field}: {exc.message}") from None
+        self.runtime.catch_up()
+        return WriteOffSummary(citizen_id, receipt, amount_vnd, "proposed", changed, proposed_by=actor)
+
+    @recording("write-off decide")
+    def decide_write_off(self, citizen_id: str, receipt_no: str, actor: str, approve: bool = True,
+                         reason: str = "", four_eyes: bool = True) -> WriteOffSummary:
+        """Approve (the money moves now) or reject a proposed write-off;
+        never by the person who proposed it when ``four_eyes``."""
+        app = self.runtime.app
+        person = app.beneficiary(citizen_id)
+        proposal = person.state.book.proposal(receipt_no) if person is not None else None
+        try:
+            changed = self.command(lambda: app.decide_write_off(citizen_id, receipt_no, actor, approve=approve,
+                                                                on=self.runtime.today(), reason=reason,
+                                                                four_eyes=four_eyes))
+        except SamePersonRefused as exc:
+            raise NotPermitted(exc.message) from None
+        except Refused as exc:
+            raise CommandRefused(f"{exc.field}: {exc.message}") from None
+        self.runtime.catch_up()
+        return WriteOffSummary(citizen_id, receipt_no, proposal.amount_vnd if proposal else 0,
+                               "approved" if approve else "rejected", changed,
+                               proposed_by=proposal.proposed_by if proposal else "", decided_by=actor)
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
         app, today = self.runtime.app, self.runtime.today
@@ -237,10 +347,12 @@ class Commands:
                               outcome.suspended, outcome.flagged, list(getattr(parsed.table, "ignored", [])))
 
     @recording("import postoffice")
+    @receipted("postoffice")
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         return self._import_results(agent_results.parse_postoffice(path), actor, report)
 
     @recording("import bank")
+    @receipted("bank")
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         def payroll_ids(line_ids: set[str]) -> dict[str, str]:
             with self.runtime.engine.connect() as conn:

@@ -22,6 +22,8 @@ from ledger.settlement import AgentSettlement
 from projections import entitlements as ent_view
 from projections import payouts as pay_view
 from projections import postings as post_view
+from projections import imports as imports_view
+from projections import write_offs as write_offs_view
 from projections.chain import Verdict
 from projections.runner import ProjectionRunner, checksums
 
@@ -367,6 +369,81 @@ class CalendarMonth:
 
 
 @dataclass(frozen=True)
+class PreparedPayroll:
+    """A month's latest preparation (nothing issued until it is released)."""
+
+    month: Month
+    number: int
+    prepared_by: str
+    prepared_at: datetime | None
+    digest: str
+    agents: tuple[dict, ...]  # agent_code, channel, lines, amount, arrears_*, carried_*
+    released: bool
+    released_by: str
+
+    @property
+    def lines(self) -> int:
+        return sum(a["lines"] for a in self.agents)
+
+    @property
+    def amount(self) -> int:
+        return sum(a["amount"] for a in self.agents)
+
+    @property
+    def arrears(self) -> int:
+        return sum(a["arrears_amount"] for a in self.agents)
+
+    def as_dict(self) -> dict:
+        return {"month": str(self.month), "preparation": self.number, "prepared_by": self.prepared_by,
+                "prepared_at": self.prepared_at.isoformat() if self.prepared_at else None, "digest": self.digest,
+                "agents": list(self.agents), "lines": self.lines, "amount": self.amount, "arrears": self.arrears,
+                "released": self.released, "released_by": self.released_by}
+
+
+@dataclass(frozen=True)
+class WriteOffEntry:
+    """A write-off proposed, and what became of it (both names)."""
+
+    citizen_id: str
+    receipt_no: str
+    decision_no: str
+    amount: int
+    reason: str
+    proposed_by: str
+    proposed_at: str
+    status: str  # pending, approved, rejected
+    decided_by: str
+    decided_at: str
+    decision_reason: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One import in the history: the file, who, when, what it recorded."""
+
+    position: int
+    recorded_at: str
+    actor: str
+    kind: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    people: int
+    events: dict
+    money: dict
+
+    @property
+    def recorded_events(self) -> int:
+        return sum(self.events.values())
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, recorded_events=self.recorded_events)
+
+
+@dataclass(frozen=True)
 class StoreStatus:
     database: str  # sqlite or postgresql
     events: int
@@ -525,6 +602,34 @@ class Queries:
             out.append(CalendarMonth(Month.parse(month), calendar.issued_at.get(month),
                                      calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month))))
         return out
+
+    def payroll_preparation(self, month: Month) -> PreparedPayroll | None:
+        """The month's latest preparation, released or not; None if none."""
+        from .commands import agent_figures
+
+        calendar = self.runtime.app.calendar()
+        prepared = calendar.prepared.get(str(month)) if calendar else None
+        if prepared is None:
+            return None
+        return PreparedPayroll(month, prepared["number"], prepared["actor"], prepared["at"], prepared["digest"],
+                               tuple(agent_figures(prepared["agents"])), calendar.has_run(month),
+                               calendar.issued_by.get(str(month), ""))
+
+    def write_offs(self, status: str | None = None) -> list[WriteOffEntry]:
+        """Write-offs proposed (newest first), optionally only those in ``status``."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = write_offs_view.listed(conn, status)
+        return [WriteOffEntry(r["citizen_id"], r["receipt_no"], r["decision_no"], r["amount_vnd"], r["reason"],
+                              r["proposed_by"], r["proposed_at"], r["status"], r["decided_by"], r["decided_at"],
+                              r["decision_reason"]) for r in rows]
+
+    def import_history(self, limit: int = 500) -> list[ImportRecord]:
+        """The files imported, newest first (from their receipts)."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = imports_view.history(conn, limit)
+        return [ImportRecord(**r) for r in rows]
 
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()

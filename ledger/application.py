@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Callable, ContextManager, Iterable, Iterator, Mapping, Sequence
 from uuid import UUID
 
@@ -107,6 +107,10 @@ class LedgerApp(Application):
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
         self._snapshot_of: SnapshotOf | None = None
+        # An observer of every save (see ``observed``): what an import
+        # records, for its receipt, or, in a rehearsal, instead of recording.
+        self._observer = None
+        self._rehearse = False
         # Progress of the long commands: (label, total or None) -> a context
         # giving advance(count); the composition root shows it as a bar.
         self.progress: Callable[[str, int | None], ContextManager[Callable[[int], None]]] = \
@@ -130,6 +134,26 @@ class LedgerApp(Application):
         self._notify(recordings)
         return recordings
 
+    @contextmanager
+    def observed(self, observer, *, rehearse: bool = False) -> Iterator[None]:
+        """Within: every aggregate saved in chunks and its new events are
+        shown to ``observer.seen(aggregate, events)``; once the chunks are
+        done, ``observer.closing()`` gives aggregates saved last in the same
+        transaction (raising there rolls everything back). With
+        ``rehearse``, nothing is written: the command decides all it would
+        record, the observer sees it, and the store is left as it was."""
+        self._observer, self._rehearse = observer, rehearse
+        try:
+            yield
+        finally:
+            self._observer, self._rehearse = None, False
+
+    def _observed_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> Iterator[Sequence]:
+        observer = self._observer
+        observer.begin()  # a command run again after a conflict starts its count again
+        yield from chunks
+        yield observer.closing()
+
     def save_in_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> int:
         """Save aggregates handed over a chunk at a time, all in one
         transaction: each chunk's events are encoded and written as it comes,
@@ -138,14 +162,27 @@ class LedgerApp(Application):
         (a refused row found late) rolls back everything. Returns the count
         of events recorded. (The library's after-save hooks, snapshots and
         recordings for followers, are not used by this application.)"""
+        if self._observer is not None:
+            chunks = self._observed_chunks(chunks)
+        if self._rehearse:
+            count = 0
+            for chunk in chunks:
+                for aggregate in chunk:
+                    if aggregate is not None:
+                        pending = aggregate.collect_events()
+                        self._observer.seen(aggregate, pending)
+                        count += len(pending)
+            return count
         made = (self._stored_events(chunk) for chunk in chunks)
         insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
         if insert_chunks is not None:  # the ledger's recorders (adapters/*_recorder.py)
-            return insert_chunks(made)
-        # Any other recorder (the library's in-memory one, in tests): one insert.
-        events = [e for chunk_events, _ in made for e in chunk_events]
-        self.recorder.insert_events(events)
-        return len(events)
+            count = insert_chunks(made)
+        else:  # any other recorder (the library's in-memory one, in tests): one insert
+            events = [e for chunk_events, _ in made for e in chunk_events]
+            self.recorder.insert_events(events)
+            count = len(events)
+        # The command's own events: an observer's closing ones (a receipt) are not counted.
+        return count - (self._observer.closing_events if self._observer is not None else 0)
 
     def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> tuple[list, list]:
         """A chunk's stored events, and the snapshots of the beneficiaries
@@ -156,6 +193,8 @@ class LedgerApp(Application):
             if aggregate is None:
                 continue
             pending = aggregate.collect_events()
+            if self._observer is not None:
+                self._observer.seen(aggregate, pending)
             events.extend(to_stored(e) for e in pending)
             if pending and self._snapshot_of is not None and isinstance(aggregate, Beneficiary):
                 snapshots.append(self._snapshot_of(aggregate))
@@ -393,10 +432,28 @@ class LedgerApp(Application):
         outcome = self._record_each(notices, lambda n: n.citizen_id, record)
         return replace(outcome, changes=dict(notices=[effects[id(n)] for n in notices if id(n) in effects]))
 
-    def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str) -> RecordOutcome:
-        """Recoveries as (citizen id, recovery) pairs."""
+    def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str,
+                          four_eyes: bool = False) -> RecordOutcome:
+        """Recoveries as (citizen id, recovery) pairs. With ``four_eyes`` a
+        write-off is recorded as proposed: another person approves it."""
         return self._record_each(recoveries, lambda r: r[0],
-                                 lambda person, r: person.record_recovery(r[1], self.rules, actor))
+                                 lambda person, r: person.record_recovery(r[1], self.rules, actor, four_eyes))
+
+    def decide_write_off(self, citizen_id: str, receipt_no: str, actor: str, *, approve: bool, on: date,
+                         reason: str = "", four_eyes: bool = True) -> bool:
+        """Approve (the money moves) or reject a proposed write-off; False if
+        it was decided so before. Raises Refused (SamePersonRefused for the
+        person who proposed it)."""
+        person = self.beneficiary(citizen_id)
+        if person is None:
+            raise Refused("citizen_id", f"{citizen_id} is not registered")
+        if approve:
+            changed = person.approve_write_off(receipt_no, self.rules, actor, on, four_eyes)
+        else:
+            changed = person.reject_write_off(receipt_no, actor, reason, four_eyes)
+        if changed:
+            self.save(person)
+        return changed
 
 
 @dataclass(frozen=True)
