@@ -154,6 +154,11 @@ def recording(name: str):
     return wrap
 
 
+class PreviewDiffers(CommandRefused):
+    """A confirmed import that is not what its dry run showed (another file,
+    or the ledger changed since): nothing recorded."""
+
+
 def receipted(kind: str):
     """An import that leaves a receipt (ledger/imports.py) in its own
     transaction, and can be rehearsed: ``dry_run=True`` returns an
@@ -169,7 +174,7 @@ def receipted(kind: str):
             sha, size = file_sha256(path)
             name = file_name or Path(path).name
             if expect_sha256 is not None and sha != expect_sha256:
-                raise CommandRefused(f"{name} is not the file that was previewed (its SHA-256 is {sha}, "
+                raise PreviewDiffers(f"{name} is not the file that was previewed (its SHA-256 is {sha}, "
                                      f"not {expect_sha256}): nothing was recorded; run the dry run again")
 
             def attempt(rehearsal: bool):
@@ -183,7 +188,7 @@ def receipted(kind: str):
                 if dry_run:
                     return preview
                 if preview.outcome_digest() != expect_outcome:
-                    raise CommandRefused(f"importing {name} would now record other than its dry run showed "
+                    raise PreviewDiffers(f"importing {name} would now record other than its dry run showed "
                                          "(the ledger changed since): nothing was recorded; run the dry run again")
             return attempt(False)[1]
         return run
@@ -406,7 +411,7 @@ class Commands:
         except SamePerson as exc:
             raise NotPermitted(str(exc)) from None
         except PayrollOutOfOrder as exc:
-            raise CommandRefused(str(exc)) from None
+            raise CommandRefused(str(exc)) from exc  # the cause says which refusal (the web words each)
         self.runtime.catch_up()
         return self._issued(month, outcome, Path(out_dir))
 

@@ -353,6 +353,7 @@ class CalendarMonth:
     issued_by: str
     agents: tuple[AgentRun, ...]
     closed: bool
+    prepared_by: str = ""  # who prepared it (issued_by released it)
 
     @property
     def lines(self) -> int:
@@ -364,7 +365,8 @@ class CalendarMonth:
 
     def as_dict(self) -> dict:
         return {"month": str(self.month), "issued_at": self.issued_at.isoformat() if self.issued_at else None,
-                "issued_by": self.issued_by, "agents": [a.as_dict() for a in self.agents],
+                "issued_by": self.issued_by, "prepared_by": self.prepared_by,
+                "agents": [a.as_dict() for a in self.agents],
                 "lines": self.lines, "advance": self.advance, "closed": self.closed}
 
 
@@ -600,7 +602,8 @@ class Queries:
                                     len(run["carried"]), run["carried_vnd"])
                            for code, run in sorted(calendar.months[month].items()))
             out.append(CalendarMonth(Month.parse(month), calendar.issued_at.get(month),
-                                     calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month))))
+                                     calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month)),
+                                     calendar.prepared_by.get(month, "")))
         return out
 
     def payroll_preparation(self, month: Month) -> PreparedPayroll | None:
