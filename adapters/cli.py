@@ -235,13 +235,15 @@ def cmd_write_off_propose(commands: Commands, queries: Queries, args: argparse.N
 
 
 def cmd_write_off_approve(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    # A proposal is decided by someone else, whatever four_eyes says: without
+    # four eyes a write-off is simply recorded (ledger import recoveries).
     _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=True,
-                                          four_eyes=args.four_eyes).as_dict(), _write_off_human)
+                                          four_eyes=True).as_dict(), _write_off_human)
 
 
 def cmd_write_off_reject(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=False,
-                                          reason=args.reason, four_eyes=args.four_eyes).as_dict(), _write_off_human)
+                                          reason=args.reason, four_eyes=True).as_dict(), _write_off_human)
 
 
 def cmd_write_off_list(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:

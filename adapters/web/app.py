@@ -449,6 +449,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
         forbidden=Forbidden, vnd=vnd, import_kinds=IMPORT_KINDS))
 
     app.state.users = users
+    app.state.files_dir = files_dir
     app.state.commands = commands
     app.state.queries = queries
     return app
