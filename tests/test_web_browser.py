@@ -313,7 +313,7 @@ def test_then_a_preparer_cannot_release(page, district):
     """An approver who prepared the next month's payroll is refused its release, in Vietnamese."""
     base = district["base"]
     login(page, base, "lanhdao2")
-    page.get_by_role("link", name="Chi trả").click()
+    page.get_by_role("navigation").get_by_role("link", name="Chi trả").click()
     page.get_by_role("button", name="Lập danh sách").click()
     page.get_by_text("Chưa gửi đại lý: cần một người khác phát hành").wait_for()
     page.get_by_text("Bạn là người lập danh sách này").wait_for()
