@@ -209,7 +209,7 @@ def cmd_settlement_reconcile(commands: Commands, queries: Queries, args: argpars
 
 
 def cmd_settlement_report(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    from .reports import write_settlement_reports
+    from .formats.settlement_report import write_settlement_reports
 
     paths = write_settlement_reports(Path(args.out), queries.district_summary(args.month))
     _emit(args, {"month": str(args.month), "files": [str(p) for p in paths]},

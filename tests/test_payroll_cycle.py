@@ -178,7 +178,7 @@ def test_bank_rejections_hold_payment_until_the_office_decides(store_url, tmp_pa
     (row,) = synthetic.read_payroll_csv(csv_name)
     rejected = [dict(payroll_id=row["payroll_id"], line_id=row["line_id"], status="rejected",
                      booked_on="2024-07-05", amount=row["amount"], reason_code="AC04")]
-    from adapters.bank_files import write_camt054
+    from .writers import write_camt054
     from datetime import datetime
     xml = tmp_path / "camt.xml"
     write_camt054(xml, rejected, agent_code="BANK-VBSP-QNG", month="2024-07",
@@ -204,7 +204,7 @@ def test_a_camt054_made_from_the_pain001_without_payment_ids_is_applied(store_ur
     import xml.etree.ElementTree as ET
     from datetime import datetime
 
-    from adapters.bank_files import write_camt054
+    from .writers import write_camt054
 
     ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER_2])))
     summary = payroll(capsys, store_url, "2024-07", tmp_path / "out")

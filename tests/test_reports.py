@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from adapters.reports import (
+from adapters.formats.settlement_report import (
     AGENT_TITLE, AGENTS_SHEET, COMMUNES_SHEET, NO_VARIANCES, SUMMARY_SHEET, TOTAL_LABEL,
     VARIANCES_SHEET, write_settlement_reports,
 )

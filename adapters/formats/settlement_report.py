@@ -23,7 +23,7 @@ from xml.sax.saxutils import escape
 from ledger import settlement
 from ledger.months import Month, month_range
 
-from .payroll_files import stable_xlsx, write_atomically
+from ..files import stable_xlsx, write_atomically
 
 REPORT_TITLE = "Quyết toán chi trả trợ cấp xã hội hằng tháng"
 
