@@ -191,6 +191,7 @@ def test_officer_approver_auditor(page, district):
     page.get_by_text("Tệp quyet-dinh-loi.csv bị từ chối").wait_for()
     faulty_cell = page.locator("td.loi")
     assert faulty_cell.count() == 1 and "2024-02-31" in faulty_cell.inner_text()
+    page.evaluate("document.getElementById('loi').scrollIntoView({block: 'start'})")  # the screenshot shows the errors, not the form
     check(page, "02b-nhap-tep-loi")
     # The refused file's page comes with status 422, which the console reports as such.
     assert errors == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
@@ -200,10 +201,12 @@ def test_officer_approver_auditor(page, district):
     page.get_by_label("Tệp (CSV, XLSX hoặc camt.054 XML)").set_input_files(str(district["decisions"]))
     page.get_by_role("button", name="Chạy thử").click()
     page.get_by_text("Chạy thử quyet-dinh-2024-03.csv: chưa ghi gì").wait_for()
+    page.evaluate("document.getElementById('xem-truoc').scrollIntoView({block: 'start'})")
     check(page, "02-nhap-tep")
     page.get_by_role("button", name="Xác nhận nhập quyet-dinh-2024-03.csv").click()
     page.get_by_text("Đã nhập quyet-dinh-2024-03.csv").wait_for()
     assert page.locator("#lich-su ~ table tbody tr").first.inner_text().count("canbo") == 1
+    page.evaluate("document.getElementById('lich-su').scrollIntoView({block: 'start'})")
     check(page, "02c-nhap-tep-lich-su")
 
     # The officer prepares the payroll; nothing goes out, and only another user may release it.
