@@ -258,3 +258,22 @@ def test_a_confirmation_must_be_the_file_and_outcome_previewed(store_url, tmp_pa
         summary = ledger.commands.import_decisions(path, "canbo", expect_sha256=preview.sha256,
                                                    expect_outcome=preview.outcome_digest())
         assert summary.recorded_events == 1
+
+
+def test_prepare_and_release_issue_what_a_single_run_issues(tmp_path):
+    """Two steps by two people and one step by one person record the same
+    lists (each agent's digest covers who, months, amount and account)."""
+    registered = synthetic.registrations(300, seed=11, first=Month.parse("2024-05"), months_count=3)
+    path = decisions_file(tmp_path / "d.csv", registered)
+    recorded = []
+    for mode in ("run", "two steps"):
+        with open_ledger(f"sqlite:///{tmp_path / (mode + '.db')}") as ledger:
+            ledger.commands.import_decisions(path, "canbo")
+            for month in (Month.parse("2024-05"), Month.parse("2024-06"), JULY):
+                if mode == "run":
+                    ledger.commands.run_payroll(month, tmp_path / mode, "canbo")
+                else:
+                    ledger.commands.prepare_payroll(month, "canbo")
+                    ledger.commands.release_payroll(month, tmp_path / mode, "lanhdao", four_eyes=True)
+            recorded.append(ledger.runtime.app.calendar().months)
+    assert recorded[0] == recorded[1] and len(recorded[0]) == 3
