@@ -86,7 +86,6 @@ IMPORT_KINDS = {
     "bank": "Kết quả chuyển khoản của ngân hàng",
     "recoveries": "Thu hồi, bù trừ, miễn truy thu",
 }
-SUFFIXES = (".csv", ".xlsx", ".xml", ".txt")
 
 
 class LoginRequired(Exception):
@@ -294,9 +293,10 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
     async def _saved(upload, kind: str) -> Path:
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise BadRequest("Hãy chọn một tệp.")
+        # Any name is taken: the reader goes by the file's content
+        # (adapters/formats/registry.py), and mail systems rename attachments.
         suffix = Path(upload.filename).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise BadRequest(f"Tệp phải là {', '.join(SUFFIXES)}.")
+        suffix = suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(upload.filename).stem)[:60] or "tep"
         folder = files_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)

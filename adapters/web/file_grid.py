@@ -8,6 +8,8 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..tabular import file_format
+
 MAX_ROWS = 60  # the header, and the rows with errors and their neighbours, up to this many
 
 
@@ -42,21 +44,22 @@ def _csv_rows(path: Path) -> list[list[str]]:
 def _xlsx_rows(path: Path) -> list[list[str]]:
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        return [["" if v is None else str(v) for v in row]
-                for _, row in zip(range(100_000), sheet.iter_rows(values_only=True))]
-    finally:
-        workbook.close()
+    with path.open("rb") as handle:  # by content: the upload may be named anything
+        workbook = load_workbook(handle, read_only=True, data_only=True)
+        try:
+            sheet = workbook.worksheets[0]
+            return [["" if v is None else str(v) for v in row]
+                    for _, row in zip(range(100_000), sheet.iter_rows(values_only=True))]
+        finally:
+            workbook.close()
 
 
 def grid(path: Path, problems: list[dict]) -> list[Row]:
     """The rows worth showing: the header line and every line with a
     problem (with the line before and after), cells at fault marked."""
     try:
-        rows = _xlsx_rows(path) if path.suffix.lower() == ".xlsx" else \
-            _csv_rows(path) if path.suffix.lower() in (".csv", ".txt") else []
+        found = file_format(path)
+        rows = _xlsx_rows(path) if found == "xlsx" else _csv_rows(path) if found == "csv" else []
     except Exception:  # noqa: BLE001 - an unreadable file shows no grid; its problems are listed anyway
         return []
     faults: dict[tuple[int, int], str] = {}
