@@ -18,6 +18,7 @@ from ledger import outcomes
 from ledger.months import Month
 
 from .bootstrap import open_runtime
+from . import cli_office
 from .commands import Commands
 from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
                      explain)
@@ -480,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
+    cli_office.add_commands(sub, imports, command, _month)
     for p in imports.choices.values():  # CSV as offices save it
         p.add_argument("--delimiter", type=_delimiter,
                        help="the CSV separator (default: found from the header line: , ; or tab)")
@@ -566,7 +568,7 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_settlement_close, *cli_office.RECORDING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entr
 from projections import entitlements as people_view
 from projections import payouts as pay_view
 
-from . import agent_results, notices_file, payroll_files, progress
+from . import agent_results, confirmations_file, notices_file, payroll_files, progress
 from .bootstrap import Runtime
 from .decisions_file import parse_decisions
 from .errors import CommandInterrupted, CommandRefused, NotPermitted, is_connection_failure
@@ -184,6 +184,11 @@ class Commands:
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
         return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
+
+    @recording("import confirmations")
+    def import_confirmations(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        return self._import_items(confirmations_file.parse_confirmations(path), lambda items: app.record_confirmations(items, actor))
 
     @recording("import recoveries")
     def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:

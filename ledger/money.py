@@ -142,6 +142,7 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.ChannelChanged, B.ProxyAuthorised, B.ProxyRevoked, B.Suspended, B.Resumed, B.Terminated,
     B.DeathNotified,
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
+    B.ReceiptConfirmed,  # a check that money already credited reached the person
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
 })
