@@ -343,7 +343,7 @@ def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -
         check = queries.replay_check(f"sqlite:///{into}")
     _emit(args, check.as_dict(), lambda d: "\n".join(
         [f"rebuilt from {d['events']} events:"] +
-        [f"  {p['name']:<13} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
+        [f"  {p['name']:<14} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
          for p in d["projections"]]))
     if not check.matches:
         raise SystemExit(3)

@@ -34,6 +34,7 @@ from ..errors import CommandRefused, NotPermitted
 from ..queries import Queries
 from ..settings import LedgerSettings
 from ..tabular import InputRejected
+from . import report_routes
 from .users import LOCK_MINUTES, MAX_FAILURES, UserRefused, UserStore, WebUser
 
 HERE = Path(__file__).parent
@@ -61,6 +62,7 @@ MENU = (  # path, label, roles that see it
     ("/quyet-toan", "Quyết toán", READERS),
     ("/chua-nhan", "Chưa nhận", READERS),
     ("/truy-thu", "Truy thu", READERS),
+    ("/bao-cao", "Báo cáo", READERS),
     ("/kiem-toan", "Kiểm toán", READERS),
     ("/nguoi-dung", "Người dùng", {"admin"}),
 )
@@ -80,6 +82,7 @@ IMPORT_KINDS = {
     "postoffice": "Kết quả chi trả của bưu điện",
     "bank": "Kết quả chuyển khoản của ngân hàng",
     "recoveries": "Thu hồi, bù trừ, miễn truy thu",
+    "confirmations": "Xã xác nhận đã nhận tiền (chuyển vào tài khoản người được ủy quyền)",
 }
 SUFFIXES = (".csv", ".xlsx", ".xml", ".txt")
 
@@ -333,6 +336,8 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
                 return commands.import_deaths(path, user.name)
             if kind == "recoveries":
                 return commands.import_recoveries(path, user.name)
+            if kind == "confirmations":
+                return commands.import_confirmations(path, user.name)
             if kind == "postoffice":
                 return commands.import_postoffice(path, user.name, report_path)
             return commands.import_bank(path, user.name, report_path)
@@ -537,6 +542,10 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             raise BadRequest(str(exc), 404) from None
         flash(request, f"Đã khoá tài khoản {name}.")
         return RedirectResponse("/nguoi-dung", status_code=303)
+
+    report_routes.add_routes(app, report_routes.Screen(
+        queries=queries, viewer=viewer, render=render, ledger=ledger, working_month=working_month,
+        month_arg=_month_arg, bad_request=BadRequest))
 
     app.state.users = users
     app.state.commands = commands
