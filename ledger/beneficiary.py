@@ -211,10 +211,13 @@ class Beneficiary(Aggregate):
         proxy_bank_account: str = ""  # events recorded before it was kept have none
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            before = state.facts.proxies.latest()
             folded = super().fold(state)
-            if not self.proxy_bank_account:
+            if not self.proxy_bank_account and not (before and before.bank_account):
                 return folded
-            # Another account to pay into: a transfer refused for the old
+            # Another account to pay into (the new proxy's, or the person's
+            # own instead of the old proxy's): a transfer refused for the old
             # account's details is tried again.
             return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
 

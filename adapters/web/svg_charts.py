@@ -32,20 +32,22 @@ def _svg(width: int, height: int, title: str, description: str, body: list[str],
         + "".join(body) + "</svg>")
 
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value``."""
+def _nice_step(value: float, ticks: int = 4) -> float:
+    """A round step (1, 2, 2.5 or 5 times a power of ten) such that
+    ``ticks`` steps reach at least ``value``."""
     if value <= 0:
         return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
+    raw = value / ticks
+    magnitude = 10 ** (len(str(int(raw))) - 1) if raw >= 1 else 1
     for step in (1, 2, 2.5, 5, 10):
-        if step * magnitude >= value:
+        if step * magnitude >= raw:
             return step * magnitude
     return 10 * magnitude
 
 
 def _short_vnd(amount: float) -> str:
     if amount >= 1_000_000:
-        return f"{amount / 1_000_000:.1f}".replace(".", ",").removesuffix(",0") + " tr"
+        return f"{amount / 1_000_000:.2f}".rstrip("0").rstrip(".").replace(".", ",") + " tr"
     if amount >= 1_000:
         return f"{amount / 1_000:.0f} nghìn"
     return f"{amount:.0f}"
@@ -56,7 +58,7 @@ def column_chart(chart_id: str, title: str, labels: Sequence[str], values: Seque
     """Vertical bars, one per label (months), amounts in VND."""
     left, right, top, bottom = 70, 10, 30, 40
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max(values, default=0))
+    top_value = 4 * _nice_step(max(values, default=0))
     body = [_text(left, 18, title, size=14, weight="bold")]
     for i in range(5):
         value = top_value * i / 4
