@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import office_workbooks
+from .formats import office_workbooks
 from .commands import Commands
 from .errors import CommandRefused
 from .queries import Queries

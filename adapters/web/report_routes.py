@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ledger.months import Month
 
-from .. import office_workbooks
+from ..formats import office_workbooks
 from ..queries import Queries
 from . import svg_charts
 
@@ -99,7 +99,7 @@ def add_routes(app: FastAPI, s: Screen) -> None:
         with tempfile.TemporaryDirectory(prefix="ledger-report-") as folder:
             out = Path(folder)
             if kind.startswith("quyet-toan"):
-                from ..reports import write_settlement_reports
+                from ..formats.settlement_report import write_settlement_reports
 
                 paths = s.ledger(lambda: write_settlement_reports(out, s.queries.district_summary(month)))
                 path = next(p for p in paths if p.suffix == (".pdf" if kind.endswith("pdf") else ".xlsx"))

@@ -1,5 +1,5 @@
 """The figures offices report as XLSX workbooks with native Excel charts
-(xlsxwriter), in Vietnamese with the keys in English beside:
+(xlsxwriter), in Vietnamese like the settlement report:
 
 - ``cashless-<from>-<to>.xlsx``: the cashless share per month and commune,
   a line chart of the district's share by month;
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .office_reports import CashlessReport, TrendReport
-from .payroll_files import write_atomically
+from ..files import write_atomically
+from ..office_reports import CashlessReport, TrendReport
 
 _VND = "#,##0"
 _SHARE = "0.0%"
@@ -40,16 +40,16 @@ def _header(sheet, row: int, names, fmt) -> None:
 
 def _cashless_sheet(book, formats, report: CashlessReport, chart_anchor: str = "K2") -> None:
     sheet = book.add_worksheet("Khong dung tien mat")
-    sheet.write(0, 0, f"Tỷ lệ chi trả không dùng tiền mặt (cashless share) {report.first} – {report.last}",
+    sheet.write(0, 0, f"Tỷ lệ chi trả không dùng tiền mặt {report.first} – {report.last}",
                 formats["title"])
-    _header(sheet, 2, [("Tháng (month)", 10), ("Xã (commune)", 14), ("Người nhận qua NH (people by bank)", 14),
-                       ("Người được chi trả (people paid)", 14), ("Tỷ lệ người (share of people)", 12),
-                       ("Số tiền qua NH (VND by bank)", 16), ("Số tiền chi trả (VND paid)", 16),
-                       ("Tỷ lệ tiền (share of VND)", 12)], formats["head"])
+    _header(sheet, 2, [("Tháng", 10), ("Xã", 14), ("Người nhận qua ngân hàng", 14),
+                       ("Người được chi trả", 14), ("Tỷ lệ người", 12),
+                       ("Số tiền qua ngân hàng", 16), ("Số tiền chi trả", 16),
+                       ("Tỷ lệ tiền", 12)], formats["head"])
     row = 3
     district_rows = []
     for month in report.months:
-        for code, figures in [("Toàn huyện (district)", month.district), *month.communes]:
+        for code, figures in [("Toàn huyện", month.district), *month.communes]:
             d = figures.as_dict()
             sheet.write(row, 0, str(month.month))
             sheet.write(row, 1, code)
@@ -73,7 +73,7 @@ def _cashless_sheet(book, formats, report: CashlessReport, chart_anchor: str = "
         sheet.write_number(3 + i, 11, month.district.as_dict()["share_amount"], formats["share"])
     last = 3 + max(len(district_rows), 1) - 1
     chart = book.add_chart({"type": "line"})
-    for column, name in ((10, "Tỷ lệ người (people)"), (11, "Tỷ lệ tiền (VND)")):
+    for column, name in ((10, "Tỷ lệ người"), (11, "Tỷ lệ tiền")):
         chart.add_series({"name": name, "categories": [sheet.name, 3, 9, last, 9],
                           "values": [sheet.name, 3, column, last, column], "marker": {"type": "circle"}})
     chart.set_title({"name": "Tỷ lệ không dùng tiền mặt, toàn huyện"})
@@ -106,12 +106,12 @@ def _chart(book, kind: str, title: str, sheet, series: list[tuple[str, int]], fi
 def write_trend(out_dir: Path, report: TrendReport, cashless: CashlessReport | None = None) -> Path:
     buffer, book, formats = _book()
     sheet = book.add_worksheet("Xu huong")
-    sheet.write(0, 0, f"Diễn biến theo tháng (month by month) {report.first} – {report.last}", formats["title"])
-    _header(sheet, 2, [("Tháng (month)", 10), ("Người chưa nhận (unclaimed people)", 14),
-                       ("Tiền chưa nhận (unclaimed VND)", 16), ("Báo tử trong tháng (deaths noticed)", 14),
-                       ("Báo muộn (noticed late)", 12), ("Tổng số tháng muộn (months late)", 14),
-                       ("Muộn nhất (most months late)", 12), ("Chi thừa phát sinh (overpaid VND)", 16),
-                       ("Đã thu hồi (recovered VND)", 16), ("Miễn thu (written off VND)", 16)], formats["head"])
+    sheet.write(0, 0, f"Diễn biến theo tháng {report.first} – {report.last}", formats["title"])
+    _header(sheet, 2, [("Tháng", 10), ("Người chưa nhận", 14),
+                       ("Tiền chưa nhận", 16), ("Báo tử trong tháng", 14),
+                       ("Báo muộn", 12), ("Tổng số tháng muộn", 14),
+                       ("Muộn nhất", 12), ("Chi thừa phát sinh", 16),
+                       ("Đã thu hồi", 16), ("Miễn thu", 16)], formats["head"])
     first_row = 3
     for i, m in enumerate(report.months):
         row = first_row + i
@@ -122,21 +122,21 @@ def write_trend(out_dir: Path, report: TrendReport, cashless: CashlessReport | N
             sheet.write_number(row, column, value, formats["vnd"] if column in (2, 7, 8, 9) else None)
     last_row = first_row + max(len(report.months), 1) - 1
     charts = [
-        _chart(book, "column", "Chưa nhận theo tháng (unclaimed)", sheet, [("Tiền chưa nhận", 2)],
+        _chart(book, "column", "Chưa nhận theo tháng", sheet, [("Tiền chưa nhận", 2)],
                first_row, last_row, vnd=True),
-        _chart(book, "column", "Báo tử muộn (deaths noticed late)", sheet,
+        _chart(book, "column", "Báo tử muộn", sheet,
                [("Báo tử", 3), ("Báo muộn", 4)], first_row, last_row),
-        _chart(book, "line", "Chi thừa và thu hồi (overpaid, recovered)", sheet,
+        _chart(book, "line", "Chi thừa và thu hồi", sheet,
                [("Chi thừa", 7), ("Đã thu hồi", 8), ("Miễn thu", 9)], first_row, last_row, vnd=True),
     ]
     for i, chart in enumerate(charts):
         sheet.insert_chart(last_row + 3 + i * 17, 0, chart, {"x_scale": 1.4, "y_scale": 1.1})
 
     agents_sheet = book.add_worksheet("Quyet toan dai ly")
-    agents_sheet.write(0, 0, "Quyết toán theo đại lý chi trả (settlement per agent)", formats["title"])
+    agents_sheet.write(0, 0, "Quyết toán theo đại lý chi trả", formats["title"])
     agent_codes = sorted({a.agent_code for m in report.months for a in m.agents})
-    _header(agents_sheet, 2, [("Tháng (month)", 10), ("Đại lý (agent)", 22), ("Tạm ứng (advance)", 16),
-                              ("Đã chi (disbursed)", 16), ("Hoàn trả (returned)", 16), ("Phí (fee)", 14)],
+    _header(agents_sheet, 2, [("Tháng", 10), ("Đại lý", 22), ("Tạm ứng", 16),
+                              ("Đã chi", 16), ("Hoàn trả", 16), ("Phí", 14)],
             formats["head"])
     row = 3
     for m in report.months:
@@ -162,7 +162,7 @@ def write_trend(out_dir: Path, report: TrendReport, cashless: CashlessReport | N
         chart.add_series({"name": [agents_sheet.name, 2, pivot_col + 1 + j],
                           "categories": [agents_sheet.name, 3, pivot_col, last_pivot, pivot_col],
                           "values": [agents_sheet.name, 3, pivot_col + 1 + j, last_pivot, pivot_col + 1 + j]})
-    chart.set_title({"name": "Đã chi theo đại lý (disbursed per agent)"})
+    chart.set_title({"name": "Đã chi theo đại lý"})
     chart.set_y_axis({"num_format": _VND})
     chart.set_legend({"position": "bottom"})
     agents_sheet.insert_chart(max(row, last_pivot) + 2, 0, chart, {"x_scale": 1.6, "y_scale": 1.2})

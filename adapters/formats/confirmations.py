@@ -1,43 +1,31 @@
-"""confirmations.csv / .xlsx: the communes' checks that a payment made into
-a proxy's account reached the beneficiary (formats.md, confirmations),
-validated row by row with pydantic; any problem rejects the whole file."""
+"""confirmations.csv / .xlsx (formats.md, "confirmations"): the communes'
+checks that a payment made into a proxy's account reached the beneficiary,
+one row per person and payroll month (the key)."""
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from ledger import citizen_id as cid
 from ledger.decisions import CONFIRMATION_METHODS, ReceiptConfirmation
 from ledger.months import Month
 
-from .notices_file import Parsed
-from .tabular import Layout, read_table, validated_rows
+from ..tabular import Layout, read_table, validated_rows
+from .notices import CitizenRow, Parsed
 
 LAYOUT = Layout(
     required=("citizen_id", "month", "confirmed_on", "confirmed_by", "method"),
     dates=("confirmed_on",), months=("month",), text=("confirmed_by",),
-    zero_pad={"citizen_id": 12},
-    # A check is made after the payment: within two years of its month.
-    month_within={},
-)
+    zero_pad={"citizen_id": 12})
 
 
-class ConfirmationRow(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    citizen_id: str
+class ConfirmationRow(CitizenRow):
     month: str
     confirmed_on: date
     confirmed_by: str = Field(min_length=1, max_length=200)
     method: Literal[CONFIRMATION_METHODS]  # type: ignore[valid-type]
-
-    @field_validator("citizen_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return cid.check_format(value)
 
     @field_validator("month")
     @classmethod
@@ -55,9 +43,10 @@ class ConfirmationRow(BaseModel):
                                    self.confirmed_by, self.method)
 
 
-def parse_confirmations(path: str | Path) -> Parsed:
+def parse(path: str | Path) -> Parsed:
     """The file's confirmations in order, or InputRejected naming each
-    problem's line and column. Key: citizen id and month."""
+    problem's line and column. The key is two columns (citizen and month),
+    so this reader keeps its own record of the keys seen."""
     table = read_table(path, LAYOUT)
     items, lines = [], []
     seen: dict[tuple[str, str], tuple[int, ConfirmationRow]] = {}
