@@ -48,6 +48,8 @@ def test_reports_need_a_reader(web):
     assert client(web).get("/bao-cao/tai/xu-huong-xlsx").status_code == 303
     admin = login(web, "quantri")
     assert admin.get("/bao-cao").status_code == 403  # users only
+    empty = login(web, "canbo").get("/bao-cao")  # nothing recorded yet
+    assert empty.status_code == 200 and "Chưa lập danh sách chi trả" in empty.text
 
 
 def test_reports_screen_and_downloads(web, tmp_path, monkeypatch):
