@@ -32,8 +32,9 @@ def _book():
     }
 
 
-def _header(sheet, row: int, names, fmt) -> None:
-    for column, (name, width) in enumerate(names):
+def _header(sheet, row: int, names, fmt, first_column: int = 0) -> None:
+    sheet.set_row(row, 48)  # room for the wrapped titles
+    for column, (name, width) in enumerate(names, start=first_column):
         sheet.write(row, column, name, fmt)
         sheet.set_column(column, column, width)
 
@@ -63,9 +64,7 @@ def _cashless_sheet(book, formats, report: CashlessReport, chart_anchor: str = "
                 district_rows.append(row)
             row += 1
     # The chart's series read the district rows of a plain table beside the list.
-    sheet.write(2, 9, "Tháng", formats["head"])
-    sheet.write(2, 10, "Tỷ lệ người", formats["head"])
-    sheet.write(2, 11, "Tỷ lệ tiền", formats["head"])
+    _header(sheet, 2, [("Tháng", 10), ("Tỷ lệ người", 12), ("Tỷ lệ tiền", 12)], formats["head"], first_column=9)
     for i, source in enumerate(district_rows):
         month = report.months[i]
         sheet.write(3 + i, 9, str(month.month))
@@ -148,9 +147,8 @@ def write_trend(out_dir: Path, report: TrendReport, cashless: CashlessReport | N
             row += 1
     # Disbursed per agent by month: one column per agent, charted as stacked columns.
     pivot_col = 8
-    agents_sheet.write(2, pivot_col, "Tháng", formats["head"])
-    for j, code in enumerate(agent_codes):
-        agents_sheet.write(2, pivot_col + 1 + j, code, formats["head"])
+    _header(agents_sheet, 2, [("Tháng", 10), *((code, 18) for code in agent_codes)], formats["head"],
+            first_column=pivot_col)
     for i, m in enumerate(report.months):
         agents_sheet.write(3 + i, pivot_col, str(m.month))
         by_code = {a.agent_code: a.disbursed_vnd for a in m.agents}
