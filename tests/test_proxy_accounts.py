@@ -167,9 +167,11 @@ def test_a_confirmation_changed_later_is_refused(store_url, capsys, tmp_path):
     assert event_count_of(store_url) == before
 
 
-def test_a_rejected_transfer_to_the_proxy_account_is_paid_once_to_the_next_account(store_url, capsys, tmp_path):
+@pytest.mark.parametrize("result", ["rejected", "credited"])
+def test_a_transfer_in_flight_to_the_proxy_account_is_settled_by_its_result(store_url, capsys, tmp_path, result):
     """A transfer in flight to the old account is settled by its bank
-    result; a rejected one is paid again once, to the account in force."""
+    result: credited, the month is paid; rejected, it is paid again once,
+    through the channel in force (here cash, decided while in flight)."""
     path = decisions_file(tmp_path / "d.csv", [REGISTER, REGISTER_2, AUTHORIZE], COLUMNS)
     ok_json(capsys, store_url, "import", "decisions", str(path))
     run_month(capsys, store_url, "2024-07", tmp_path)
@@ -180,14 +182,16 @@ def test_a_rejected_transfer_to_the_proxy_account_is_paid_once_to_the_next_accou
     ok_json(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d2.csv", [back_to_cash],
                                                                          COLUMNS)))
     [line] = bank_lines(august, BANK_ID)
-    results = [dict(payroll_id=line["payroll_id"], line_id=line["line_id"], status="rejected", reason_code="AC04",
-                    booked_on="2024-08-06", amount=line["amount"])]
+    assert line["bank_account"] == PROXY_ACCOUNT
+    results = [dict(payroll_id=line["payroll_id"], line_id=line["line_id"], status=result,
+                    reason_code="AC04" if result == "rejected" else "", booked_on="2024-08-06", amount=line["amount"])]
     ok_json(capsys, store_url, "import", "bank", str(synthetic.write_csv(tmp_path / "b8.csv", results,
                                                                          synthetic.BANK_RESULT_COLUMNS)))
     september = run_month(capsys, store_url, "2024-09", tmp_path)
     paid_in_cash = [r for name in september["files"] if name.endswith(".csv") and "VNPOST" in name
                     for r in synthetic.read_payroll_csv(name) if r["citizen_id"] == BANK_ID]
-    assert sorted(m for r in paid_in_cash for m in r["months"].split(";")) == ["2024-08", "2024-09"]
+    expected = ["2024-08", "2024-09"] if result == "rejected" else ["2024-09"]
+    assert sorted(m for r in paid_in_cash for m in r["months"].split(";")) == expected
     assert bank_lines(september, BANK_ID) == []
     shown = ok_json(capsys, store_url, "beneficiary", "show", BANK_ID)
     months = {m["month"]: m for m in shown["months"]}
