@@ -20,6 +20,7 @@ from ledger.months import Month
 from ledger.rules import RuleSet
 from projections.chain import ChainKeeper
 from projections.entitlements import EntitlementsProjection
+from projections.office_figures import OfficeFiguresProjection
 from projections.payouts import PayoutsProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
@@ -39,7 +40,8 @@ def view_projections(rules: RuleSet, history) -> list:
     """Every read model, in the order they are folded; ``history`` gives the
     entitlements view people's earlier facts from the event store."""
     return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection(),
-            WriteOffsProjection(), ImportsProjection()]
+            WriteOffsProjection(), ImportsProjection(),
+            OfficeFiguresProjection()]
 
 
 @dataclass(frozen=True)

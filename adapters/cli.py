@@ -23,6 +23,7 @@ from ledger import outcomes
 from ledger.months import Month
 
 from .bootstrap import open_runtime
+from . import cli_office
 from .commands import Commands
 from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
                      explain)
@@ -432,7 +433,7 @@ def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -
         check = queries.replay_check(f"sqlite:///{into}")
     _emit(args, check.as_dict(), lambda d: "\n".join(
         [f"rebuilt from {d['events']} events:"] +
-        [f"  {p['name']:<13} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
+        [f"  {p['name']:<14} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
          for p in d["projections"]]))
     if not check.matches:
         raise SystemExit(3)
@@ -570,6 +571,7 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
+    cli_office.add_commands(sub, imports, command, _month)
     for p in imports.choices.values():  # CSV as offices save it
         p.add_argument("--delimiter", type=_delimiter,
                        help="the CSV separator (default: found from the header line: , ; or tab)")
@@ -690,7 +692,7 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
              cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close,
-             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject)
+             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject, *cli_office.RECORDING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

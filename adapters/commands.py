@@ -279,6 +279,13 @@ class Commands:
         app = self.runtime.app
         return self._import_items(registry.read("deaths", path), lambda items: app.record_deaths(items, actor))
 
+    @recording("import confirmations")
+    @receipted("confirmations")
+    def import_confirmations(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        return self._import_items(registry.read("confirmations", path),
+                                  lambda items: app.record_confirmations(items, actor))
+
     @recording("import recoveries")
     @receipted("recoveries")
     def import_recoveries(self, path: str | Path, actor: str, four_eyes: bool = False) -> ImportSummary:

@@ -27,7 +27,7 @@ from projections import write_offs as write_offs_view
 from projections.chain import Verdict
 from projections.runner import ProjectionRunner, checksums
 
-from . import progress
+from . import office_reports, progress
 from .formats import registry
 from .bootstrap import Runtime
 from .errors import CommandRefused
@@ -659,6 +659,24 @@ class Queries:
                 out.append(UnclaimedEntry(r["citizen_id"], r["agent_code"], r["commune_code"],
                                           r["consecutive_months"], r["amount_vnd"], flag))
         return out
+
+    # --- the figures offices report (adapters/office_reports.py) ----------------------
+
+    def proxy_queue(self, month: Month) -> list[office_reports.ProxyQueueEntry]:
+        """Payments into proxies' accounts not confirmed for two months or more."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.proxy_queue(conn, month)
+
+    def cashless_report(self, first: Month, last: Month) -> office_reports.CashlessReport:
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.cashless(conn, first, last)
+
+    def trend_report(self, first: Month, last: Month) -> office_reports.TrendReport:
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.trend(conn, first, last)
 
     def recoveries(self) -> list[RecoveryEntry]:
         """Open and closed overpayments with what was recovered."""

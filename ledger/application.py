@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from . import facts as f
 from .beneficiary import Beneficiary, beneficiary_id
-from .decisions import DeathNotice, Decision
+from .decisions import DeathNotice, Decision, ReceiptConfirmation
 from .errors import Refused
 from .months import Month
 from .outcomes import Consequences
@@ -431,6 +431,11 @@ class LedgerApp(Application):
 
         outcome = self._record_each(notices, lambda n: n.citizen_id, record)
         return replace(outcome, changes=dict(notices=[effects[id(n)] for n in notices if id(n) in effects]))
+
+    def record_confirmations(self, confirmations: Sequence[ReceiptConfirmation], actor: str) -> RecordOutcome:
+        """The communes' confirmations that proxy-account payments reached the person."""
+        return self._record_each(confirmations, lambda c: c.citizen_id,
+                                 lambda person, c: person.confirm_receipt(c, actor))
 
     def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str,
                           four_eyes: bool = False) -> RecordOutcome:

@@ -145,6 +145,7 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
     ImportReceipt.Recorded,  # the record of a file imported; its events carry the money
     B.WriteOffProposed, B.WriteOffRejected,  # a write-off moves money once approved (a RecoveryRecorded)
+    B.ReceiptConfirmed,  # a check that money already credited reached the person
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
     PayrollCalendar.PayrollPrepared,  # nothing is issued until a release
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,

@@ -42,6 +42,7 @@ class PayLine:
     status: str = ISSUED
     settled_on: date | None = None  # paid, rejected or cancelled on
     detail: str = ""  # who received it, or the reason code
+    to_proxy_account: bool = False  # a bank line into the proxy's own account
 
     @property
     def amount_vnd(self) -> int:

@@ -36,7 +36,7 @@ def test_every_import_kind_has_a_reader():
     assert {"decisions", "deaths", "recoveries", "postoffice", "bank", "agent_report"} <= set(registry.kinds())
 
 
-@pytest.mark.parametrize("kind", ["decisions", "deaths", "recoveries", "postoffice", "agent_report"])
+@pytest.mark.parametrize("kind", ["decisions", "deaths", "recoveries", "confirmations", "postoffice", "agent_report"])
 def test_an_xml_document_is_refused_for_a_table_kind(tmp_path, kind):
     path = camt(tmp_path / "results.csv")  # the name says CSV; the content is camt.054
     with pytest.raises(InputRejected) as caught:

@@ -32,8 +32,10 @@ def agent(code: str, *, opening: int, advance: int, disbursed: int, fee: int, re
 
 
 def commune(code: str, cash_vnd: int, bank_vnd: int, people: int) -> dict:
+    people_bank = round(people * bank_vnd / (cash_vnd + bank_vnd))  # about as many as the amounts say
     return {"commune_code": code, "paid_cash_vnd": cash_vnd, "paid_bank_vnd": bank_vnd,
-            "cashless_share": bank_vnd / (cash_vnd + bank_vnd), "people_paid": people}
+            "cashless_share": bank_vnd / (cash_vnd + bank_vnd), "people_paid": people,
+            "people_bank": people_bank, "cashless_share_people": people_bank / people}
 
 
 def september_summary() -> dict:
@@ -190,6 +192,10 @@ def test_commune_sheet_has_every_commune_and_the_district(written):
     rows = sheet_rows(written[0], COMMUNES_SHEET)
     assert len(rows) == 1 + 10 + 1
     assert rows[-1][:3] == ("Toàn huyện", 1_610_800_000, 722_650_000)
+    communes = september_summary()["communes"]
+    people, by_bank = sum(c["people_paid"] for c in communes), sum(c["people_bank"] for c in communes)
+    assert rows[-1][4:] == (people, by_bank, pytest.approx(by_bank / people))
+    assert rows[0][5:] == ("Số người nhận qua tài khoản", "Tỷ lệ người không dùng tiền mặt")
 
 
 def test_open_month_is_provisional_and_says_there_is_no_variance(written_open):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..tabular import InputRejected, Problem, file_format, has_columns
-from . import agent_report, bank_results, deaths, decisions, postoffice_results, recoveries
+from . import agent_report, bank_results, confirmations, deaths, decisions, postoffice_results, recoveries
 
 # (kind of file, format detected) -> the reader; readers take the path and
 # the context the kind needs (decisions: known_categories; bank: payroll_ids).
@@ -22,6 +22,8 @@ READERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("deaths", "xlsx"): deaths.parse,
     ("recoveries", "csv"): recoveries.parse,
     ("recoveries", "xlsx"): recoveries.parse,
+    ("confirmations", "csv"): confirmations.parse,
+    ("confirmations", "xlsx"): confirmations.parse,
     ("postoffice", "csv"): postoffice_results.parse_csv,
     ("postoffice", "xlsx"): postoffice_results.parse_returned_list,  # the list sent, filled in
     ("bank", "csv"): bank_results.parse_csv,

@@ -73,7 +73,8 @@ TOTAL_KEYS = ("advance", "disbursed", "fee", "returned", "closing_balance")
 
 VARIANCE_TITLES = (AGENT_TITLE, "Loại chênh lệch", "Mã dòng", "Số CCCD", "Số tiền (đồng)", "Diễn giải")
 COMMUNE_TITLES = ("Mã xã", "Chi tiền mặt (đồng)", "Chi qua tài khoản (đồng)",
-                  "Tỷ lệ không dùng tiền mặt", "Số người đã nhận")
+                  "Tỷ lệ không dùng tiền mặt", "Số người đã nhận", "Số người nhận qua tài khoản",
+                  "Tỷ lệ người không dùng tiền mặt")
 
 _VND_FORMAT = "#,##0"
 _COUNT_FORMAT = "#,##0"
@@ -322,6 +323,7 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
         ]),
         ("Không dùng tiền mặt và chưa nhận tiền", [
             ("Tỷ lệ chi trả không dùng tiền mặt", summary["cashless_share"], _SHARE_FORMAT),
+            ("Tỷ lệ người nhận không dùng tiền mặt", _people_share(summary), _SHARE_FORMAT),
             ("Chưa nhận tiền: cần xác minh (người)", queue["verify"], _COUNT_FORMAT),
             ("Chưa nhận tiền: tạm dừng chi trả (người)", queue["suspended"], _COUNT_FORMAT),
             ("Chưa nhận tiền: số tiền đang giữ (đồng)", queue["held_vnd"], _VND_FORMAT),
@@ -333,6 +335,17 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
             ("Chi thừa đã xóa nợ (đồng)", owed["written_off_vnd"], _VND_FORMAT),
         ]),
     ]
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _people_share(summary: dict) -> float:
+    """People paid by bank over all people paid in the month (offices report
+    both this and the share of the amount)."""
+    communes = summary["communes"]
+    return _share(sum(c["people_bank"] for c in communes), sum(c["people_paid"] for c in communes))
 
 
 def _fill_summary_sheet(sheet, summary: dict) -> None:
@@ -383,14 +396,15 @@ def _fill_variances_sheet(sheet, summary: dict) -> None:
 
 
 def _fill_communes_sheet(sheet, summary: dict) -> None:
-    widths = (10, 22, 24, 26, 18)
-    formats = (None, _VND_FORMAT, _VND_FORMAT, _SHARE_FORMAT, _COUNT_FORMAT)
+    widths = (10, 22, 24, 26, 18, 26, 30)
+    formats = (None, _VND_FORMAT, _VND_FORMAT, _SHARE_FORMAT, _COUNT_FORMAT, _COUNT_FORMAT, _SHARE_FORMAT)
     communes = sorted(summary["communes"], key=lambda c: c["commune_code"])
     rows = [(c["commune_code"], c["paid_cash_vnd"], c["paid_bank_vnd"], c["cashless_share"],
-             c["people_paid"]) for c in communes]
+             c["people_paid"], c["people_bank"], _share(c["people_bank"], c["people_paid"])) for c in communes]
     total = ("Toàn huyện", sum(c["paid_cash_vnd"] for c in communes),
              sum(c["paid_bank_vnd"] for c in communes), summary["cashless_share"],
-             sum(c["people_paid"] for c in communes))
+             sum(c["people_paid"] for c in communes), sum(c["people_bank"] for c in communes),
+             _people_share(summary))
     _table(sheet, list(zip(COMMUNE_TITLES, widths, formats)), rows, total)
 
 
@@ -490,24 +504,26 @@ def cashless_by_commune_png(summary: dict) -> bytes:
     if not communes:
         _no_data(axes, "Không có số liệu")
         return _png(figure)
-    shares = [c["cashless_share"] * 100 for c in communes]
-    bars = axes.barh([f"Xã {c['commune_code']}" for c in communes], shares, color="#5b9bd5")
-    # Labels in white inside the end of the bar stay readable where the
-    # district line crosses them; a bar too short for its label has it outside.
-    for bar, commune in zip(bars, communes):
-        share = commune["cashless_share"]
-        inside = share >= 0.12
-        axes.text(bar.get_width() + (-1 if inside else 1), bar.get_y() + bar.get_height() / 2,
-                  _percent(share), va="center", ha="right" if inside else "left", fontsize=9,
-                  color="white" if inside else "black")
+    # Two bars a commune: the share of the amount (as the district line) and
+    # the share of the people paid by bank; the figure after each bar.
+    rows = range(len(communes))
+    amount = axes.barh([y + 0.2 for y in rows], [c["cashless_share"] * 100 for c in communes], height=0.4,
+                       color="#5b9bd5", label="Số tiền")
+    people = axes.barh([y - 0.2 for y in rows],
+                       [_share(c["people_bank"], c["people_paid"]) * 100 for c in communes], height=0.4,
+                       color="#2e7d4f", label="Số người")
+    for bar in (*amount, *people):
+        axes.text(bar.get_width() + 0.8, bar.get_y() + bar.get_height() / 2, _percent(bar.get_width() / 100),
+                  va="center", ha="left", fontsize=7)
+    axes.set_yticks(list(rows), [f"Xã {c['commune_code']}" for c in communes])
     district = summary["cashless_share"]
     axes.axvline(district * 100, color="#c0392b", linestyle="--", linewidth=1.5,
                  label=f"Toàn huyện: {_percent(district)}")
     axes.set_xlim(0, 100)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
-    axes.set_xlabel("Tỷ lệ số tiền chi qua tài khoản")
+    axes.set_xlabel("Tỷ lệ chi qua tài khoản")
     axes.tick_params(axis="y", labelsize=8)
-    axes.legend(loc="best", fontsize=9)
+    axes.legend(loc="lower right", fontsize=9)
     return _png(figure)
 
 

@@ -33,7 +33,7 @@ from ..commands import Commands
 from ..errors import CommandRefused, NotPermitted
 from ..queries import Queries
 from ..settings import LedgerSettings
-from . import routes_money
+from . import report_routes, routes_money
 from .users import LOCK_MINUTES, MAX_FAILURES, UserRefused, UserStore, WebUser
 
 HERE = Path(__file__).parent
@@ -66,6 +66,7 @@ MENU = (  # path, label, roles that see it
     ("/quyet-toan", "Quyết toán", READERS),
     ("/chua-nhan", "Chưa nhận", READERS),
     ("/truy-thu", "Truy thu", READERS),
+    ("/bao-cao", "Báo cáo", READERS),
     ("/kiem-toan", "Kiểm toán", READERS),
     ("/nguoi-dung", "Người dùng", {"admin"}),
 )
@@ -85,6 +86,7 @@ IMPORT_KINDS = {
     "postoffice": "Kết quả chi trả của bưu điện",
     "bank": "Kết quả chuyển khoản của ngân hàng",
     "recoveries": "Thu hồi, bù trừ, miễn truy thu",
+    "confirmations": "Xã xác nhận đã nhận tiền (chuyển vào tài khoản người được ủy quyền)",
 }
 
 
@@ -447,6 +449,9 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
         runtime=runtime, commands=commands, queries=queries, files_dir=files_dir, viewer=viewer, posted=posted,
         render=render, ledger=ledger, flash=flash, saved=_saved, month_arg=_month_arg, bad_request=BadRequest,
         forbidden=Forbidden, vnd=vnd, import_kinds=IMPORT_KINDS))
+    report_routes.add_routes(app, report_routes.Screen(
+        queries=queries, viewer=viewer, render=render, ledger=ledger, working_month=working_month,
+        month_arg=_month_arg, bad_request=BadRequest))
 
     app.state.users = users
     app.state.files_dir = files_dir

@@ -208,6 +208,8 @@ def add_routes(app: FastAPI, web: Web) -> None:
             return lambda: commands.import_deaths(path, user.name, **options)
         if kind == "recoveries":
             return lambda: commands.import_recoveries(path, user.name, four_eyes=True, **options)
+        if kind == "confirmations":
+            return lambda: commands.import_confirmations(path, user.name, **options)
         if kind == "postoffice":
             return lambda: commands.import_postoffice(path, user.name, report, **options)
         return lambda: commands.import_bank(path, user.name, report, **options)
