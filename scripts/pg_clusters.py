@@ -91,9 +91,9 @@ class Cluster:
             shutil.chown(self.folder, "postgres")
         self.folder.chmod(0o755)
 
-    def configure(self, **settings) -> None:
+    def configure(self, file: str = "postgresql.conf", **settings) -> None:
         settings = dict(settings, port=self.port, unix_socket_directories=str(self.folder))
-        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        with (self.data / file).open("a", encoding="utf-8") as conf:
             for key, value in settings.items():
                 conf.write(f"{key} = '{value}'\n")
 
@@ -129,7 +129,8 @@ class Cluster:
         standby._own_folder()
         _run([str(bindir() / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
               "-D", str(standby.data), "-R", "-X", "stream", "-c", "fast"])
-        standby.configure(primary_conninfo=f"host=127.0.0.1 port={self.port} user=postgres "
+        # After the primary_conninfo pg_basebackup -R wrote there (the last one counts).
+        standby.configure("postgresql.auto.conf", primary_conninfo=f"host=127.0.0.1 port={self.port} user=postgres "
                                            f"application_name={application_name}")
         standby.start()
         return standby

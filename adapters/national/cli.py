@@ -95,7 +95,7 @@ def run_report(args: argparse.Namespace) -> None:
     _emit(args, national_report(args.settings.database_url, str(args.month)).as_dict(), _report_human)
 
 
-def publish(queries, settings, month, checkpoint: dict):
+def publish(queries, settings, month, checkpoint: dict, summary=None):
     """Publish a closed month with its checkpoint (the province's settings
     name the province and the signing key)."""
     from ..checkpoints import load_signing_key
@@ -104,7 +104,7 @@ def publish(queries, settings, month, checkpoint: dict):
     if not settings.province_code:
         raise CommandRefused("no province_code in the settings: this ledger publishes nothing")
     key = load_signing_key(queries.runtime.signing_key_file)
-    return publish_month(queries.runtime, queries.district_summary(month), settings.province_code,
+    return publish_month(queries.runtime, summary or queries.district_summary(month), settings.province_code,
                          checkpoint, key)
 
 
@@ -129,10 +129,15 @@ def run_publish(commands, queries, args: argparse.Namespace) -> None:
     from ..checkpoints import load_signing_key, make_checkpoint, write_checkpoint
 
     runtime = queries.runtime
+    if not args.settings.province_code:
+        raise CommandRefused("no province_code in the settings: this ledger publishes nothing")
+    summary = queries.district_summary(args.month)
+    if not summary.closed:  # before a checkpoint is written for nothing
+        raise CommandRefused(f"{args.month} is not closed: only closed months are published")
     checkpoint = make_checkpoint(runtime, load_signing_key(runtime.signing_key_file))
     path = Path(args.checkpoint_out) / f"checkpoint-{args.month}-{checkpoint['position']}.json"
     write_checkpoint(checkpoint, path)
-    done = publish(queries, args.settings, args.month, checkpoint).as_dict()
+    done = publish(queries, args.settings, args.month, checkpoint, summary).as_dict()
     _emit(args, dict(done, checkpoint=str(path)),
           lambda d: f"{d['month']} published for province {d['province']} with the checkpoint at position "
                     f"{d['checkpoint_position']} ({path}): "

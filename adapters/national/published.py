@@ -168,7 +168,7 @@ def canonical(body: dict) -> bytes:
 def create_tables(engine: sa.Engine) -> None:
     """The published tables and, on PostgreSQL, the publication of them (a
     table added to ``TABLES`` is added to the publication too)."""
-    metadata.create_all(engine, checkfirst=True)
+    metadata.create_all(engine, tables=[p.table for p in TABLES], checkfirst=True)
     if engine.dialect.name != "postgresql":
         return
     names = [p.table.name for p in TABLES]
