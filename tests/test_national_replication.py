@@ -179,3 +179,31 @@ def test_altered_or_foreign_figures_are_refused(servers, provinces):
                                 params=(provinces["051"].public_key,))
     shown = by_province(national(servers, "report", "--month", "2024-07"))
     assert shown["001"]["status"] == "refused" and "key" in shown["001"]["reason"]
+
+
+def test_a_province_restored_from_its_dump_verifies_against_its_last_checkpoint(servers, provinces, tmp_path):
+    """docs/national.md's restore: pg_dump, pg_restore into a fresh database,
+    `ledger audit verify --against` the last checkpoint the close wrote."""
+    import subprocess
+
+    province, cluster = provinces["051"], servers["051"]
+    dump = tmp_path / "province-051.dump"
+    bindir = pg_clusters.bindir()
+    subprocess.run([str(bindir / "pg_dump"), "-Fc", "-f", str(dump), province.url], check=True)
+    cluster.execute("CREATE DATABASE restored", database="postgres")
+    subprocess.run([str(bindir / "pg_restore"), "--no-owner", "-d", cluster.url("restored"), str(dump)],
+                   check=True)
+    checkpoints = sorted((province.folder / "checkpoints").glob("checkpoint-*.json"),
+                         key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    verdict = run_ledger(["--config", str(province.config), "--db", cluster.url("restored"), "audit", "verify",
+                          "--against", *map(str, checkpoints), "--json"])
+    assert verdict["ok"] and all(a["ok"] for a in verdict["against"]) and len(verdict["against"]) >= 2
+    # A dump taken before the last close does not extend it: found, not passed.
+    cluster.execute("DELETE FROM audit_chain WHERE position > (SELECT max(position) - 5 FROM audit_chain)",
+                    database="restored")
+    cluster.execute("DELETE FROM ledger_events WHERE notification_id > (SELECT max(position) FROM audit_chain)",
+                    database="restored")
+    code = __import__("adapters.cli", fromlist=["main"]).main(
+        ["--config", str(province.config), "--db", cluster.url("restored"), "audit", "verify",
+         "--against", str(checkpoints[-1])])
+    assert code == 2

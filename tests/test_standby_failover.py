@@ -6,7 +6,6 @@ run again on the promoted standby issues the month once: no month is paid
 twice to anyone."""
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -21,6 +20,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 import pg_clusters  # noqa: E402
 from province_month import Province, run_ledger  # noqa: E402
 
+from adapters.bootstrap import open_runtime  # noqa: E402
+from adapters.queries import Queries  # noqa: E402
 from ledger.months import Month  # noqa: E402
 
 pytestmark = [pytest.mark.cluster,
@@ -114,27 +115,45 @@ def test_failover_during_a_payroll_run(pair, tmp_path):
 
 def test_a_commit_is_on_the_standby_before_it_is_acknowledged(pair, tmp_path):
     """synchronous_commit: whatever the primary acknowledged is on the
-    standby, even when the primary dies the moment after."""
+    standby, even when the primary dies the moment after. The national
+    database, subscribed to the old primary, is pointed at the promoted
+    standby and gets the month closed there."""
     primary, standby = pair
-    province = Province("051", primary.url(), tmp_path / "province", 60)
-    province.register(JULY)
-    province.pay(JULY)
-    acknowledged = events(primary)
-    primary.kill()
-    standby.promote()
-    assert events(standby) == acknowledged
-    assert run_ledger(["--db", standby.url(), "audit", "verify", "--json"])["ok"]
-    closed = run_ledger(["--config", str(province.config), "--db", standby.url(), "--actor", "head",
-                         "settlement", "close", "--month", str(JULY), "--checkpoint-out",
-                         str(tmp_path / "checkpoints"), "--json",
-                         *[a for s in json.loads(json.dumps(_variance_keys(province, standby)))
-                           for a in ("--accept", f"{s}=followed up")]])
-    assert closed["closed"] and closed["published"]["published"]
+    national = pg_clusters.Cluster.create("national")
+    try:
+        province = Province("051", primary.url(), tmp_path / "province", 60)
+        run_ledger(["--db", national.url(), "national", "init", "--json"])
+        run_ledger(["--db", national.url(), "national", "add-province", "051", primary.url(),
+                    "--public-key", province.public_key, "--json"])
+        province.register(JULY)
+        province.pay(JULY)
+        acknowledged = events(primary)
+        primary.kill()
+        standby.promote()
+        assert events(standby) == acknowledged
+        assert run_ledger(["--db", standby.url(), "audit", "verify", "--json"])["ok"]
+
+        accept = [a for key in _variance_keys(province, standby) for a in ("--accept", f"{key}=followed up")]
+        closed = run_ledger(["--config", str(province.config), "--db", standby.url(), "--actor", "head",
+                             "settlement", "close", "--month", str(JULY), "--checkpoint-out",
+                             str(tmp_path / "checkpoints"), "--json", *accept])
+        assert closed["closed"] and closed["published"]["published"]
+
+        run_ledger(["--db", national.url(), "national", "add-province", "051", standby.url(),
+                    "--public-key", province.public_key, "--json"])
+        def complete():
+            report = run_ledger(["--db", national.url(), "national", "report", "--month", str(JULY), "--json"])
+            return report if report["complete"] else None
+        report = pg_clusters.wait_for(complete, 90, 0.3, "July from the promoted standby at national")
+        with open_runtime(standby.url(), settings=province.settings()) as runtime:
+            own = Queries(runtime).district_summary(JULY)
+        assert report["totals"]["disbursed"] == own.totals.disbursed > 0
+        status = run_ledger(["--db", national.url(), "national", "status", "--json"])["provinces"]
+        assert [p["url"] for p in status] == [standby.url()] and status[0]["running"]
+    finally:
+        national.remove()
 
 
 def _variance_keys(province, standby) -> list[str]:
-    from adapters.bootstrap import open_runtime
-    from adapters.queries import Queries
-
     with open_runtime(standby.url(), settings=province.settings()) as runtime:
         return [v.key(s.agent_code) for s in Queries(runtime).reconcile(JULY) for v in s.variances]

@@ -33,10 +33,14 @@ def _status_human(d: dict) -> str:
         state = ("running" if p["running"] else "NOT RUNNING")
         if p.get("tables_syncing"):
             state += f", {p['tables_syncing']} table(s) still copying"
-        where = ("" if reach is None else
-                 f"; lag {lag} bytes of WAL" if reach and lag is not None else
-                 f"; province unreachable ({p.get('problem', '')})" if reach is False else
-                 f"; {p.get('problem', '')}")
+        if "reachable" not in p:
+            where = ""
+        elif reach is None:
+            where = "; lag not asked (its address has a password: keep it in a .pgpass instead)"
+        elif reach is False:
+            where = f"; province UNREACHABLE ({p.get('problem', '')})"
+        else:
+            where = f"; lag {lag} bytes of WAL" if lag is not None else f"; {p.get('problem', '')}"
         since = p["seconds_since_last_message"]
         lines.append(f"  {p['province']}: subscription {p['subscription']} {state}{where}; last message "
                      f"{'never' if since is None else f'{since} s ago'}; last closed month "

@@ -95,7 +95,9 @@ def init(url: str) -> NationalStatus:
 def add_province(url: str, code: str, province_url: str, public_key: str) -> NationalStatus:
     """Register a province and subscribe to its publication. The province's
     published tables and publication are made if missing (its database must
-    run with wal_level=logical); rows it published before are copied first."""
+    run with wal_level=logical); rows it published before are copied first.
+    Given a registered province at a new address (its standby promoted, its
+    database restored elsewhere), subscribe there instead."""
     if not CODE.match(code):
         raise CommandRefused(f"{code!r}: a province code is 1 to 16 letters, digits or _ (its province_code)")
     key = _public_key(public_key)
@@ -119,21 +121,44 @@ def add_province(url: str, code: str, province_url: str, public_key: str) -> Nat
             if known is not None and known.public_key != key:
                 raise CommandRefused(f"province {code} is registered with another public key: a key is "
                                      "changed by a person, not by add-province")
+            moved = known is not None and known.url != masked(province_url)
             if known is None:
                 conn.execute(provinces.insert().values(
                     province=code, url=masked(province_url), public_key=key, subscription=name,
                     added_at=datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            elif moved:
+                conn.execute(provinces.update().where(provinces.c.province == code)
+                             .values(url=masked(province_url)))
     finally:
         engine.dispose()
     # CREATE SUBSCRIPTION cannot run inside a transaction block.
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", (name,)).fetchone()
+        if exists and moved:
+            _drop_moved(conn, code, name)
+            exists = None
         if exists:
             conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(sql.Identifier(name)))
         else:
             conn.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}").format(
                 sql.Identifier(name), sql.Literal(source), sql.Identifier(published.PUBLICATION)))
     return status(url, probe=False)
+
+
+def _drop_moved(conn, code: str, name: str) -> None:
+    """The province moved (its standby promoted, or restored elsewhere): its
+    replication slot stayed on the old server (PostgreSQL 15 and 16 do not
+    carry logical slots to a standby), so the subscription is dropped without
+    touching the old server, the province's copied rows with it, and the new
+    subscription copies the published tables afresh (they are small)."""
+    ident = sql.Identifier(name)
+    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(ident))
+    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(ident))
+    conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(ident))
+    with conn.transaction():
+        for p in reversed(published.TABLES):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE province = %s").format(sql.Identifier(p.table.name)),
+                         (code,))
 
 
 def _province_lag(province_url_text: str | None, slot: str) -> dict:
