@@ -151,7 +151,9 @@ TABLES = (
 def digest(rows, figures: tuple[str, ...]) -> str:
     """SHA-256 over the rows' figures in key order, as canonical JSON: the
     same on the province that wrote them and in the national copy."""
-    values = sorted([[row[name] for name in figures] for row in rows], key=lambda r: json.dumps(r))
+    # Sorted by value, None first in its column (reported_balance may be None).
+    values = sorted([[row[name] for name in figures] for row in rows],
+                    key=lambda r: [(v is not None, v) for v in r])
     return hashlib.sha256(json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode()).hexdigest()
 
 
