@@ -294,6 +294,9 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     result = run(args)
     result["total_seconds"] = round(time.perf_counter() - started, 1)
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=1))
     scale = result["at_scale"]
     print(f"\nnational report over {scale['provinces']} synthetic provinces: {scale['report_seconds']} s = "
@@ -305,9 +308,6 @@ def main(argv=None) -> int:
           f"one-row lag ({result['raw_replication_lag_seconds']} s)\nnational report: "
           f"{result['national_report_seconds']} s = {result['ratios']['report_vs_raw_read']}x a raw read of "
           f"the same rows ({result['raw_read_seconds']} s)")
-    if args.json_out:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return 0
 
 
