@@ -192,7 +192,9 @@ def report_at_scale(national, provinces: int, communes: int, agents: int) -> dic
 
 
 def run(args: argparse.Namespace) -> dict:
-    folder = Path(args.work or "bench-national-work").resolve()
+    import tempfile
+
+    folder = Path(args.work or tempfile.mkdtemp(prefix="bench-national-")).resolve()
     servers = {}
     if args.scale_only:
         try:
@@ -284,7 +286,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="bench-national", description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=100_000, help="beneficiaries per province (default 100000)")
     parser.add_argument("--provinces", type=int, default=3, help="provinces (default 3)")
-    parser.add_argument("--work", help="folder for the provinces' files (default ./bench-national-work)")
+    parser.add_argument("--work", help="folder for the provinces' files (default: a temporary folder)")
     parser.add_argument("--json-out", type=Path)
     parser.add_argument("--keep", action="store_true", help="leave the servers running (their folders printed)")
     parser.add_argument("--scale-provinces", type=int, default=63,
