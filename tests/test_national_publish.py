@@ -103,3 +103,21 @@ def test_a_ledger_without_a_province_code_publishes_nothing(sqlite_url, tmp_path
     closed = province.close(JULY)
     assert closed["closed"] and closed["checkpoint"] and closed["published"] is None
     assert published_rows(sqlite_url)["published_close"] == []
+
+
+def test_the_national_commands_say_what_is_wrong(postgres_url, capsys):
+    """On the test server (wal_level = replica): a province that cannot
+    publish by logical replication is refused with the setting to change;
+    a database that is not a national one is named so."""
+    db = ["--db", postgres_url, "national"]
+    assert ledger([*db, "report", "--month", "2024-07"]) == 1
+    assert "is not a national database" in capsys.readouterr().err
+    assert ledger([*db, "init"]) == 0
+    capsys.readouterr()
+    assert ledger([*db, "add-province", "051", postgres_url, "--public-key", "ab"]) == 1
+    assert "64 hex digits" in capsys.readouterr().err
+    assert ledger([*db, "add-province", "051", postgres_url, "--public-key", "a" * 64]) == 1
+    assert "wal_level = logical" in capsys.readouterr().err
+    assert ledger([*db, "report", "--month", "2024-07", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["provinces"] == [] and not report["complete"] and report["totals"]["disbursed"] == 0

@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-
-from babel.numbers import format_decimal
 
 from ..errors import CommandRefused
 
 
-def _vnd(amount: int) -> str:
-    return f"{format_decimal(amount, locale='vi_VN')} ₫"
-
-
 def _emit(args: argparse.Namespace, data, human) -> None:
-    if getattr(args, "json", False):
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=1)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(human(data) + "\n")
+    from ..cli import _emit as emit  # the command line's own (imported late: it imports this module)
+
+    emit(args, data, human)
+
+
+def _vnd(amount: int) -> str:
+    from ..cli import _vnd as vnd
+
+    return vnd(amount)
 
 
 def _status_human(d: dict) -> str:

@@ -16,6 +16,10 @@ figures the province closed on. A new table (the match rates, say) is one
 more entry of ``TABLES`` with its rows: the statement then carries its
 digest too.
 
+The figures are the month's summary, the one the province's own settlement
+report prints (``Queries.district_summary``): the published tables are a
+report's copy, which no command ever reads back.
+
 All of a month's rows are written in one transaction, after the close is
 committed and its checkpoint signed (the checkpoint signs the close, so it
 cannot be in the close's own transaction). Publishing again replaces the

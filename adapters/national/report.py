@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..checkpoints import signature_problem
 from . import published
-from .subscriptions import engine_for, provinces
+from .subscriptions import engine_for, provinces, require_national
 
 # The figures summed over provinces (the published_close columns).
 SUMMED = ("advance", "disbursed", "fee", "returned", "closing_balance", "paid_cash_vnd", "paid_bank_vnd",
@@ -50,7 +50,7 @@ class NationalReport:
 
     @property
     def complete(self) -> bool:
-        return all(p.status == OK for p in self.provinces)
+        return bool(self.provinces) and all(p.status == OK for p in self.provinces)
 
     def as_dict(self) -> dict:
         return dict(month=self.month, complete=self.complete,
@@ -118,6 +118,7 @@ def check_rows(province: str, public_key: str, month: str, rows: dict[str, list[
 def national_report(url: str, month: str) -> NationalReport:
     engine = engine_for(url)
     try:
+        require_national(engine, url)
         # One snapshot for every province's rows: the apply workers keep
         # writing while the report reads.
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:

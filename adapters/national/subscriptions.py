@@ -179,12 +179,18 @@ def _province_lag(province_url_text: str | None, slot: str) -> dict:
     return dict(reachable=True, lag_bytes=int(row[0]) if row[0] is not None else None, slot_active=row[1])
 
 
+def require_national(engine: sa.Engine, url: str) -> None:
+    if not sa.inspect(engine).has_table(provinces.name):
+        raise CommandRefused(f"{masked(url)} is not a national database: run `ledger --db URL national init`")
+
+
 def status(url: str, probe: bool = True, urls: dict[str, str] | None = None) -> NationalStatus:
     """Each province: its subscription's state, the lag, the last closed
     month replicated. ``urls`` gives the provinces' connections with their
     passwords (the register keeps them masked); without it the register's."""
     engine = engine_for(url)
     try:
+        require_national(engine, url)
         with engine.connect() as conn:
             registered = conn.execute(sa.select(provinces).order_by(provinces.c.province)).all()
             last = dict(conn.execute(sa.select(published.closes.c.province, sa.func.max(published.closes.c.month))
