@@ -43,6 +43,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _server_user() -> None:
+    """As root: the 'postgres' user the servers run as (as pg-tmp.sh makes it)."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin",
+                        "postgres"], check=True)
+
+
 def _as_server_user(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
@@ -88,6 +99,7 @@ class Cluster:
 
     def _own_folder(self) -> None:
         if os.geteuid() == 0:
+            _server_user()
             shutil.chown(self.folder, "postgres")
         self.folder.chmod(0o755)
 
