@@ -10,7 +10,7 @@ from ledger import facts as f
 from ledger.facts import BeneficiaryFacts, Timeline
 from ledger.entitlement import Segment
 from ledger.months import Month
-from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery
+from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery, WriteOffProposal
 from ledger.state import BeneficiaryState
 
 
@@ -101,6 +101,8 @@ def state_to_bytes(state: BeneficiaryState) -> bytes:
             state.book.funeral.arranged_by, state.book.funeral.notice_id],
         "decisions": state.decisions,
         "notices": state.notices,
+        "proposals": [[p.receipt_no, p.amount_vnd, p.decision_no, p.reason, p.proposed_on.isoformat(), p.proposed_by]
+                      for p in state.book.proposals],
     })
 
 
@@ -116,6 +118,9 @@ def state_from_bytes(data: bytes) -> BeneficiaryState:
             None if raw["funeral"] is None else FuneralGrant(
                 raw["funeral"][0], date.fromisoformat(raw["funeral"][1]), raw["funeral"][2], raw["funeral"][3]),
             raw["overpaid"],
+            # Snapshots written before write-offs were proposed have none.
+            tuple(WriteOffProposal(n, a, dec, why, date.fromisoformat(on), by)
+                  for n, a, dec, why, on, by in raw.get("proposals", ())),
         ),
         raw["decisions"],
         raw["notices"],

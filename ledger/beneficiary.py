@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate
 from . import facts as f
 from . import payouts
 from .decisions import Decision, DeathNotice
-from .errors import Refused
+from .errors import Refused, SamePersonRefused
 from .facts import BeneficiaryFacts, Basis, Timeline
 from .months import Month
 from .payouts import AgentResult, PayLine
@@ -296,6 +296,9 @@ class Beneficiary(Aggregate):
         method: str
         decision_no: str
         reason: str
+        # A write-off: who proposed it (``actor`` approved it); "" for
+        # recoveries recorded before write-offs needed a second person.
+        proposed_by: str = ""
 
         @property
         def basis_text(self) -> str:
@@ -305,7 +308,46 @@ class Beneficiary(Aggregate):
             assert state is not None
             recovery = payouts.Recovery(self.receipt_no, self.amount_vnd, self.paid_on, self.paid_by,
                                         self.method, self.decision_no, self.reason)
-            return replace(state, book=state.book.with_recovery(recovery))
+            book = state.book.with_recovery(recovery)
+            if self.method == "write_off":
+                book = book.without_proposal(self.receipt_no)
+            return replace(state, book=book)
+
+    class WriteOffProposed(Event):
+        """A write-off proposed (with its decision and reason); it moves no
+        money until another person approves it (a RecoveryRecorded)."""
+
+        receipt_no: str
+        amount_vnd: int
+        decision_no: str
+        reason: str
+        proposed_on: date
+
+        @property
+        def basis_text(self) -> str:
+            return self.decision_no
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            proposal = payouts.WriteOffProposal(self.receipt_no, self.amount_vnd, self.decision_no, self.reason,
+                                                self.proposed_on, self.actor)
+            return replace(state, book=state.book.with_proposal(proposal))
+
+    class WriteOffRejected(Event):
+        """A proposed write-off turned down by the approver, with the reason."""
+
+        receipt_no: str
+        decision_no: str
+        proposed_by: str
+        reason: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.decision_no
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=state.book.without_proposal(self.receipt_no))
 
 
     # --- payouts ---------------------------------------------------------------
@@ -659,13 +701,21 @@ class Beneficiary(Aggregate):
                                received_by=list(over.received_by), on=on, basis=basis)
         return cancelled
 
-    def record_recovery(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
+    def record_recovery(self, recovery: payouts.Recovery, rules, actor: str, four_eyes: bool = False) -> bool:
         """Record money back on the overpayment; False if this receipt was
-        recorded before exactly so."""
+        recorded before exactly so. With ``four_eyes`` a write-off is only
+        proposed (see ``approve_write_off``)."""
         from .clawback import funeral_to_issue_vnd, open_overpayment_vnd
 
         for earlier in self.state.book.recoveries:
             if earlier.receipt_no == recovery.receipt_no:
+                if four_eyes and earlier.method == recovery.method == "write_off":
+                    # Proposed again after its approval: the same write-off is not made twice.
+                    if (earlier.amount_vnd, earlier.decision_no, earlier.reason) != \
+                            (recovery.amount_vnd, recovery.decision_no, recovery.reason):
+                        raise Refused("receipt_no", f"write-off {recovery.receipt_no} was approved before "
+                                                    "with different content")
+                    return False
                 if earlier != recovery:
                     raise Refused("receipt_no", f"receipt {recovery.receipt_no} was recorded before "
                                                 "with different content")
@@ -681,10 +731,76 @@ class Beneficiary(Aggregate):
         if recovery.method == "offset" and recovery.amount_vnd > funeral_to_issue_vnd(self.state):
             raise Refused("amount", f"the estate is owed {funeral_to_issue_vnd(self.state)} VND "
                                     "of funeral support not yet paid: an offset cannot exceed it")
+        if recovery.method == "write_off" and four_eyes:
+            return self._propose_write_off(recovery, open_vnd, actor)
         self.trigger_event(self.RecoveryRecorded, actor=actor, receipt_no=recovery.receipt_no,
                            amount_vnd=recovery.amount_vnd, paid_on=recovery.paid_on,
                            paid_by=recovery.paid_by, method=recovery.method,
-                           decision_no=recovery.decision_no, reason=recovery.reason)
+                           decision_no=recovery.decision_no, reason=recovery.reason,
+                           proposed_by=actor if recovery.method == "write_off" else "")
+        return True
+
+    # --- write-offs: proposed by one person, approved by another -------------------
+
+    def propose_write_off(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
+        """Propose writing off (part of) the open overpayment; False if this
+        proposal was made (or approved) before exactly so."""
+        return self.record_recovery(replace(recovery, method="write_off"), rules, actor, four_eyes=True)
+
+    def _propose_write_off(self, recovery: payouts.Recovery, open_vnd: int, actor: str) -> bool:
+        pending = self.state.book.proposal(recovery.receipt_no)
+        if pending is not None:
+            if (pending.amount_vnd, pending.decision_no, pending.reason) != \
+                    (recovery.amount_vnd, recovery.decision_no, recovery.reason):
+                raise Refused("receipt_no", f"write-off {recovery.receipt_no} was proposed before with "
+                                            "different content")
+            return False
+        awaiting = sum(p.amount_vnd for p in self.state.book.proposals)
+        if recovery.amount_vnd > open_vnd - awaiting:
+            raise Refused("amount", f"{recovery.amount_vnd} VND is more than the open overpayment of "
+                                    f"{self.facts.citizen_id} ({open_vnd} VND) less the write-offs awaiting "
+                                    f"approval ({awaiting} VND)")
+        self.trigger_event(self.WriteOffProposed, actor=actor, receipt_no=recovery.receipt_no,
+                           amount_vnd=recovery.amount_vnd, decision_no=recovery.decision_no,
+                           reason=recovery.reason, proposed_on=recovery.paid_on)
+        return True
+
+    def approve_write_off(self, receipt_no: str, rules, actor: str, on: date, four_eyes: bool = True) -> bool:
+        """Record the proposed write-off (the money moves now); False if it
+        was approved before. Never by the person who proposed it."""
+        from .clawback import open_overpayment_vnd
+
+        if any(r.receipt_no == receipt_no and r.method == "write_off" for r in self.state.book.recoveries):
+            return False
+        proposal = self.state.book.proposal(receipt_no)
+        if proposal is None:
+            raise Refused("receipt_no", f"no write-off {receipt_no} of {self.facts.citizen_id} awaits approval")
+        if four_eyes and proposal.proposed_by == actor:
+            raise SamePersonRefused("actor", f"{actor} proposed write-off {receipt_no} of {self.facts.citizen_id}: "
+                                             "another person must approve it (four eyes)")
+        open_vnd = open_overpayment_vnd(self.state, rules)
+        if proposal.amount_vnd > open_vnd:
+            raise Refused("amount", f"write-off {receipt_no} is {proposal.amount_vnd} VND but only {open_vnd} VND "
+                                    "is open now: reject it and propose it again")
+        self.trigger_event(self.RecoveryRecorded, actor=actor, receipt_no=receipt_no,
+                           amount_vnd=proposal.amount_vnd, paid_on=on, paid_by="", method="write_off",
+                           decision_no=proposal.decision_no, reason=proposal.reason,
+                           proposed_by=proposal.proposed_by)
+        return True
+
+    def reject_write_off(self, receipt_no: str, actor: str, reason: str, four_eyes: bool = True) -> bool:
+        """Turn a proposed write-off down (nothing moves); False if nothing awaits."""
+        proposal = self.state.book.proposal(receipt_no)
+        if proposal is None:
+            if any(r.receipt_no == receipt_no and r.method == "write_off" for r in self.state.book.recoveries):
+                raise Refused("receipt_no", f"write-off {receipt_no} was approved: it cannot be rejected")
+            return False
+        if not reason.strip():
+            raise Refused("reason", "a rejection needs a reason")
+        if four_eyes and proposal.proposed_by == actor:
+            raise SamePersonRefused("actor", f"{actor} proposed write-off {receipt_no}: another person decides on it")
+        self.trigger_event(self.WriteOffRejected, actor=actor, receipt_no=receipt_no,
+                           decision_no=proposal.decision_no, proposed_by=proposal.proposed_by, reason=reason)
         return True
 
 

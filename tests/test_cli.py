@@ -74,7 +74,8 @@ def test_show_human_output_and_replay(sqlite_url, tmp_path, capsys):
     assert code == 0 and "ELDERLY_80" in out and "500.000 ₫" in out
     code, out, _ = run(capsys, "--db", sqlite_url, "replay", "--json")
     replayed = json.loads(out)
-    assert code == 0 and replayed["events"] == 1 and replayed["matches"] is True
+    # The registration and the import's receipt (ledger/imports.py).
+    assert code == 0 and replayed["events"] == 2 and replayed["matches"] is True
 
 
 def test_console_script_and_environment_url(tmp_path):
