@@ -27,6 +27,7 @@ from . import cli_office
 from .commands import Commands
 from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
                      explain)
+from .national import cli as national_cli
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
@@ -320,9 +321,13 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
                            f"with --accept KEY=REASON (and --actor):\n{lines}")
     checkpoint = _close_checkpoint(queries, args)
-    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint},
+    published = national_cli.publish_after_close(queries, args, checkpoint)
+    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint, "published": published},
           lambda d: f"{d['month']} closed" + (f"; signed checkpoint in {checkpoint}" if checkpoint else
-                                              "; no checkpoint written: no signing key (signing_key_file)"))
+                                              "; no checkpoint written: no signing key (signing_key_file)")
+          + ("" if published is None else f"; published for province {published['province']}"
+             if published["published"] else f"; NOT PUBLISHED: {published['reason']} (then run "
+                                            "`ledger national publish --month M`)"))
 
 
 def _close_checkpoint(queries: Queries, args: argparse.Namespace) -> str | None:
@@ -674,6 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
 
+    national_cli.add_commands(sub, command, _month)
+
     demo = command("demo", run_demo_command, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
@@ -686,7 +693,7 @@ def cmd_config_show(settings: LedgerSettings, args: argparse.Namespace) -> None:
 
 
 # Handlers that work on the settings alone, not on a ledger.
-_NO_LEDGER = (run_demo_command, run_keygen)
+_NO_LEDGER = (run_demo_command, run_keygen, *national_cli.NO_LEDGER)
 
 
 # The commands that record events: each names the person who acted.
