@@ -21,6 +21,7 @@ from ledger.rules import RuleSet
 from projections.chain import ChainKeeper
 from projections.entitlements import EntitlementsProjection
 from projections.payouts import PayoutsProjection
+from projections.population import PopulationProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 
@@ -36,7 +37,8 @@ from .store import EventFactsHistory, Store, open_store, raw_event_rows
 def view_projections(rules: RuleSet, history) -> list:
     """Every read model, in the order they are folded; ``history`` gives the
     entitlements view people's earlier facts from the event store."""
-    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection()]
+    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection(),
+            PopulationProjection()]
 
 
 @dataclass(frozen=True)

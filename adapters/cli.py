@@ -17,6 +17,7 @@ from babel.numbers import format_decimal
 from ledger import outcomes
 from ledger.months import Month
 
+from . import population_cli
 from .bootstrap import open_runtime
 from .commands import Commands
 from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
@@ -480,12 +481,14 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
+    population_cli.add_import(imports, command)
     for p in imports.choices.values():  # CSV as offices save it
         p.add_argument("--delimiter", type=_delimiter,
                        help="the CSV separator (default: found from the header line: , ; or tab)")
         p.add_argument("--encoding", type=_encoding,
                        help="the CSV encoding when not UTF-8 or UTF-16, e.g. cp1258")
     command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
+    population_cli.add_commands(sub, command)
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
     run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)
@@ -566,7 +569,7 @@ _NO_LEDGER = (run_demo_command, run_keygen)
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_settlement_close, *population_cli.RECORDING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from . import payouts
 from .beneficiary import Beneficiary
 from .months import Month
 from .payroll import PayrollCalendar
+from .population import IdentityCorrected, PopulationChecked, PopulationReviewed
 from .postings import (ALLOWANCES, DRAWN, FEES, FUNERAL_SUPPORT, RECEIVABLE, RECOVERED, RETURNED, WRITE_OFFS,
                        Posting, float_of)
 
@@ -142,6 +143,9 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.ChannelChanged, B.ProxyAuthorised, B.ProxyRevoked, B.Suspended, B.Resumed, B.Terminated,
     B.DeathNotified,
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
+    # The population database's answer (a reported death holds payment: the
+    # months stay due), the officer's review, a corrected identity (a decision).
+    PopulationChecked, PopulationReviewed, IdentityCorrected,
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
 })
