@@ -51,6 +51,7 @@ MAY = {
     "payroll": {"officer", "approver"},  # the approver releases (issues) a payroll too
     "close": {"approver"},
     "users": {"admin"},
+    "review": {"officer"},  # the population database check's reviews
 }
 
 MENU = (  # path, label, roles that see it
@@ -61,6 +62,7 @@ MENU = (  # path, label, roles that see it
     ("/quyet-toan", "Quyết toán", READERS),
     ("/chua-nhan", "Chưa nhận", READERS),
     ("/truy-thu", "Truy thu", READERS),
+    ("/doi-chieu-dan-cu", "Đối chiếu dân cư", READERS),
     ("/kiem-toan", "Kiểm toán", READERS),
     ("/nguoi-dung", "Người dùng", {"admin"}),
 )
@@ -537,6 +539,14 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             raise BadRequest(str(exc), 404) from None
         flash(request, f"Đã khoá tài khoản {name}.")
         return RedirectResponse("/nguoi-dung", status_code=303)
+
+    from types import SimpleNamespace
+
+    from . import population as population_web
+
+    population_web.add_routes(app, SimpleNamespace(
+        viewer=viewer, posted=posted, render=render, flash=flash, ledger=ledger, saved=_saved, queries=queries,
+        commands=commands, runtime=runtime, templates=templates, BadRequest=BadRequest))
 
     app.state.users = users
     app.state.commands = commands
