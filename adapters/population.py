@@ -62,10 +62,12 @@ class PopulationCommands:
         return self.commands._committed_since(before)
 
     @recording("import population")
-    def import_population(self, path: str | Path, actor: str) -> PopulationImportSummary:
+    def import_population(self, path: str | Path, actor: str, document: str = "") -> PopulationImportSummary:
+        """``document`` names the file in the history (default: its name;
+        the web gives the name it was uploaded under)."""
         app = self.runtime.app
         parsed = parse_population(path, self.runtime.today())
-        document = Path(path).name
+        document = document or Path(path).name
         try:
             outcome = self.commands.command(
                 lambda: population_app.record_checks(app, parsed.items, document, actor))

@@ -108,7 +108,7 @@ def district(tmp_path_factory):
             time.sleep(0.2)
     person = next((r for r in early if folded(r["full_name"]).startswith("nguyen van")),
                   next((r for r in early if folded(r["full_name"]).startswith("nguyen")), early[0]))
-    yield dict(base=f"http://127.0.0.1:{port}", decisions=decisions, person=person)
+    yield dict(base=f"http://127.0.0.1:{port}", decisions=decisions, person=person, people=early, folder=folder)
     server.terminate()
     server.wait(timeout=20)
 

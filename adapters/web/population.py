@@ -64,7 +64,7 @@ def add_routes(app: FastAPI, web: SimpleNamespace) -> None:
         filename = getattr(upload, "filename", path.name)
         try:
             summary = await run_in_threadpool(
-                web.ledger, lambda: PopulationCommands(web.commands).import_population(path, user.name))
+                web.ledger, lambda: PopulationCommands(web.commands).import_population(path, user.name, filename))
         except InputRejected as exc:
             problems = [dict(file=filename, line=p.line, column=p.column, message=p.message) for p in exc.problems]
             return page(request, 422, user=user, problems=problems, filename=filename)
