@@ -83,7 +83,8 @@ class PopulationProjection:
                                  reason=event.reason, resolved_by=event.actor)
         for start in range(0, len(ids), 500):
             conn.execute(checks.delete().where(checks.c.aggregate_id.in_(ids[start:start + 500])))
-        conn.execute(checks.insert(), list(rows.values()))
+        if rows:
+            conn.execute(checks.insert(), list(rows.values()))
 
 
 def _joined(*conditions) -> sa.Select:
