@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ledger import population as pop
 
+from . import bulk
 from .entitlements import beneficiaries
 from .runner import metadata
 
@@ -83,8 +84,7 @@ class PopulationProjection:
                                  reason=event.reason, resolved_by=event.actor)
         for start in range(0, len(ids), 500):
             conn.execute(checks.delete().where(checks.c.aggregate_id.in_(ids[start:start + 500])))
-        if rows:
-            conn.execute(checks.insert(), list(rows.values()))
+        bulk.insert_rows(conn, checks, list(rows.values()))
 
 
 def _joined(*conditions) -> sa.Select:
