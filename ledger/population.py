@@ -371,8 +371,18 @@ def resolve(person: Beneficiary, resolution: Resolution, rules, actor: str) -> b
                 cid.check_format(r.population_citizen_id)
             except cid.CitizenIdError as exc:
                 raise Refused("citizen_id", str(exc)) from None
+        if r.sex not in ("", "M", "F"):
+            raise Refused("sex", "sex must be M or F")
         if r.birth_date is not None and r.birth_date > r.decided_on:
             raise Refused("birth_date", "the birth date is after today")
+        if r.birth_date is not None or r.sex:
+            # The citizen id encodes the birth year and sex: a correction
+            # that disagrees with it needs the right id as well.
+            try:
+                cid.check_consistent(r.population_citizen_id or r.citizen_id,
+                                     r.birth_date or person.facts.birth_date, r.sex or person.facts.sex)
+            except cid.CitizenIdError as exc:
+                raise Refused("birth_date" if r.birth_date else "sex", str(exc)) from None
         meta = dict(decision_no=r.decision_no, signed_on=r.decided_on, effective=Month.containing(r.decided_on))
         person.trigger_event(IdentityCorrected, actor=actor, **meta,
                              fingerprint=_fingerprint(r), full_name=r.full_name, birth_date=r.birth_date,

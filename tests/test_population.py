@@ -290,3 +290,27 @@ def test_recording_commands_need_an_actor(sqlite_url, tmp_path, capsys, monkeypa
     path = answers(tmp_path, "pop.csv", alive(CASH_ID, "Nguyễn Văn A", "1944-03-02"))
     assert cmd(capsys, sqlite_url, "import", "population", path)[0] == 64
     assert cmd(capsys, sqlite_url, "population", "resolve", CASH_ID, "--as", "matched", "--reason", "x")[0] == 64
+
+
+def test_a_corrected_birth_date_changes_what_was_due(store_url, tmp_path, capsys):
+    """Nguyễn Văn A is paid ELDERLY_80, due from the month he turns 80; the
+    database has him born in December 1944, not March: the correction (a
+    decision) makes July to November not due. The September cash still at
+    the post office is withdrawn; July and August, collected, are to recover."""
+    registered(capsys, store_url, tmp_path, months=("2024-07", "2024-08"))
+    ok_json(capsys, store_url, "payroll", "run", "--month", "2024-09", "--out", str(tmp_path / "out"))
+    ok_json(capsys, store_url, "import", "population", answers(
+        tmp_path, "pop.csv", alive(CASH_ID, "Nguyễn Văn A", "1944-12-02")))
+    (item,) = ok_json(capsys, store_url, "population", "queue")
+    assert item["differences"] == ["birth_date"] and item["population_db"]["birth_date"] == "1944-12-02"
+    code, _, err = cmd(capsys, store_url, "population", "resolve", CASH_ID, "--as", "corrected", "--reason", "x",
+                       "--decision-no", "16/QĐ", "--birth-date", "1945-12-02")
+    assert code == 1 and "encodes birth year 1944" in err  # the id and the date must agree
+    resolved = ok_json(capsys, store_url, "population", "resolve", CASH_ID, "--as", "corrected",
+                       "--reason", "giấy khai sinh gốc", "--decision-no", "16/QĐ", "--birth-date", "1944-12-02")
+    assert resolved["lines_cancelled"] == [f"2024-09-{CASH_ID}"]
+    show = ok_json(capsys, store_url, "beneficiary", "show", CASH_ID)
+    assert show["birth_date"] == "1944-12-02"
+    due = {m["month"]: m["due"] for m in show["months"]}
+    assert [due[m] for m in ("2024-07", "2024-08", "2024-09")] == [0, 0, 0]
+    assert show["overpayment_open"] == 2 * 500_000
