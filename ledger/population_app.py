@@ -4,7 +4,6 @@ ledger/population.py; this module only loads the people and saves."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Sequence
 
 from . import population as pop

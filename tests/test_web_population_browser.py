@@ -36,7 +36,7 @@ def test_officer_reviews_the_population_check(page, district):
     check(page, "10-doi-chieu-dan-cu")
 
     confirm, reject = rows[2]["citizen_id"], rows[3]["citizen_id"]
-    page.get_by_label("Lý do").nth(0)  # every decision form has its own labelled reason
+    assert page.get_by_label("Lý do").count() == 4  # every decision form has its own labelled reason
     page.locator(f"#o-{confirm}").select_option("deceased")
     page.locator(f"#l-{confirm}").fill("UBND xã xác nhận đã chết")
     page.locator(f"form:has(#o-{confirm}) button").click()
