@@ -2,6 +2,11 @@
 acceptance tests script against (names and JSON keys as in cli.md)."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as ``python -m adapters.cli``: quiet Ctrl-C while loading
+    from adapters.startup import interrupt_quietly
+
+    interrupt_quietly()
+
 import argparse
 import json
 import logging
@@ -25,6 +30,7 @@ from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, E
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
+from .startup import started
 from .tabular import InputRejected, reading_options
 
 
@@ -210,7 +216,7 @@ def cmd_settlement_reconcile(commands: Commands, queries: Queries, args: argpars
 
 
 def cmd_settlement_report(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    from .reports import write_settlement_reports
+    from .formats.settlement_report import write_settlement_reports
 
     paths = write_settlement_reports(Path(args.out), queries.district_summary(args.month))
     _emit(args, {"month": str(args.month), "files": [str(p) for p in paths]},
@@ -575,6 +581,7 @@ RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure is a message on stderr and an exit
     code (EXIT_CODES_HELP), never a traceback (one is logged at DEBUG)."""
+    started()
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
                         level=args.log_level or ("INFO" if args.verbose else "WARNING"))

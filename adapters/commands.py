@@ -20,11 +20,11 @@ from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entr
 from projections import entitlements as people_view
 from projections import payouts as pay_view
 
-from . import agent_results, notices_file, payroll_files, progress
+from . import payroll_files, progress
 from .bootstrap import Runtime
-from .decisions_file import parse_decisions
 from .errors import CommandInterrupted, CommandRefused, NotPermitted, is_connection_failure
-from .formats import bank_profiles, printable_list
+from .formats import bank_profiles, pain001, printable_list, registry
+from .formats.payroll_list import ListTotals, PayrollFileLine, TotalsDiffer
 from .gc_pause import without_cycle_collector
 from .queries import Queries, StoreStatus
 from .store import last_position
@@ -160,7 +160,7 @@ class Commands:
     @recording("import decisions")
     def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
-        parsed = parse_decisions(path, self.runtime.rules.category_codes())
+        parsed = registry.read("decisions", path, known_categories=self.runtime.rules.category_codes())
         try:
             outcome = self.command(lambda: app.record_decisions(parsed.decisions, actor))
         except Rejected as exc:
@@ -183,17 +183,17 @@ class Commands:
     @recording("import deaths")
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
-        return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
+        return self._import_items(registry.read("deaths", path), lambda items: app.record_deaths(items, actor))
 
     @recording("import recoveries")
     def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
-        return self._import_items(notices_file.parse_recoveries(path),
+        return self._import_items(registry.read("recoveries", path),
                                   lambda items: app.record_recoveries(items, actor))
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
         app, today = self.runtime.app, self.runtime.today
-        reports = agent_results.parse_agent_report(report) if report else []
+        reports = registry.read("agent_report", report) if report else []
         try:
             outcome = self.command(lambda: app.record_agent_results(parsed.results, actor, today(), reports))
         except Rejected as exc:
@@ -206,14 +206,14 @@ class Commands:
 
     @recording("import postoffice")
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
-        return self._import_results(agent_results.parse_postoffice(path), actor, report)
+        return self._import_results(registry.read("postoffice", path), actor, report)
 
     @recording("import bank")
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         def payroll_ids(line_ids: set[str]) -> dict[str, str]:
             with self.runtime.engine.connect() as conn:
                 return pay_view.payroll_ids_of(conn, line_ids)
-        return self._import_results(agent_results.parse_bank(path, payroll_ids), actor, report)
+        return self._import_results(registry.read("bank", path, payroll_ids=payroll_ids), actor, report)
 
     # --- the payroll -----------------------------------------------------------------
 
@@ -236,11 +236,11 @@ class Commands:
     def _check_debtor_account(self) -> None:
         """Before anything is recorded: no payroll with bank transfers
         without the office's real debtor account."""
-        if self.runtime.office.treasury_account != payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT:
+        if self.runtime.office.treasury_account != pain001.PLACEHOLDER_DEBTOR_ACCOUNT:
             return
         with self.runtime.engine.connect() as conn:
             if people_view.anyone_paid_by_bank(conn):
-                raise CommandRefused(payroll_files.missing_treasury_account())
+                raise CommandRefused(pain001.missing_treasury_account())
 
     @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
@@ -257,13 +257,13 @@ class Commands:
         with self.runtime.engine.connect() as conn, progress.bar(total, "payroll files") as advance:
             for code, run in sorted(recorded.items()):
                 entries: list[str] = []
-                printed: list[payroll_files.PayrollFileLine] = []
+                printed: list[PayrollFileLine] = []
                 rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries,
                                 advance)
                 file_lines = map(_file_line, rows)
                 if run["channel"] == "cash":
                     file_lines = _kept(file_lines, printed)
-                totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
+                totals = ListTotals(len(run["lines"]), run["advance_vnd"],
                                                   len(run["carried"]), run["carried_vnd"])
                 altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
                            "no file written for it; run `ledger replay` to see which view was altered")
@@ -273,10 +273,10 @@ class Commands:
                         debtor_name=office.office_name, debtor_account=office.treasury_account,
                         created_at=calendar.issued_at[str(month)], totals=totals,
                         profile=self._bank_profile(code, month) if run["channel"] == "bank" else None)
-                except payroll_files.NoDebtorAccount as exc:
+                except pain001.NoDebtorAccount as exc:
                     raise CommandRefused(f"{exc}; the payroll of {month} is recorded: run it again "
                                          "once the account is set to write its files") from None
-                except payroll_files.TotalsDiffer as exc:
+                except TotalsDiffer as exc:
                     raise CommandRefused(f"{altered} ({exc})") from None
                 if "digest" in run and list_digest(entries) != run["digest"]:
                     for path in files:
@@ -324,7 +324,7 @@ class Commands:
             raise CommandRefused(f"{agent_code}: {exc}") from None
 
     def _write_printable_list(self, conn, out_dir: Path, agent_code: str, month: Month,
-                              lines: list[payroll_files.PayrollFileLine], issued_at) -> list[Path]:
+                              lines: list[PayrollFileLine], issued_at) -> list[Path]:
         """The post office's printable payment list (PDF and .xlsx), with
         each person's birth year and categories from the register."""
         people = {row["citizen_id"]: printable_list.Person(
@@ -358,8 +358,8 @@ def _entered(rows, entries: list[str], advance):
         yield row
 
 
-def _file_line(row: dict) -> payroll_files.PayrollFileLine:
-    return payroll_files.PayrollFileLine(
+def _file_line(row: dict) -> PayrollFileLine:
+    return PayrollFileLine(
         payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=row["citizen_id"],
         full_name=row["full_name"], commune_code=row["commune_code"],
         months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],

@@ -25,7 +25,8 @@ from projections import postings as post_view
 from projections.chain import Verdict
 from projections.runner import ProjectionRunner, checksums
 
-from . import agent_results, progress
+from . import progress
+from .formats import registry
 from .bootstrap import Runtime
 from .errors import CommandRefused
 from .gc_pause import without_cycle_collector
@@ -228,7 +229,7 @@ class OverpaymentSummary:
 
 @dataclass(frozen=True)
 class DistrictSummary:
-    """What the settlement reports show (adapters/reports.py reads ``as_dict()``)."""
+    """What the settlement reports show (adapters/formats/settlement_report.py reads ``as_dict()``)."""
 
     month: Month
     office: str
@@ -604,7 +605,7 @@ class Queries:
         found: dict[str, list] = {}
         seen: dict[str, set[str]] = {}  # line ids paid so far, by agent
         for path in evidence:
-            rows = agent_results.evidence_lines(path)
+            rows = registry.evidence_lines(path)
             for start in range(0, len(rows), self.EVIDENCE_PAGE):
                 page = rows[start:start + self.EVIDENCE_PAGE]
                 issued = pay_view.lines_by_id(conn, [r["line_id"] for r in page])

@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger import citizen_id as cid
 from ledger.decisions import CHANNELS, KINDS, Decision
 from ledger.months import Month
 
-from .tabular import MAX_PROBLEMS, Layout, Problem, Table, read_table, validated_rows
+from ..tabular import Layout, Problem, Table, read_table, validated_rows
 
 REQUIRED_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id")
 OPTIONAL_COLUMNS = (
