@@ -16,7 +16,7 @@ from projections import population as pop_view
 
 from .commands import Commands, recording
 from .errors import CommandRefused
-from .population_file import parse_population
+from .formats import registry
 
 
 # --- the commands' typed summaries -----------------------------------------------------
@@ -66,7 +66,7 @@ class PopulationCommands:
         """``document`` names the file in the history (default: its name;
         the web gives the name it was uploaded under)."""
         app = self.runtime.app
-        parsed = parse_population(path, self.runtime.today())
+        parsed = registry.read("population", path, today=self.runtime.today())
         document = document or Path(path).name
         try:
             outcome = self.commands.command(

@@ -1,5 +1,6 @@
-"""The population database's answer file (CSV or XLSX), read through the
-shared row reader (adapters/tabular.py) and validated row by row:
+"""The population database's answer file (formats.md, "population check"),
+CSV or XLSX, read through the shared row reader (adapters/tabular.py) and
+validated row by row:
 
 ``citizen_id, full_name, birth_date, sex, status, date_of_death,
 permanent_commune, checked_on``; ``status`` is ``alive``, ``deceased`` or
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from ledger import citizen_id as cid
 from ledger.population import Answer
 
-from .tabular import Layout, Problem, Table, read_table, validated_rows
+from ..tabular import Layout, Problem, Table, read_table, validated_rows
 
 LAYOUT = Layout(
     required=("citizen_id", "status", "checked_on"),
@@ -88,7 +89,7 @@ class ParsedAnswers:
         return self.lines[index]
 
 
-def parse_population(path: str | Path, today: date) -> ParsedAnswers:
+def parse(path: str | Path, today: date) -> ParsedAnswers:
     """Every row checked; the file is refused (InputRejected, naming file,
     line and column) if any row is wrong. A row repeated exactly is read
     once; the same key with other content is an error."""
