@@ -22,6 +22,7 @@ from projections.chain import ChainKeeper
 from projections.entitlements import EntitlementsProjection
 from projections.office_figures import OfficeFiguresProjection
 from projections.payouts import PayoutsProjection
+from projections.population import PopulationProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
 from projections.write_offs import WriteOffsProjection
@@ -41,7 +42,7 @@ def view_projections(rules: RuleSet, history) -> list:
     entitlements view people's earlier facts from the event store."""
     return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection(),
             WriteOffsProjection(), ImportsProjection(),
-            OfficeFiguresProjection()]
+            OfficeFiguresProjection(), PopulationProjection()]
 
 
 @dataclass(frozen=True)

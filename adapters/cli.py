@@ -22,6 +22,7 @@ from babel.numbers import format_decimal
 from ledger import outcomes
 from ledger.months import Month
 
+from . import population_cli
 from .bootstrap import open_runtime
 from . import cli_office
 from .commands import Commands
@@ -577,6 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
     cli_office.add_commands(sub, imports, command, _month)
+    population_cli.add_import(imports, command)
     for p in imports.choices.values():  # CSV as offices save it
         p.add_argument("--delimiter", type=_delimiter,
                        help="the CSV separator (default: found from the header line: , ; or tab)")
@@ -607,6 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("list", cmd_write_off_list, "write-offs proposed, approved and rejected, with both names",
             parent=wo).add_argument("--status", choices=("pending", "approved", "rejected"))
     command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
+    population_cli.add_commands(sub, command)
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
     run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)
@@ -699,7 +702,8 @@ _NO_LEDGER = (run_demo_command, run_keygen, *national_cli.NO_LEDGER)
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
              cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close,
-             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject, *cli_office.RECORDING)
+             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject, *cli_office.RECORDING,
+             *population_cli.RECORDING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ledger.months import Month, month_range
 from ledger.rules import UNCLAIMED_SUSPENDED, UNCLAIMED_VERIFY
 
-from . import demo_proxies, synthetic
+from . import demo_proxies, population_demo, synthetic
 from .bootstrap import open_runtime
 from .commands import Commands
 from .queries import Queries
@@ -21,6 +21,8 @@ from .store import open_store
 DEMO_URL = "sqlite:///ledger-demo.db"
 FIRST = Month.parse("2024-03")
 LAST = Month.parse("2024-10")
+# The population database is asked after this month's payroll; its reported deaths are held from the next.
+POPULATION_CHECK = Month.parse("2024-07")
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -96,6 +98,7 @@ def run_demo(args: argparse.Namespace) -> None:
         queries = Queries(runtime)
         commands = Commands(runtime, queries)
         proxies = confirmed = 0
+        reported_dead: list = []  # who the population check reports dead (set in its month)
         print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")
         for month in months:
             # Registrations reach the office in their effective month (the first
@@ -118,9 +121,13 @@ def run_demo(args: argparse.Namespace) -> None:
             payroll = commands.run_payroll(month, out / "payroll", actor)
             counts = _agent_results(commands, payroll.files, month, out, seed, actor, dead)
             variances = _close(commands, queries, month)
+            if month == POPULATION_CHECK + 1:
+                population_demo.review(commands, queries, reported_dead)
             print(f"{month}  {decided.recorded_events:>9}  {len(notices):>6}  {payroll.lines:>5}  {payroll.amount:>13,}  "
                   f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
                   f"{counts['rejected']:>8}  {counts['suspended']:>9}  {variances:>9}")
+            if month == POPULATION_CHECK:
+                reported_dead = population_demo.check(commands, registered, dead, month, out, seed)
         again = commands.run_payroll(LAST, out / "payroll", actor)
         print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
               f"the same {len(again.files)} files rewritten.")
@@ -148,6 +155,7 @@ def run_demo(args: argparse.Namespace) -> None:
         cashless = queries.cashless_report(LAST, LAST).months[0].district.as_dict()
         print(f"Cashless share in {LAST}: {cashless['share_people']:.1%} of the people paid, "
               f"{cashless['share_amount']:.1%} of the amount (ledger report cashless)")
+        population_demo.rates(queries)
 
         users = _demo_users(runtime)
 

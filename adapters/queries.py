@@ -825,6 +825,24 @@ class Queries:
         rebuilt = self.rebuild_into(url, until=when)
         return RebuildAsKnownAt(when, into, rebuilt.events, rebuilt.checksums)
 
+    # --- the population database check (adapters/population.py) -------------------------
+
+    def population_queue(self, statuses: Sequence[str] = (), commune: str | None = None) -> list:
+        """The open reviews (a reported death, not found, differs): ``ReviewItem``s."""
+        from .population import read_queue
+
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return read_queue(conn, statuses, commune)
+
+    def population_rates(self) -> list:
+        """The match rate per commune, then the district's: ``MatchRateRow``s."""
+        from .population import read_rates
+
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return read_rates(conn)
+
     # --- rules -------------------------------------------------------------------------
 
     def whatif(self, candidate: RuleSet, first: Month, last: Month) -> whatif.WhatIf:

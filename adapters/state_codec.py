@@ -11,6 +11,7 @@ from ledger.facts import BeneficiaryFacts, Timeline
 from ledger.entitlement import Segment
 from ledger.months import Month
 from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery, WriteOffProposal
+from ledger.population import Check, PopulationRecord
 from ledger.state import BeneficiaryState
 
 
@@ -107,6 +108,7 @@ def state_to_bytes(state: BeneficiaryState) -> bytes:
         "proposals": [[p.receipt_no, p.amount_vnd, p.decision_no, p.reason, p.proposed_on.isoformat(), p.proposed_by]
                       for p in state.book.proposals],
         **({"confirmations": state.confirmations} if state.confirmations else {}),
+        **({} if state.population is None else {"pop": population_to_dict(state.population)}),
     })
 
 
@@ -129,4 +131,35 @@ def state_from_bytes(data: bytes) -> BeneficiaryState:
         raw["decisions"],
         raw["notices"],
         raw.get("confirmations", {}),
+        population_from_dict(raw["pop"]) if raw.get("pop") else None,
     )
+
+
+# --- the population database's checks (ledger/population.py) -------------------------
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _unday(raw: str | None) -> date | None:
+    return date.fromisoformat(raw) if raw else None
+
+
+def population_to_dict(record: PopulationRecord) -> dict:
+    c = record.latest
+    return {
+        "latest": None if c is None else [
+            c.checked_on.isoformat(), c.db_status, c.full_name, _day(c.birth_date), c.sex,
+            _day(c.date_of_death), c.permanent_commune, c.result, list(c.differences), c.document],
+        "open": record.review_open, "death": _day(record.death_reported), "resolution": record.resolution,
+        "reason": record.reason, "by": record.resolved_by, "pop_id": record.population_citizen_id,
+        "recorded": record.recorded,
+    }
+
+
+def population_from_dict(raw: dict) -> PopulationRecord:
+    c = raw["latest"]
+    latest = None if c is None else Check(
+        date.fromisoformat(c[0]), c[1], c[2], _unday(c[3]), c[4], _unday(c[5]), c[6], c[7], tuple(c[8]), c[9])
+    return PopulationRecord(latest, raw["open"], _unday(raw["death"]), raw["resolution"], raw["reason"],
+                            raw["by"], raw["pop_id"], raw["recorded"])

@@ -18,6 +18,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from eventsourcing.utils import get_topic
 
 from . import facts as f
+from . import population
 from .beneficiary import Beneficiary, beneficiary_id
 from .decisions import DeathNotice, Decision, ReceiptConfirmation
 from .errors import Refused
@@ -560,8 +561,10 @@ class PayrollPlan:
                     bank_account=issued.bank_account, home_delivery=issued.home_delivery))
                 if not touched or touched[-1] is not person:
                     touched.append(person)
-            if state.facts.status_at(month) == f.SUSPENDED:
-                continue  # cash held for a suspended person is not handed out
+            if state.facts.status_at(month) == f.SUSPENDED or population.is_held(state):
+                # Cash held for a suspended person, or one the population
+                # database reports dead, is not handed out.
+                continue
             for line in state.book.open_lines():
                 if line.channel == "cash" and line.payroll_month < month:
                     entry = self._agent(line.agent_code, line.channel)

@@ -4,7 +4,7 @@ together are refused at line 1, column 1, and nothing is recorded."""
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -33,14 +33,17 @@ def table(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 def test_every_import_kind_has_a_reader():
-    assert {"decisions", "deaths", "recoveries", "postoffice", "bank", "agent_report"} <= set(registry.kinds())
+    assert {"decisions", "deaths", "recoveries", "postoffice", "bank", "agent_report",
+            "population"} <= set(registry.kinds())
 
 
-@pytest.mark.parametrize("kind", ["decisions", "deaths", "recoveries", "confirmations", "postoffice", "agent_report"])
+@pytest.mark.parametrize("kind", ["decisions", "deaths", "recoveries", "confirmations", "postoffice", "agent_report",
+                                  "population"])
 def test_an_xml_document_is_refused_for_a_table_kind(tmp_path, kind):
     path = camt(tmp_path / "results.csv")  # the name says CSV; the content is camt.054
     with pytest.raises(InputRejected) as caught:
-        registry.read(kind, path, **({"known_categories": set()} if kind == "decisions" else {}))
+        context = {"decisions": {"known_categories": set()}, "population": {"today": date(2024, 9, 20)}}
+        registry.read(kind, path, **context.get(kind, {}))
     (problem,) = caught.value.problems
     assert (problem.line, problem.column) == (1, 1)
     assert f"this is an XML document; a {kind} file is a CSV text file or an .xlsx workbook" in problem.message

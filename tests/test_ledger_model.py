@@ -82,6 +82,17 @@ class LedgerDriver:
     def record_confirmations(self, confirmations: list[ReceiptConfirmation]) -> None:
         self._command(lambda: self.app.record_confirmations(confirmations, self.ACTOR))
 
+    def population_check(self, answers: list) -> list[str]:
+        """Record the population database's answers; the citizens held."""
+        from ledger import population_app
+
+        return self._command(lambda: population_app.record_checks(self.app, answers, "pop.csv", self.ACTOR)).held
+
+    def population_resolve(self, resolution) -> None:
+        from ledger import population_app
+
+        self._command(lambda: population_app.resolve(self.app, resolution, self.ACTOR))
+
     def close_month(self, month: Month) -> None:
         """Close the month, every variance accepted with a reason."""
         keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
@@ -132,6 +143,8 @@ COEFFICIENT = {"ELDERLY_80": Decimal("1.0"), "ELDERLY_CARED": Decimal("3.0"),
 PEOPLE = 4
 CASH_AGENT, BANK_AGENT = "VNPOST-M-01", "BANK-M-01"
 HOLDS = {"AC01": "bank_details", "AC04": "bank_details", "MD07": "death_verification"}
+# The hold a death reported by the population database puts on payment (its code in `beneficiary show`).
+POPULATION_HOLD = {"POPULATION_DB": "population_death"}
 NOT_PAID = ("suspended", "terminated", "relocated_out", "deceased")
 
 
@@ -157,6 +170,8 @@ class Person:
     paid_after_cancellation: set = field(default_factory=set)  # cancelled lines the agent paid anyway
     recovered: int = 0  # every recovery recorded, write-offs included
     max_due: dict = field(default_factory=dict)  # month -> highest due known at a payroll
+    reported_dead: date | None = None  # by the population database, awaiting the officer
+    checked: set = field(default_factory=set)  # days the population database was asked
 
     def __repr__(self) -> str:
         return f"Person({self.citizen})"
@@ -399,6 +414,65 @@ class LedgerModel(RuleBasedStateMachine):
         person.notices.append(notice_id)
         event("death date corrected")
 
+    # --- the population database check ---
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), said=st.sampled_from(["deceased", "deceased", "alive", "not_found"]))
+    def population_check(self, data, said):
+        """The population database answers for one person; a reported death
+        the ledger does not have holds payment from the next payroll."""
+        from ledger.population import Answer
+
+        person = data.draw(st.sampled_from(self.registered()))
+        earliest = person.first.first_day
+        if self.today in person.checked or earliest > self.today:
+            return
+        died = None
+        if said == "deceased":
+            died = earliest + timedelta(days=data.draw(st.integers(0, (self.today - earliest).days)))
+        answer = Answer(person.citizen, said, self.today, date_of_death=died)
+        held = self.driver.population_check([answer])
+        person.checked.add(self.today)
+        if said == "deceased" and person.death is None:
+            assert held == [person.citizen] or person.reported_dead is not None
+            person.holds.add("population_death")
+            person.reported_dead = died
+            event("population database reports a death: held")
+        else:
+            assert held == []
+
+    @precondition(lambda self: any(p.reported_dead for p in self.people))
+    @rule(data=st.data(), confirm=st.booleans())
+    def population_decide(self, data, confirm):
+        """The officer confirms the reported death (a death notice from
+        population_db) or rejects it (the hold is lifted; the held months
+        are owed and paid as arrears)."""
+        from ledger.population import Resolution
+
+        person = data.draw(st.sampled_from([p for p in self.people if p.reported_dead]))
+        if not confirm:
+            self.driver.population_resolve(Resolution(person.citizen, "rejected", "the commune saw her", self.today))
+            event("reported death rejected")
+        else:
+            resolution = Resolution(person.citizen, "deceased", "confirmed by the commune", self.today)
+            if person.death is not None and person.death != person.reported_dead:
+                before = self.driver.event_count()
+                try:
+                    self.driver.population_resolve(resolution)
+                except Rejected as refused:
+                    assert [p.field for p in refused.problems] == ["date_of_death"]
+                else:
+                    raise AssertionError("a population death with another date was confirmed without a correction")
+                assert self.driver.event_count() == before
+                return
+            self.driver.population_resolve(resolution)
+            if person.death is None:
+                person.death = person.reported_dead
+                person.notices.append(f"POP/{person.citizen}/{max(person.checked)}")
+            event("reported death confirmed")
+        person.holds.discard("population_death")
+        person.reported_dead = None
+
     # --- the payroll and the agents ---
 
     @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
@@ -434,7 +508,7 @@ class LedgerModel(RuleBasedStateMachine):
                 net = _net_issued(lines)
                 for m in month_range(person.first, month):
                     assert net.get(m, 0) >= person.payable(m), (person.citizen, m)
-            if person.status_at(month) != "suspended":
+            if person.status_at(month) != "suspended" and "population_death" not in person.holds:
                 expected_carried |= {x.line_id for x in lines if x.channel == "cash" and x.payroll_month < month
                                      and x.status in ("issued", "unpaid")}
         assert carried == expected_carried
@@ -606,7 +680,8 @@ class LedgerModel(RuleBasedStateMachine):
                 month = Month.parse(row["month"])
                 assert row["due"] == person.due(month), (person.citizen, row)
             assert report["date_of_death"] == (person.death.isoformat() if person.death else None)
-            assert {HOLDS[c] for c in report["holds"]} == person.holds, (person.citizen, report["holds"])
+            assert {{**HOLDS, **POPULATION_HOLD}[c] for c in report["holds"]} == person.holds, \
+                (person.citizen, report["holds"])
             # Paid lines are exactly those the agents reported paid.
             assert {x.line_id for x in lines if x.status == "paid"} == person.paid
             # Issued once: what stays issued for a month never exceeds the most it was ever due

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..tabular import InputRejected, Problem, file_format, has_columns
-from . import agent_report, bank_results, confirmations, deaths, decisions, postoffice_results, recoveries
+from . import (agent_report, bank_results, confirmations, deaths, decisions, population, postoffice_results,
+               recoveries)
 
 # (kind of file, format detected) -> the reader; readers take the path and
 # the context the kind needs (decisions: known_categories; bank: payroll_ids).
@@ -28,6 +29,8 @@ READERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("postoffice", "xlsx"): postoffice_results.parse_returned_list,  # the list sent, filled in
     ("bank", "csv"): bank_results.parse_csv,
     ("bank", "xml"): bank_results.parse_camt,  # camt.054 or camt.053
+    ("population", "csv"): population.parse,  # the population database's answer (today: checked_on's bound)
+    ("population", "xlsx"): population.parse,
     ("agent_report", "csv"): agent_report.parse_agent_report,
     ("agent_report", "xlsx"): agent_report.parse_agent_report,
 }

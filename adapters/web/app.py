@@ -56,6 +56,7 @@ MAY = {
     "write_off_approve": {"approver"},
     "close": {"approver"},
     "users": {"admin"},
+    "review": {"officer"},  # the population database check's reviews
 }
 
 MENU = (  # path, label, roles that see it
@@ -67,6 +68,7 @@ MENU = (  # path, label, roles that see it
     ("/chua-nhan", "Chưa nhận", READERS),
     ("/truy-thu", "Truy thu", READERS),
     ("/bao-cao", "Báo cáo", READERS),
+    ("/doi-chieu-dan-cu", "Đối chiếu dân cư", READERS),
     ("/kiem-toan", "Kiểm toán", READERS),
     ("/nguoi-dung", "Người dùng", {"admin"}),
 )
@@ -87,6 +89,7 @@ IMPORT_KINDS = {
     "bank": "Kết quả chuyển khoản của ngân hàng",
     "recoveries": "Thu hồi, bù trừ, miễn truy thu",
     "confirmations": "Xã xác nhận đã nhận tiền (chuyển vào tài khoản người được ủy quyền)",
+    "population": "Kết quả đối chiếu CSDL quốc gia về dân cư",
 }
 
 
@@ -452,6 +455,13 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
     report_routes.add_routes(app, report_routes.Screen(
         queries=queries, viewer=viewer, render=render, ledger=ledger, working_month=working_month,
         month_arg=_month_arg, bad_request=BadRequest))
+    from types import SimpleNamespace
+
+    from . import population as population_web
+
+    population_web.add_routes(app, SimpleNamespace(
+        viewer=viewer, posted=posted, render=render, flash=flash, ledger=ledger, saved=_saved, queries=queries,
+        commands=commands, runtime=runtime, templates=templates, BadRequest=BadRequest))
 
     app.state.users = users
     app.state.files_dir = files_dir

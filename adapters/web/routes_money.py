@@ -21,6 +21,7 @@ from ledger.payroll import NotPrepared, PreparationStale
 
 from ..commands import PreviewDiffers
 from ..errors import CommandRefused, NotPermitted
+from ..population import PopulationCommands
 from ..tabular import InputRejected
 from .file_grid import grid
 
@@ -210,6 +211,8 @@ def add_routes(app: FastAPI, web: Web) -> None:
             return lambda: commands.import_recoveries(path, user.name, four_eyes=True, **options)
         if kind == "confirmations":
             return lambda: commands.import_confirmations(path, user.name, **options)
+        if kind == "population":
+            return lambda: PopulationCommands(commands).import_population(path, user.name, **options)
         if kind == "postoffice":
             return lambda: commands.import_postoffice(path, user.name, report, **options)
         return lambda: commands.import_bank(path, user.name, report, **options)
