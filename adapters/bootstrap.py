@@ -22,9 +22,13 @@ from ledger.months import Month
 from ledger.rules import RuleSet
 from projections.chain import ChainKeeper
 from projections.entitlements import EntitlementsProjection
+from projections.office_figures import OfficeFiguresProjection
 from projections.payouts import PayoutsProjection
+from projections.population import PopulationProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
+from projections.write_offs import WriteOffsProjection
+from projections.imports import ImportsProjection
 
 from . import clock, personal_cipher, progress
 from .command_lock import CommandTurns, turns_for
@@ -38,7 +42,9 @@ from .store import EventFactsHistory, Store, as_uuid, open_store, raw_event_rows
 def view_projections(rules: RuleSet, history) -> list:
     """Every read model, in the order they are folded; ``history`` gives the
     entitlements view people's earlier facts from the event store."""
-    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection()]
+    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection(),
+            WriteOffsProjection(), ImportsProjection(),
+            OfficeFiguresProjection(), PopulationProjection()]
 
 
 @dataclass(frozen=True)

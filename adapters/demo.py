@@ -11,7 +11,7 @@ from pathlib import Path
 from ledger.months import Month, month_range
 from ledger.rules import UNCLAIMED_SUSPENDED, UNCLAIMED_VERIFY
 
-from . import synthetic
+from . import demo_proxies, population_demo, synthetic
 from .bootstrap import open_runtime
 from .commands import Commands
 from .queries import Queries
@@ -21,6 +21,8 @@ from .store import open_store
 DEMO_URL = "sqlite:///ledger-demo.db"
 FIRST = Month.parse("2024-03")
 LAST = Month.parse("2024-10")
+# The population database is asked after this month's payroll; its reported deaths are held from the next.
+POPULATION_CHECK = Month.parse("2024-07")
 
 
 def _fresh_sqlite(url: str) -> None:
@@ -95,6 +97,8 @@ def run_demo(args: argparse.Namespace) -> None:
     with open_runtime(settings=settings) as runtime:
         queries = Queries(runtime)
         commands = Commands(runtime, queries)
+        proxies = confirmed = 0
+        reported_dead: list = []  # who the population check reports dead (set in its month)
         print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")
         for month in months:
             # Registrations reach the office in their effective month (the first
@@ -106,6 +110,10 @@ def run_demo(args: argparse.Namespace) -> None:
                                                  if Month.parse(r["effective_month"]) < month)]
             path = synthetic.write_csv(out / "decisions" / f"decisions-{month}.csv", arriving + changes)
             decided = commands.import_decisions(path, actor)
+            if month == FIRST + 1:  # some paid by bank authorise a proxy with the proxy's own account
+                proxies = demo_proxies.authorise(commands, registered, month, out, seed, actor)
+            if month >= FIRST + 3:
+                confirmed += demo_proxies.confirm_some(commands, queries, month, out, seed, actor)
             notices = synthetic.death_notices(dead, month)
             if notices:
                 commands.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
@@ -113,9 +121,13 @@ def run_demo(args: argparse.Namespace) -> None:
             payroll = commands.run_payroll(month, out / "payroll", actor)
             counts = _agent_results(commands, payroll.files, month, out, seed, actor, dead)
             variances = _close(commands, queries, month)
+            if month == POPULATION_CHECK + 1:
+                population_demo.review(commands, queries, reported_dead)
             print(f"{month}  {decided.recorded_events:>9}  {len(notices):>6}  {payroll.lines:>5}  {payroll.amount:>13,}  "
                   f"{payroll.carried_lines:>7}  {counts['paid']:>4}  {counts['unpaid']:>6}  "
                   f"{counts['rejected']:>8}  {counts['suspended']:>9}  {variances:>9}")
+            if month == POPULATION_CHECK:
+                reported_dead = population_demo.check(commands, registered, dead, month, out, seed)
         again = commands.run_payroll(LAST, out / "payroll", actor)
         print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
               f"the same {len(again.files)} files rewritten.")
@@ -135,6 +147,15 @@ def run_demo(args: argparse.Namespace) -> None:
         for row in owed[:3]:
             print(f"  {row.citizen_id}  months {','.join(row.months)}  {row.open:>10,} VND  "
                   f"received by {', '.join(row.received_by)}")
+
+        waiting = queries.proxy_queue(LAST)
+        print(f"\nPaid into a proxy's own account: {proxies} people authorised a proxy with an account; "
+              f"{confirmed} monthly payments confirmed by the communes, {len(waiting)} people waiting "
+              f"2 months or more for a confirmation (ledger proxy queue)")
+        cashless = queries.cashless_report(LAST, LAST).months[0].district.as_dict()
+        print(f"Cashless share in {LAST}: {cashless['share_people']:.1%} of the people paid, "
+              f"{cashless['share_amount']:.1%} of the amount (ledger report cashless)")
+        population_demo.rates(queries)
 
         users = _demo_users(runtime)
 

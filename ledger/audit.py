@@ -13,7 +13,7 @@ B = Beneficiary
 
 
 def effective_of(event) -> str:
-    for name in ("effective", "date_of_death", "payroll_month", "paid_on", "booked_on", "on"):
+    for name in ("effective", "checked_on", "date_of_death", "payroll_month", "paid_on", "booked_on", "on"):
         value = getattr(event, name, None)
         if value is not None:
             return str(value)

@@ -20,9 +20,11 @@ from typing import Callable
 
 from . import payouts
 from .beneficiary import Beneficiary
+from .imports import ImportReceipt
 from .months import Month
 from .history import HistorySeals
 from .payroll import PayrollCalendar
+from .population import IdentityCorrected, PopulationChecked, PopulationReviewed
 from .postings import (ALLOWANCES, DRAWN, FEES, FUNERAL_SUPPORT, RECEIVABLE, RECOVERED, RETURNED, WRITE_OFFS,
                        Posting, float_of)
 
@@ -143,7 +145,14 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.ChannelChanged, B.ProxyAuthorised, B.ProxyRevoked, B.Suspended, B.Resumed, B.Terminated,
     B.DeathNotified,
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
+    ImportReceipt.Recorded,  # the record of a file imported; its events carry the money
+    B.WriteOffProposed, B.WriteOffRejected,  # a write-off moves money once approved (a RecoveryRecorded)
+    B.ReceiptConfirmed,  # a check that money already credited reached the person
+    # The population database's answer (a reported death holds payment: the
+    # months stay due), the officer's review, a corrected identity (a decision).
+    PopulationChecked, PopulationReviewed, IdentityCorrected,
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
+    PayrollCalendar.PayrollPrepared,  # nothing is issued until a release
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
     HistorySeals.Opened, HistorySeals.ExistingSealed,  # the hash chain's own record
 })

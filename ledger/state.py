@@ -7,9 +7,13 @@ bulk commands can restore aggregates without replaying every event."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .facts import BeneficiaryFacts
 from .payouts import PayoutBook
+
+if TYPE_CHECKING:
+    from .population import PopulationRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +22,8 @@ class BeneficiaryState:
     book: PayoutBook = field(default_factory=PayoutBook)
     decisions: dict[str, str] = field(default_factory=dict)  # decision key -> fingerprint
     notices: dict[str, str] = field(default_factory=dict)  # death notice id -> fingerprint
+    # payroll month -> fingerprint of the commune's confirmation that the
+    # proxy-account payment of that month reached the person
+    confirmations: dict[str, str] = field(default_factory=dict)
+    # The population database's checks and their review (ledger/population.py).
+    population: PopulationRecord | None = None

@@ -37,7 +37,7 @@ from openpyxl import Workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 
 from adapters import synthetic
-from adapters.bank_files import write_camt054
+from tests.writers import write_camt054
 from adapters.cli import main
 from ledger.months import Month
 
@@ -128,6 +128,13 @@ def _build_district(folder: Path) -> dict[str, Path]:
         dict(receipt_no="PT-002", citizen_id=dead, amount="100000", paid_on="2024-09-16", paid_by="office",
              method="write_off", decision_no="12/QĐ-UBND", reason="hardship")],
         ("receipt_no", "citizen_id", "amount", "paid_on", "paid_by", "method", "decision_no", "reason"))
+    files["population"] = synthetic.write_csv(folder / "population.csv", [
+        dict(citizen_id=p["citizen_id"], full_name=p["full_name"], birth_date=p["birth_date"], sex=p["sex"],
+             status="deceased" if n == 1 else "not_found" if n == 2 else "alive",
+             date_of_death="2024-08-30" if n == 1 else "", permanent_commune=p["commune_code"],
+             checked_on="2024-09-15") for n, p in enumerate(people[:4])],
+        ("citizen_id", "full_name", "birth_date", "sex", "status", "date_of_death", "permanent_commune",
+         "checked_on"))
     files["postoffice"] = synthetic.write_csv(
         folder / "postoffice.csv", synthetic.postoffice_results(july["post"], "2024-07", seed=1),
         synthetic.POSTOFFICE_RESULT_COLUMNS)
@@ -154,6 +161,7 @@ IMPORTERS = {  # name: (command, file kind)
     "decisions_xlsx": ("decisions", "xlsx"),
     "deaths": ("deaths", "csv"),
     "recoveries": ("recoveries", "csv"),
+    "population": ("population", "csv"),
     "postoffice": ("postoffice", "csv"),
     "bank": ("bank", "csv"),
     "camt": ("bank", "xml"),

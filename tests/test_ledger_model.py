@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from ledger import citizen_id as cid
 from ledger.application import Rejected
-from ledger.decisions import DeathNotice, Decision
+from ledger.decisions import DeathNotice, Decision, ReceiptConfirmation
 from ledger.months import Month, month_range
 from ledger.payouts import AgentResult, PayLine, Recovery
 
@@ -79,6 +79,20 @@ class LedgerDriver:
     def record_recoveries(self, recoveries: list[tuple[str, Recovery]]) -> None:
         self._command(lambda: self.app.record_recoveries(recoveries, self.ACTOR))
 
+    def record_confirmations(self, confirmations: list[ReceiptConfirmation]) -> None:
+        self._command(lambda: self.app.record_confirmations(confirmations, self.ACTOR))
+
+    def population_check(self, answers: list) -> list[str]:
+        """Record the population database's answers; the citizens held."""
+        from ledger import population_app
+
+        return self._command(lambda: population_app.record_checks(self.app, answers, "pop.csv", self.ACTOR)).held
+
+    def population_resolve(self, resolution) -> None:
+        from ledger import population_app
+
+        self._command(lambda: population_app.resolve(self.app, resolution, self.ACTOR))
+
     def close_month(self, month: Month) -> None:
         """Close the month, every variance accepted with a reason."""
         keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
@@ -107,6 +121,10 @@ class LedgerDriver:
     def settlements(self, month: Month) -> list[dict]:
         return [s.as_dict() for s in self.queries.reconcile(month)]
 
+    def proxy_queue(self, month: Month) -> dict[str, list[str]]:
+        """`ledger proxy queue --month M --json`: citizen -> months unconfirmed."""
+        return {e.citizen_id: list(e.months) for e in self.queries.proxy_queue(month)}
+
     def replay_checksums(self) -> tuple[dict, dict]:
         """(live, rebuilt into a fresh SQLite file) checksums per view."""
         target = self.work / f"replay-{time.monotonic_ns()}.db"
@@ -125,6 +143,8 @@ COEFFICIENT = {"ELDERLY_80": Decimal("1.0"), "ELDERLY_CARED": Decimal("3.0"),
 PEOPLE = 4
 CASH_AGENT, BANK_AGENT = "VNPOST-M-01", "BANK-M-01"
 HOLDS = {"AC01": "bank_details", "AC04": "bank_details", "MD07": "death_verification"}
+# The hold a death reported by the population database puts on payment (its code in `beneficiary show`).
+POPULATION_HOLD = {"POPULATION_DB": "population_death"}
 NOT_PAID = ("suspended", "terminated", "relocated_out", "deceased")
 
 
@@ -142,11 +162,16 @@ class Person:
     death: date | None = None
     notices: list = field(default_factory=list)  # notice ids recorded
     channel: str = "cash"
+    channels: list = field(default_factory=list)  # (order, channel)
+    proxy_account: bool = False  # the proxy in force pays into their own account
+    confirmed: set = field(default_factory=set)  # payroll months the commune confirmed
     holds: set = field(default_factory=set)
     paid: set = field(default_factory=set)  # line ids reported paid or credited
     paid_after_cancellation: set = field(default_factory=set)  # cancelled lines the agent paid anyway
     recovered: int = 0  # every recovery recorded, write-offs included
     max_due: dict = field(default_factory=dict)  # month -> highest due known at a payroll
+    reported_dead: date | None = None  # by the population database, awaiting the officer
+    checked: set = field(default_factory=set)  # days the population database was asked
 
     def __repr__(self) -> str:
         return f"Person({self.citizen})"
@@ -265,6 +290,7 @@ class LedgerModel(RuleBasedStateMachine):
             bank_account="0123456789" if channel == "bank" else "")
         self.driver.record_decisions([decision])
         person.first, person.channel = first, channel
+        person.channels.append((self._order(decision), channel))
         person.categories.append((self._order(decision), code))
         person.statuses.append((self._order(decision), "active", False, False))
 
@@ -298,21 +324,51 @@ class LedgerModel(RuleBasedStateMachine):
     @rule(data=st.data(), channel=st.sampled_from(["cash", "bank"]))
     def change_channel(self, data, channel):
         person = data.draw(st.sampled_from(self.registered()))
-        self._decide(person, "change_channel", self.current + 1, channel=channel,
-                     agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
-                     bank_account=f"99{self.serial:08d}" if channel == "bank" else "")
+        decision = self._decide(person, "change_channel", self.current + 1, channel=channel,
+                                agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
+                                bank_account=f"99{self.serial:08d}" if channel == "bank" else "")
         person.holds.discard("bank_details")
         person.channel = channel
+        person.channels.append((self._order(decision), channel))
 
     @precondition(lambda self: self.registered())
-    @rule(data=st.data(), authorise=st.booleans())
-    def proxy(self, data, authorise):
+    @rule(data=st.data(), authorise=st.booleans(), own_account=st.booleans())
+    def proxy(self, data, authorise, own_account):
+        """A proxy, perhaps with their own account (bank lines go there), or none."""
         person = data.draw(st.sampled_from(self.registered()))
         if authorise:
             self._decide(person, "authorize_proxy", self.current, proxy_name="Nguyễn Thị Con",
-                         proxy_citizen_id=cid.make(51, 1970, "F", 900))
+                         proxy_citizen_id=cid.make(51, 1970, "F", 900),
+                         proxy_bank_account=f"77{self.serial:08d}" if own_account else "")
+            if own_account or person.proxy_account:  # another account to pay into
+                person.holds.discard("bank_details")
+            person.proxy_account = own_account
         else:
             self._decide(person, "revoke_proxy", self.current)
+            person.holds.discard("bank_details")
+            person.proxy_account = False
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data())
+    def confirm_receipt(self, data):
+        """The commune confirms a payment credited to a proxy's account (or,
+        refused as a whole, one that was not)."""
+        person = data.draw(st.sampled_from(self.registered()))
+        lines = self.driver.lines(person.citizen)
+        credited = sorted({x.payroll_month for x in lines if x.to_proxy_account and x.status == "paid"}
+                          - person.confirmed)
+        months = sorted({x.payroll_month for x in lines} - set(credited) - person.confirmed)
+        pick = data.draw(st.sampled_from(credited or months or [self.current]))
+        confirmation = ReceiptConfirmation(person.citizen, pick, self.today, "Cán bộ xã", "visit")
+        if pick in credited:
+            self.driver.record_confirmations([confirmation])
+            person.confirmed.add(pick)
+            event("proxy-account payment confirmed")
+        else:
+            before = self.driver.event_count()
+            with pytest.raises(Rejected):
+                self.driver.record_confirmations([confirmation])
+            assert self.driver.event_count() == before
 
     # --- deaths ---
 
@@ -358,6 +414,65 @@ class LedgerModel(RuleBasedStateMachine):
         person.notices.append(notice_id)
         event("death date corrected")
 
+    # --- the population database check ---
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data(), said=st.sampled_from(["deceased", "deceased", "alive", "not_found"]))
+    def population_check(self, data, said):
+        """The population database answers for one person; a reported death
+        the ledger does not have holds payment from the next payroll."""
+        from ledger.population import Answer
+
+        person = data.draw(st.sampled_from(self.registered()))
+        earliest = person.first.first_day
+        if self.today in person.checked or earliest > self.today:
+            return
+        died = None
+        if said == "deceased":
+            died = earliest + timedelta(days=data.draw(st.integers(0, (self.today - earliest).days)))
+        answer = Answer(person.citizen, said, self.today, date_of_death=died)
+        held = self.driver.population_check([answer])
+        person.checked.add(self.today)
+        if said == "deceased" and person.death is None:
+            assert held == [person.citizen] or person.reported_dead is not None
+            person.holds.add("population_death")
+            person.reported_dead = died
+            event("population database reports a death: held")
+        else:
+            assert held == []
+
+    @precondition(lambda self: any(p.reported_dead for p in self.people))
+    @rule(data=st.data(), confirm=st.booleans())
+    def population_decide(self, data, confirm):
+        """The officer confirms the reported death (a death notice from
+        population_db) or rejects it (the hold is lifted; the held months
+        are owed and paid as arrears)."""
+        from ledger.population import Resolution
+
+        person = data.draw(st.sampled_from([p for p in self.people if p.reported_dead]))
+        if not confirm:
+            self.driver.population_resolve(Resolution(person.citizen, "rejected", "the commune saw her", self.today))
+            event("reported death rejected")
+        else:
+            resolution = Resolution(person.citizen, "deceased", "confirmed by the commune", self.today)
+            if person.death is not None and person.death != person.reported_dead:
+                before = self.driver.event_count()
+                try:
+                    self.driver.population_resolve(resolution)
+                except Rejected as refused:
+                    assert [p.field for p in refused.problems] == ["date_of_death"]
+                else:
+                    raise AssertionError("a population death with another date was confirmed without a correction")
+                assert self.driver.event_count() == before
+                return
+            self.driver.population_resolve(resolution)
+            if person.death is None:
+                person.death = person.reported_dead
+                person.notices.append(f"POP/{person.citizen}/{max(person.checked)}")
+            event("reported death confirmed")
+        person.holds.discard("population_death")
+        person.reported_dead = None
+
     # --- the payroll and the agents ---
 
     @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
@@ -393,7 +508,7 @@ class LedgerModel(RuleBasedStateMachine):
                 net = _net_issued(lines)
                 for m in month_range(person.first, month):
                     assert net.get(m, 0) >= person.payable(m), (person.citizen, m)
-            if person.status_at(month) != "suspended":
+            if person.status_at(month) != "suspended" and "population_death" not in person.holds:
                 expected_carried |= {x.line_id for x in lines if x.channel == "cash" and x.payroll_month < month
                                      and x.status in ("issued", "unpaid")}
         assert carried == expected_carried
@@ -436,7 +551,9 @@ class LedgerModel(RuleBasedStateMachine):
                 person.paid.add(line.line_id)
                 if line.status == "cancelled":
                     person.paid_after_cancellation.add(line.line_id)
-            if status == "rejected":  # whatever the line, the account must be looked at
+            # A refused account is looked at while one is used; moved to cash
+            # meanwhile, the person is paid in cash without another decision.
+            if status == "rejected" and (HOLDS[code] != "bank_details" or max(person.channels)[1] == "bank"):
                 person.holds.add(HOLDS[code])
         last = self.last_run
         for person in self.registered():
@@ -563,7 +680,8 @@ class LedgerModel(RuleBasedStateMachine):
                 month = Month.parse(row["month"])
                 assert row["due"] == person.due(month), (person.citizen, row)
             assert report["date_of_death"] == (person.death.isoformat() if person.death else None)
-            assert {HOLDS[c] for c in report["holds"]} == person.holds, (person.citizen, report["holds"])
+            assert {{**HOLDS, **POPULATION_HOLD}[c] for c in report["holds"]} == person.holds, \
+                (person.citizen, report["holds"])
             # Paid lines are exactly those the agents reported paid.
             assert {x.line_id for x in lines if x.status == "paid"} == person.paid
             # Issued once: what stays issued for a month never exceeds the most it was ever due
@@ -584,6 +702,18 @@ class LedgerModel(RuleBasedStateMachine):
                 event("a person was overpaid")
             if any(x.status == "cancelled" for x in lines):
                 event("a line was cancelled")
+
+    @invariant()
+    def proxy_queue_matches_the_lines(self):
+        """Payments credited to a proxy's account, unconfirmed two months on."""
+        expected = {}
+        for person in self.registered():
+            months = sorted({str(x.payroll_month) for x in self.driver.lines(person.citizen)
+                             if x.to_proxy_account and x.status == "paid"
+                             and x.payroll_month <= self.current - 2 and x.payroll_month not in person.confirmed})
+            if months:
+                expected[person.citizen] = months
+        assert self.driver.proxy_queue(self.current) == expected
 
     @invariant()
     def closed_months_never_change(self):

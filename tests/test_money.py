@@ -13,6 +13,7 @@ import ledger
 from ledger.beneficiary import Beneficiary
 from ledger.history import HistorySeals
 from ledger.money import EFFECTS, MOVES_NO_MONEY
+from ledger.imports import ImportReceipt
 from ledger.payroll import PayrollCalendar
 
 
@@ -25,11 +26,16 @@ def event_classes(*extra: type) -> set[type]:
                 aggregates.add(value)
     found = {value for aggregate in aggregates for value in vars(aggregate).values()
              if isinstance(value, type) and issubclass(value, Aggregate.Event)}
+    # Events of an aggregate defined in a module of their own (ledger/population.py).
+    for module in pkgutil.iter_modules(ledger.__path__):
+        found |= {value for value in vars(importlib.import_module(f"ledger.{module.name}")).values()
+                  if isinstance(value, type) and issubclass(value, Aggregate.Event)
+                  and value.__module__ == f"ledger.{module.name}"}
     # Bases that are never recorded themselves, and the library's default
     # Created/Event classes, which these aggregates never trigger.
     abstract = {Beneficiary.Event, Beneficiary.DecisionEvent, Beneficiary.PayoutEvent,
                 Beneficiary.StatusDecided, Beneficiary.Created, PayrollCalendar.Event, PayrollCalendar.Created,
-                HistorySeals.Event, HistorySeals.Created}
+                HistorySeals.Event, HistorySeals.Created, ImportReceipt.Event, ImportReceipt.Created}
     return (found - abstract) | set(extra)
 
 
