@@ -472,11 +472,14 @@ class Queries:
                   if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id")]
         return max(months, default=None)
 
-    def timeline(self, citizen_id: str) -> list[TimelineEntry]:
-        """Every event about a person, in recorded order, with its money consequence."""
-        events = list(self._events_of(beneficiary_id(citizen_id)))
+    def timeline(self, citizen_id: str, until: datetime | None = None) -> list[TimelineEntry]:
+        """Every event about a person, in recorded order, with its money
+        consequence; with ``until``, those recorded up to then."""
+        events = [(p, e) for p, e in self._events_of(beneficiary_id(citizen_id))
+                  if until is None or e.timestamp <= until]
         if not events:
-            raise CommandRefused(f"{citizen_id} is not registered")
+            raise CommandRefused(f"{citizen_id} is not registered"
+                                 + (f" as known at {until.isoformat()}" if until else ""))
         state, out = None, []
         for position, event in events:
             after = event.fold(state)
@@ -491,20 +494,21 @@ class Queries:
 
     SEARCH_LIMIT = 200
 
-    def search_people(self, text: str, limit: int = SEARCH_LIMIT) -> list[PersonFound]:
+    def search_people(self, text: str, limit: int = SEARCH_LIMIT, commune: str = "") -> list[PersonFound]:
         """People whose citizen id starts with ``text`` or whose name holds
         every word of it, ignoring case and diacritics ("nguyen van" finds
-        "Nguyễn Văn"); at most ``limit``."""
+        "Nguyễn Văn"), in the commune if one is given; at most ``limit``."""
         words = folded(text).split()
-        if not words:
+        commune = commune.strip()
+        if not words and not commune:
             return []
         self._caught_up()
         with self.runtime.engine.connect() as conn:
-            rows = ent_view.people(conn)
+            rows = ent_view.people(conn, commune=commune or None)
         found = []
         for r in rows:
             name = f" {folded(r['full_name'])} "
-            if r["citizen_id"].startswith(text.strip()) or all(f" {w}" in name for w in words):
+            if not words or r["citizen_id"].startswith(text.strip()) or all(f" {w}" in name for w in words):
                 found.append(PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"],
                                          r["commune_code"], tuple(c for c in r["categories"].split(";") if c),
                                          r["channel"], r["agent_code"]))
@@ -551,11 +555,15 @@ class Queries:
                                           r["consecutive_months"], r["amount_vnd"], flag))
         return out
 
-    def recoveries(self) -> list[RecoveryEntry]:
+    def overpayment_of(self, citizen_id: str) -> RecoveryEntry | None:
+        """One person's overpayment, open or closed, with what was recovered."""
+        return next((r for r in self.recoveries(citizen_id)), None)
+
+    def recoveries(self, citizen_id: str | None = None) -> list[RecoveryEntry]:
         """Open and closed overpayments with what was recovered."""
         self._caught_up()
         with self.runtime.engine.connect() as conn:
-            rows = ent_view.recoveries(conn)
+            rows = ent_view.recoveries(conn, citizen_id)
         return [RecoveryEntry(r["citizen_id"], tuple(m for m in r["months"].split(";") if m), r["amount_vnd"],
                               r["recovered_vnd"], r["open_vnd"], r["status"], r["written_off_vnd"],
                               tuple(x for x in r["received_by"].split(";") if x),

@@ -227,11 +227,13 @@ def _chunks(items: list, size: int):
 STOPPED = ("terminated", "relocated_out", "deceased")
 
 
-def people(conn: Connection) -> list[dict]:
-    """Everyone in the view, with the columns a search shows."""
+def people(conn: Connection, commune: str | None = None) -> list[dict]:
+    """Everyone in the view (in the commune, if given), with the columns a search shows."""
     b = beneficiaries.c
     query = sa.select(b.citizen_id, b.full_name, b.birth_date, b.status, b.commune_code, b.categories,
                       b.channel, b.agent_code).order_by(b.citizen_id)
+    if commune is not None:
+        query = query.where(b.commune_code == commune)
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -266,11 +268,14 @@ def statuses_in(conn: Connection, wanted: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def recoveries(conn: Connection) -> list[dict]:
-    """Every overpayment with its recoveries, and the payments made after a
-    known date of death (for follow-up)."""
+def recoveries(conn: Connection, citizen_id: str | None = None) -> list[dict]:
+    """Every overpayment (one person's, if given) with its recoveries, and
+    the payments made after a known date of death (for follow-up)."""
     o = overpayments_table
-    rows = [dict(r._mapping) for r in conn.execute(sa.select(o).order_by(o.c.status, o.c.citizen_id))]
+    query = sa.select(o).order_by(o.c.status, o.c.citizen_id)
+    if citizen_id is not None:
+        query = query.where(o.c.citizen_id == citizen_id)
+    rows = [dict(r._mapping) for r in conn.execute(query)]
     late = paid_after_death(conn, [r["citizen_id"] for r in rows])
     for row in rows:
         row["paid_after_death"] = late.get(row["citizen_id"], [])
