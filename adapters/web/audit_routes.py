@@ -62,7 +62,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
             except CommandRefused:
                 error = f"Không có đối tượng {cccd}."
         return page(request, user, verdict=verdict, replay=replay, known=known, cccd=cccd, timeline=timeline,
-                    error=error, picker=when.strftime("%Y-%m-%dT%H:%M") if when else "", when=when)
+                    error=error, picker=when.strftime("%Y-%m-%dT%H:%M:%S") if when else "", when=when)
 
     @app.post("/kiem-toan/doi-chieu", response_class=HTMLResponse)
     async def verify_against(request: Request):

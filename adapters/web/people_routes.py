@@ -62,4 +62,4 @@ def add_routes(app: FastAPI, web: Web) -> None:
         return web.render(request, "person.html", user=user, p=report, timeline=timeline,
                           money_back=[e for e in timeline if e.type in MONEY_BACK], overpayment=overpayment,
                           chart=schedule_chart(report.months, vnd), when=when,
-                          picker=(when.strftime("%Y-%m-%dT%H:%M") if when else ""))
+                          picker=(when.strftime("%Y-%m-%dT%H:%M:%S") if when else ""))
