@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from eventsourcing.persistence import StoredEvent
+import sqlalchemy as sa
 
 from ledger import audit, settlement, whatif
 from ledger.beneficiary import beneficiary_id
@@ -382,6 +383,24 @@ class Queries:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
+        self._calendar_cache: tuple[int, object] | None = None
+        self._people: PeopleIndex | None = None
+
+    def _calendar(self):
+        """The payroll calendar from the event store, folded again only when
+        it has recorded something since (its last version is one indexed
+        read; folding it reads every month's line ids, the cost of a page)."""
+        rt = self.runtime
+        with rt.engine.connect() as conn:
+            version = conn.execute(sa.text(f"SELECT max(originator_version) FROM {rt.store.events_table} "
+                                           "WHERE originator_id = :id"), {"id": rt.store.key(CALENDAR_ID)}).scalar()
+        if version is None:
+            return None
+        if self._calendar_cache is None or self._calendar_cache[0] != version:
+            calendar = rt.app.calendar()
+            self._calendar_cache = (calendar.version, calendar) if calendar is not None else None
+            return calendar
+        return self._calendar_cache[1]
 
     def _caught_up(self) -> None:
         self.runtime.catch_up()
@@ -405,7 +424,7 @@ class Queries:
             state = person.state if person else None
             # The last payroll run, from the calendar: a month that issued
             # nothing to anyone is still the last run (no view row shows it).
-            calendar = self.runtime.app.calendar()
+            calendar = self._calendar()
             month = calendar.last_month if calendar else None
             last_payroll = str(month) if month else None
         else:
@@ -496,29 +515,30 @@ class Queries:
 
     def search_people(self, text: str, limit: int = SEARCH_LIMIT, commune: str = "") -> list[PersonFound]:
         """People whose citizen id starts with ``text`` or whose name holds
-        every word of it, ignoring case and diacritics ("nguyen van" finds
-        "Nguyễn Văn"), in the commune if one is given; at most ``limit``."""
+        every word of it (each as the start of a word), ignoring case and
+        diacritics ("nguyen van" finds "Nguyễn Văn"), in the commune if one
+        is given; at most ``limit``, by citizen id."""
         words = folded(text).split()
         commune = commune.strip()
         if not words and not commune:
             return []
         self._caught_up()
+        index = self._people_index()
+        return [index.found(i) for i in index.search(text.strip(), words, commune, limit)]
+
+    def _people_index(self) -> "PeopleIndex":
+        """The people view's search index, made again when the view has
+        folded new events since (its position is one read)."""
         with self.runtime.engine.connect() as conn:
-            rows = ent_view.people(conn, commune=commune or None)
-        found = []
-        for r in rows:
-            name = f" {folded(r['full_name'])} "
-            if not words or r["citizen_id"].startswith(text.strip()) or all(f" {w}" in name for w in words):
-                found.append(PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"],
-                                         r["commune_code"], tuple(c for c in r["categories"].split(";") if c),
-                                         r["channel"], r["agent_code"]))
-                if len(found) >= limit:
-                    break
-        return found
+            position = conn.execute(sa.text("SELECT position FROM projection_tracking WHERE name = :name"),
+                                    {"name": "entitlements"}).scalar()
+            if self._people is None or self._people.position != position:
+                self._people = PeopleIndex(position, ent_view.people(conn), self._people)
+        return self._people
 
     def payroll_calendar(self) -> list[CalendarMonth]:
         """Every payroll month run, latest first: who ran it, the agents' lists, closed or not."""
-        calendar = self.runtime.app.calendar()
+        calendar = self._calendar()
         if calendar is None:
             return []
         out = []
@@ -579,7 +599,7 @@ class Queries:
         as evidence."""
         self._caught_up()
         rt = self.runtime
-        calendar = rt.app.calendar()
+        calendar = self._calendar()
         closed = calendar.closed.get(str(month)) if calendar else None
         reports = calendar.reports if calendar else {}
         with rt.engine.connect() as conn:
@@ -637,7 +657,7 @@ class Queries:
         owed = self.recoveries()
         paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
         queue = self.unclaimed(month)
-        calendar = self.runtime.app.calendar()
+        calendar = self._calendar()
         seals = getattr(calendar, "seals", {}) if calendar is not None else {}
         seal = seals.get(str(month))
         if seal is None:
@@ -713,6 +733,52 @@ class Queries:
         ones, from the event store; records nothing."""
         return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
                               candidate, first, last)
+
+
+class PeopleIndex:
+    """The people view's rows (by citizen id) with each folded name word
+    and each commune pointing at its rows: a search reads the few distinct
+    words that start like the words asked, not every name."""
+
+    def __init__(self, position, rows: list[dict], earlier: "PeopleIndex | None" = None):
+        self.position = position
+        self.rows = rows  # ordered by citizen id
+        self.ids = [r["citizen_id"] for r in rows]
+        self.words: dict[str, set[int]] = {}
+        self.communes: dict[str, set[int]] = {}
+        # Names repeat: each is folded once, and kept for the next index.
+        self.name_words: dict[str, tuple[str, ...]] = earlier.name_words if earlier else {}
+        for i, r in enumerate(rows):
+            name = r["full_name"]
+            words = self.name_words.get(name)
+            if words is None:
+                words = self.name_words[name] = tuple(folded(name).split())
+            for word in words:
+                self.words.setdefault(word, set()).add(i)
+            self.communes.setdefault(r["commune_code"], set()).add(i)
+
+    def search(self, text: str, words: list[str], commune: str, limit: int) -> list[int]:
+        import bisect
+
+        named: set[int] | None = None
+        for w in words:
+            having = set().union(*(rows for word, rows in self.words.items() if word.startswith(w)))
+            named = having if named is None else named & having
+        found = set(named or ())
+        if text and text[0].isdigit():  # a citizen id's first digits
+            start = bisect.bisect_left(self.ids, text)
+            end = start
+            while end < len(self.ids) and self.ids[end].startswith(text):
+                end += 1
+            found.update(range(start, end))
+        if commune:
+            found = (found & self.communes.get(commune, set())) if words else set(self.communes.get(commune, ()))
+        return sorted(found)[:limit]
+
+    def found(self, i: int) -> PersonFound:
+        r = self.rows[i]
+        return PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"], r["commune_code"],
+                           tuple(c for c in r["categories"].split(";") if c), r["channel"], r["agent_code"])
 
 
 def folded(text: str) -> str:

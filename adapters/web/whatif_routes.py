@@ -26,7 +26,7 @@ def shipped_candidates() -> list[str]:
 
 
 def add_routes(app: FastAPI, web: Web) -> None:
-    from .app import BadRequest, _month_arg
+    from .app import BadRequest, _month_arg, vnd
 
     def show(request: Request, user, *, level: str = "", shipped: str = "", first: str = "", last: str = "",
              candidate=None, source: str = "", status: int = 200, error: str = ""):
@@ -59,7 +59,7 @@ def add_routes(app: FastAPI, web: Web) -> None:
         else:
             if not re.fullmatch(r"\d{4,9}", muc):
                 raise BadRequest("Mức chuẩn là số đồng, ví dụ 500000.")
-            candidate, source = with_level(web.runtime.rules, int(muc), _month_arg(tu)), f"mức chuẩn {int(muc):,} đ"
+            candidate, source = with_level(web.runtime.rules, int(muc), _month_arg(tu)), f"mức chuẩn {vnd(int(muc))}"
         return show(request, user, level=muc, shipped=tep, first=tu, last=den, candidate=candidate, source=source)
 
     @app.post("/gia-dinh", response_class=HTMLResponse)
