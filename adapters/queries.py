@@ -550,6 +550,12 @@ class Queries:
                                      calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month))))
         return out
 
+    def due_totals(self, month: Month) -> dict:
+        """How many people are due something in the month, how much, and how many in cash."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return ent_view.due_totals(conn, str(month))
+
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()
         with self.runtime.engine.connect() as conn:

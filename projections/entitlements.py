@@ -237,6 +237,20 @@ def people(conn: Connection, commune: str | None = None) -> list[dict]:
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def due_totals(conn: Connection, month: str) -> dict:
+    """The month's people due something, the amount, and those paid in cash:
+    summed by the database (for_month's rows with an amount)."""
+    s, b = segments_table, beneficiaries
+    query = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(s.c.amount_vnd), 0),
+                       sa.func.count().filter(b.c.channel == "cash"))
+             .join(b, b.c.citizen_id == s.c.citizen_id)
+             .where(s.c.first_month <= month, sa.or_(s.c.last_month.is_(None), s.c.last_month >= month),
+                    s.c.status != "not_registered", sa.or_(s.c.status.not_in(STOPPED), s.c.first_month == month),
+                    s.c.amount_vnd > 0))
+    people, amount, cash = conn.execute(query).one()
+    return {"people": int(people), "amount": int(amount), "cash": int(cash)}
+
+
 def for_month(conn: Connection, month: str) -> list[dict]:
     """Everyone with a decision in force in the month: the people being paid
     or held, and those whose payment stopped in that very month."""

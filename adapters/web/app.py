@@ -272,7 +272,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             calendar = queries.payroll_calendar()
             month = _month_arg(thang) or working_month(calendar)
             entry = next((c for c in calendar if c.month == month), None)
-            due = queries.entitlements(month)
+            due = queries.due_totals(month)
             unclaimed = queries.unclaimed(month) if entry else []
             open_variances = []
             for c in calendar:
@@ -282,10 +282,8 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             return calendar, month, entry, due, unclaimed, open_variances
 
         calendar, month, entry, due, unclaimed, open_variances = ledger(read)
-        paying = [d for d in due if d.amount > 0]
         return render(request, "this_month.html", user=user, month=month, calendar=calendar, entry=entry,
-                      people_due=len(paying), amount_due=sum(d.amount for d in paying),
-                      cash=sum(1 for d in paying if d.channel == "cash"),
+                      people_due=due["people"], amount_due=due["amount"], cash=due["cash"],
                       unclaimed_verify=[u for u in unclaimed if u.flag == "verify"],
                       unclaimed_suspended=[u for u in unclaimed if u.flag == "suspended"],
                       open_variances=open_variances)

@@ -78,8 +78,11 @@ def sample(url: str, seed: int) -> dict:
 
 def start_server(url: str, today: date, files: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
+    from adapters.demo import DEMO_OFFICE, DEMO_TREASURY_ACCOUNT
+
     env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url, LEDGER_WEB_FILES_DIR=str(files),
-               LEDGER_TODAY=today.isoformat())
+               LEDGER_TODAY=today.isoformat(), LEDGER_OFFICE_NAME=DEMO_OFFICE,
+               LEDGER_TREASURY_ACCOUNT=DEMO_TREASURY_ACCOUNT)
     env.pop("LEDGER_ACTOR", None)
     server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
                               cwd=files, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
