@@ -28,7 +28,8 @@ from .errors import CommandRefused
 from .store import as_uuid
 
 BUNDLE_FORMAT = "allowance-ledger inspection bundle 1"
-WINDOW = 20_000  # log positions read per SQL query while browsing
+WINDOW = 20_000  # log positions one SQL query looks at while browsing (the filters in SQL)
+BATCH = 500  # rows fetched (and decoded, if they pass) at a time
 SCAN_LIMIT = 200_000  # positions one browser request walks at most before offering "continue"
 
 
@@ -177,8 +178,7 @@ def browse(runtime, where: EventFilter, after: int = 0, page_size: int = 50,
     cursor, start, ended = after, after, False
     with runtime.engine.connect() as conn:
         while len(found) < page_size and not ended and cursor < last and cursor - start < scan_limit:
-            # A window of WINDOW positions holds at most WINDOW rows: the limit never cuts it.
-            rows = conn.execute(query, dict(params, after=cursor, until=cursor + WINDOW, limit=WINDOW)).all()
+            rows = conn.execute(query, dict(params, after=cursor, until=cursor + WINDOW, limit=BATCH)).all()
             for position, *rest in rows:
                 _, event = _decode(runtime, *rest)
                 if where.recorded_to and event.timestamp > where.recorded_to:
@@ -190,12 +190,12 @@ def browse(runtime, where: EventFilter, after: int = 0, page_size: int = 50,
                         cursor = position
                         break
             else:
-                if windowed:
+                if len(rows) == BATCH:
+                    cursor = rows[-1][0]  # more in this window (or of this person)
+                elif windowed:
                     cursor = min(cursor + WINDOW, last)
-                elif len(rows) < WINDOW:
-                    cursor = last  # the person's events are all read
                 else:
-                    cursor = rows[-1][0]
+                    cursor = last  # the person's events are all read
         citizens = _citizen_ids(conn, {event.originator_id for _, event in found})
     next_after = cursor if not ended and cursor < last else None
     out = tuple(EventRow(position, event.timestamp, type(event).__qualname__.split(".")[-1],

@@ -487,9 +487,25 @@ class Queries:
         return state
 
     def last_payroll_month_as_known_at(self, when: datetime) -> Month | None:
-        months = [event.month for _, event in self._events_of(CALENDAR_ID)
-                  if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id")]
-        return max(months, default=None)
+        """The last payroll month issued by ``when``: the calendar's issue
+        events read latest first, each decoded only until one is old enough
+        (an issue event holds every line id of its month)."""
+        from eventsourcing.utils import get_topic
+
+        from ledger.payroll import PayrollCalendar
+
+        rt = self.runtime
+        position = "rowid" if rt.store.kind == "sqlite" else "notification_id"
+        query = sa.text(f"SELECT originator_id, originator_version, topic, state FROM {rt.store.events_table} "
+                        f"WHERE originator_id = :id AND topic = :topic ORDER BY {position} DESC")
+        with rt.engine.connect() as conn:
+            rows = conn.execute(query, {"id": rt.store.key(CALENDAR_ID),
+                                        "topic": get_topic(PayrollCalendar.MonthIssued)})
+            for originator_id, version, topic, state in rows:
+                event = rt.app.mapper.to_domain_event(StoredEvent(CALENDAR_ID, version, topic, bytes(state)))
+                if event.timestamp <= when:
+                    return event.month
+        return None
 
     def timeline(self, citizen_id: str, until: datetime | None = None) -> list[TimelineEntry]:
         """Every event about a person, in recorded order, with its money
