@@ -209,9 +209,12 @@ def test_auditor_visit(page, office):
     login(page, base, "kiemtoan")
     person = office["person"]
     page.get_by_role("link", name="Đối tượng").click()
+    # Submitted as a plain form (htmx may not have loaded yet when typing starts on a busy machine).
     page.get_by_label("Số CCCD hoặc họ tên").fill(" ".join(folded(person["full_name"]).split()[:3]))
+    page.get_by_role("button", name="Tìm").click()
     page.get_by_role("link", name=person["citizen_id"]).wait_for()
     page.get_by_label("Mã xã").fill(person["commune_code"])
+    page.get_by_role("button", name="Tìm").click()
     page.get_by_role("link", name=person["citizen_id"]).wait_for()
     assert "xa=" in page.url and "q=" in page.url
 
