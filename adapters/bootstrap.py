@@ -20,9 +20,12 @@ from ledger.months import Month
 from ledger.rules import RuleSet
 from projections.chain import ChainKeeper
 from projections.entitlements import EntitlementsProjection
+from projections.office_figures import OfficeFiguresProjection
 from projections.payouts import PayoutsProjection
 from projections.postings import PostingsProjection
 from projections.runner import ProjectionRunner
+from projections.write_offs import WriteOffsProjection
+from projections.imports import ImportsProjection
 
 from . import clock, progress
 from .command_lock import CommandTurns, turns_for
@@ -36,7 +39,9 @@ from .store import EventFactsHistory, Store, open_store, raw_event_rows
 def view_projections(rules: RuleSet, history) -> list:
     """Every read model, in the order they are folded; ``history`` gives the
     entitlements view people's earlier facts from the event store."""
-    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection()]
+    return [EntitlementsProjection(rules, history), PayoutsProjection(), PostingsProjection(),
+            WriteOffsProjection(), ImportsProjection(),
+            OfficeFiguresProjection()]
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,25 @@ def write_checkpoint(checkpoint: dict, path: Path) -> Path:
     return path
 
 
+def signature_problem(checkpoint: dict, public_key: str) -> str | None:
+    """Why ``checkpoint`` (parsed) is not a ledger checkpoint signed with
+    ``public_key`` (hex); None if it is. For a copy kept elsewhere (the
+    national database) whose chain is not at hand."""
+    try:
+        body = {k: v for k, v in checkpoint.items() if k != "signature"}
+        if body.get("format") != FORMAT:
+            return "not a ledger checkpoint"
+        if body.get("public_key") != public_key:
+            return "signed with a key other than the one registered for it"
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key)).verify(
+            bytes.fromhex(checkpoint["signature"]), _signed_bytes(body))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"unreadable checkpoint: {exc}"
+    except InvalidSignature:
+        return "the checkpoint's signature is not valid: it was altered"
+    return None
+
+
 @dataclass(frozen=True)
 class AgainstCheckpoint:
     file: str

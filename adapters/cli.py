@@ -2,6 +2,11 @@
 acceptance tests script against (names and JSON keys as in cli.md)."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run as ``python -m adapters.cli``: quiet Ctrl-C while loading
+    from adapters.startup import interrupt_quietly
+
+    interrupt_quietly()
+
 import argparse
 import json
 import logging
@@ -18,12 +23,15 @@ from ledger import outcomes
 from ledger.months import Month
 
 from .bootstrap import open_runtime
+from . import cli_office
 from .commands import Commands
 from .errors import (EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, CommandRefused,
                      explain)
+from .national import cli as national_cli
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
+from .startup import started
 from .tabular import InputRejected, reading_options
 
 
@@ -108,9 +116,26 @@ def _import_human(d: dict) -> str:
             f"{d['unchanged_rows']} rows already recorded")
 
 
+def _dry_run_human(d: dict) -> str:
+    lines = [f"DRY RUN, nothing recorded: {d['file']} (SHA-256 {d['sha256']}) would record "
+             f"{sum(d['events'].values())} events for {d['people']} people"]
+    lines += [f"  {name}: {count}" for name, count in d["events"].items()]
+    if d["money"]:
+        lines.append("money: " + "; ".join(f"{kind} {_vnd(amount)}" for kind, amount in d["money"].items()))
+    return "\n".join(lines)
+
+
+def _importing(run: Callable[..., Any], args: argparse.Namespace, human: Callable[[dict], str]) -> None:
+    """An import, or with --dry-run what it would record (nothing is)."""
+    if getattr(args, "dry_run", False):
+        _emit(args, run(dry_run=True).as_dict(), _dry_run_human)
+    else:
+        _emit(args, run().as_dict(), human)
+
+
 def cmd_import_decisions(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_decisions(args.file, args.actor).as_dict(),
-          lambda d: _import_human(d) + "\n" + outcomes.describe_decisions(d))
+    _importing(lambda **o: commands.import_decisions(args.file, args.actor, **o), args,
+               lambda d: _import_human(d) + "\n" + outcomes.describe_decisions(d))
 
 
 def _show_human(d: dict) -> str:
@@ -140,13 +165,41 @@ def cmd_entitlements(commands: Commands, queries: Queries, args: argparse.Namesp
     _emit(args, [e.as_dict() for e in queries.entitlements(args.month)], _entitlements_human)
 
 
+def _issued_human(d: dict) -> str:
+    return (f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} advanced; "
+            f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward"
+            + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
+            + (f"; prepared by {d['prepared_by']}, released by {d['released_by']}" if d.get("released_by") else "")
+            + "".join(f"\n  {f}" for f in d["files"]))
+
+
 def cmd_payroll_run(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    summary = commands.run_payroll(args.month, args.out, args.actor)
-    _emit(args, summary.as_dict(), lambda d: (
-        f"payroll {d['month']}: {d['lines']} new lines, {_vnd(d['amount'])} advanced; "
-        f"{d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward"
-        + ("" if d["issued_now"] else " (issued before: nothing new, files rewritten)")
-        + "".join(f"\n  {f}" for f in d["files"])))
+    summary = commands.run_payroll(args.month, args.out, args.actor, four_eyes=args.four_eyes)
+    _emit(args, summary.as_dict(), _issued_human)
+
+
+def _prepared_human(d: dict) -> str:
+    if d["released"]:
+        return f"payroll {d['month']} was released before: nothing to prepare"
+    head = (f"payroll {d['month']} preparation {d['preparation']} by {d['prepared_by']}"
+            + ("" if d["prepared_now"] else " (unchanged: nothing recorded)")
+            + f": {d['lines']} lines, {_vnd(d['amount'])} ({d['arrears_lines']} with arrears, "
+              f"{_vnd(d['arrears_amount'])}); {d['carried_lines']} lines ({_vnd(d['carried_amount'])}) carried forward;"
+              f" nothing issued until another person releases it (digest {d['digest'][:16]})")
+    rows = [(a["agent_code"], a["channel"], a["lines"], _vnd(a["amount"]), a["arrears_lines"],
+             _vnd(a["arrears_amount"]), a["carried_lines"], _vnd(a["carried_amount"])) for a in d["agents"]]
+    return head + "\n" + _table(rows, ("agent", "channel", "lines", "amount", "arrears lines", "arrears",
+                                       "carried lines", "carried"))
+
+
+def cmd_payroll_prepare(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.prepare_payroll(args.month, args.actor).as_dict(), _prepared_human)
+
+
+def cmd_payroll_release(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    summary = commands.release_payroll(args.month, args.out, args.actor, four_eyes=args.four_eyes,
+                                       preparation=args.preparation)
+    _emit(args, summary.as_dict(), _issued_human)
 
 
 def _results_human(d: dict) -> str:
@@ -162,12 +215,50 @@ def _results_human(d: dict) -> str:
 
 
 def cmd_import_deaths(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_deaths(args.file, args.actor).as_dict(), lambda d: "\n".join(
+    _importing(lambda **o: commands.import_deaths(args.file, args.actor, **o), args, lambda d: "\n".join(
         [_import_human(d), *map(outcomes.describe_notice, d["notices"])]))
 
 
 def cmd_import_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_recoveries(args.file, args.actor).as_dict(), _import_human)
+    _importing(lambda **o: commands.import_recoveries(args.file, args.actor, four_eyes=args.four_eyes, **o),
+               args, _import_human)
+
+
+def cmd_import_history(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [r.as_dict() for r in queries.import_history()], lambda rows: _table(
+        [(r["recorded_at"][:19], r["actor"], r["kind"], r["file_name"], r["sha256"][:16], r["people"],
+          r["recorded_events"]) for r in rows],
+        ("recorded at", "by", "kind", "file", "sha-256", "people", "events")) + f"\n{len(rows)} imports")
+
+
+def _write_off_human(d: dict) -> str:
+    state = d["status"] if d["recorded_now"] else f"{d['status']} before: nothing recorded"
+    names = f"proposed by {d['proposed_by']}" + (f", {d['status']} by {d['decided_by']}" if d["decided_by"] else "")
+    return f"write-off {d['receipt_no']} of {d['citizen_id']} ({_vnd(d['amount'])}): {state}; {names}"
+
+
+def cmd_write_off_propose(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.propose_write_off(args.citizen_id, args.amount, args.decision, args.reason, args.actor,
+                                           args.receipt).as_dict(), _write_off_human)
+
+
+def cmd_write_off_approve(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    # A proposal is decided by someone else, whatever four_eyes says: without
+    # four eyes a write-off is simply recorded (ledger import recoveries).
+    _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=True,
+                                          four_eyes=True).as_dict(), _write_off_human)
+
+
+def cmd_write_off_reject(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, commands.decide_write_off(args.citizen_id, args.receipt_no, args.actor, approve=False,
+                                          reason=args.reason, four_eyes=True).as_dict(), _write_off_human)
+
+
+def cmd_write_off_list(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    _emit(args, [w.as_dict() for w in queries.write_offs(args.status)], lambda rows: _table(
+        [(r["citizen_id"], r["receipt_no"], r["decision_no"], _vnd(r["amount"]), r["status"], r["proposed_by"],
+          r["decided_by"], r["reason"]) for r in rows],
+        ("citizen_id", "receipt", "decision", "amount", "status", "proposed by", "decided by", "reason")))
 
 
 def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -179,11 +270,12 @@ def cmd_recoveries(commands: Commands, queries: Queries, args: argparse.Namespac
 
 
 def cmd_import_postoffice(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_postoffice(args.file, args.actor, args.report).as_dict(), _results_human)
+    _importing(lambda **o: commands.import_postoffice(args.file, args.actor, args.report, **o), args,
+               _results_human)
 
 
 def cmd_import_bank(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    _emit(args, commands.import_bank(args.file, args.actor, args.report).as_dict(), _results_human)
+    _importing(lambda **o: commands.import_bank(args.file, args.actor, args.report, **o), args, _results_human)
 
 
 def _settlement_human(rows: list[dict]) -> str:
@@ -209,7 +301,7 @@ def cmd_settlement_reconcile(commands: Commands, queries: Queries, args: argpars
 
 
 def cmd_settlement_report(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
-    from .reports import write_settlement_reports
+    from .formats.settlement_report import write_settlement_reports
 
     paths = write_settlement_reports(Path(args.out), queries.district_summary(args.month))
     _emit(args, {"month": str(args.month), "files": [str(p) for p in paths]},
@@ -229,9 +321,13 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
                            f"with --accept KEY=REASON (and --actor):\n{lines}")
     checkpoint = _close_checkpoint(queries, args)
-    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint},
+    published = national_cli.publish_after_close(queries, args, checkpoint)
+    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint, "published": published},
           lambda d: f"{d['month']} closed" + (f"; signed checkpoint in {checkpoint}" if checkpoint else
-                                              "; no checkpoint written: no signing key (signing_key_file)"))
+                                              "; no checkpoint written: no signing key (signing_key_file)")
+          + ("" if published is None else f"; published for province {published['province']}"
+             if published["published"] else f"; NOT PUBLISHED: {published['reason']} (then run "
+                                            "`ledger national publish --month M`)"))
 
 
 def _close_checkpoint(queries: Queries, args: argparse.Namespace) -> str | None:
@@ -351,7 +447,7 @@ def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -
         check = queries.replay_check(f"sqlite:///{into}")
     _emit(args, check.as_dict(), lambda d: "\n".join(
         [f"rebuilt from {d['events']} events:"] +
-        [f"  {p['name']:<13} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
+        [f"  {p['name']:<14} {p['checksum'][:16]}  {'matches the live view' if p['matches'] else 'DIFFERS from the live view'}"
          for p in d["projections"]]))
     if not check.matches:
         raise SystemExit(3)
@@ -489,17 +585,51 @@ def build_parser() -> argparse.ArgumentParser:
             parent=imports).add_argument("file")
     command("recoveries", cmd_import_recoveries, "record repayments, offsets and write-offs of overpayments",
             parent=imports).add_argument("file")
+    cli_office.add_commands(sub, imports, command, _month)
     for p in imports.choices.values():  # CSV as offices save it
         p.add_argument("--delimiter", type=_delimiter,
                        help="the CSV separator (default: found from the header line: , ; or tab)")
         p.add_argument("--encoding", type=_encoding,
                        help="the CSV encoding when not UTF-8 or UTF-16, e.g. cp1258")
+        p.add_argument("--dry-run", action="store_true",
+                       help="show what the import would record (people, events, money) and record nothing")
+    command("history", cmd_import_history, "the files imported: name, SHA-256, who, when, what each recorded",
+            parent=imports)
+
+    wo = sub.add_parser("write-off", help="write-offs of overpayments: proposed by one person, approved by "
+                        "another").add_subparsers(dest="what", required=True)
+    p = command("propose", cmd_write_off_propose, "propose writing off an open overpayment (nothing moves "
+                "until another person approves it)", parent=wo)
+    p.add_argument("citizen_id")
+    p.add_argument("--amount", type=int, required=True, help="VND")
+    p.add_argument("--decision", required=True, help="the decision number writing it off")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--receipt", help="the key to record it under (default: the decision number)")
+    for name, handler, text in (("approve", cmd_write_off_approve, "approve a proposed write-off: the money moves "
+                                 "now (never by the person who proposed it, when four_eyes is on)"),
+                                ("reject", cmd_write_off_reject, "turn a proposed write-off down, with a reason")):
+        p = command(name, handler, text, parent=wo)
+        p.add_argument("citizen_id")
+        p.add_argument("receipt_no")
+        if name == "reject":
+            p.add_argument("--reason", required=True)
+    command("list", cmd_write_off_list, "write-offs proposed, approved and rejected, with both names",
+            parent=wo).add_argument("--status", choices=("pending", "approved", "rejected"))
     command("recoveries", cmd_recoveries, "open and closed overpayments, with what was recovered")
 
     payroll = sub.add_parser("payroll", help="the monthly payroll").add_subparsers(dest="what", required=True)
     run = command("run", cmd_payroll_run, "issue the month's payroll, write one file per agent", parent=payroll)
     run.add_argument("--month", type=_month, required=True)
     run.add_argument("--out", required=True, help="folder for the payroll files")
+    p = command("prepare", cmd_payroll_prepare, "plan the month's payroll and record it for another person to "
+                "release (four eyes); nothing is issued", parent=payroll)
+    p.add_argument("--month", type=_month, required=True)
+    p = command("release", cmd_payroll_release, "issue the prepared payroll (by another person when four_eyes "
+                "is on) and write one file per agent", parent=payroll)
+    p.add_argument("--month", type=_month, required=True)
+    p.add_argument("--out", required=True, help="folder for the payroll files")
+    p.add_argument("--preparation", type=int, metavar="N",
+                   help="release only if preparation N is still the latest (as shown by prepare)")
 
     command("unclaimed", cmd_unclaimed, "the unclaimed-month queue"
             ).add_argument("--month", type=_month, required=True)
@@ -563,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
 
+    national_cli.add_commands(sub, command, _month)
+
     demo = command("demo", run_demo_command, "a synthetic district run through several months", json_flag=False)
     demo.add_argument("--people", type=int, default=2000)
     demo.add_argument("--out", default="demo-out", help="folder for the files the demo exchanges")
@@ -575,17 +707,19 @@ def cmd_config_show(settings: LedgerSettings, args: argparse.Namespace) -> None:
 
 
 # Handlers that work on the settings alone, not on a ledger.
-_NO_LEDGER = (run_demo_command, run_keygen)
+_NO_LEDGER = (run_demo_command, run_keygen, *national_cli.NO_LEDGER)
 
 
 # The commands that record events: each names the person who acted.
 RECORDING = (cmd_import_decisions, cmd_import_deaths, cmd_import_recoveries, cmd_import_postoffice,
-             cmd_import_bank, cmd_payroll_run, cmd_settlement_close)
+             cmd_import_bank, cmd_payroll_run, cmd_payroll_prepare, cmd_payroll_release, cmd_settlement_close,
+             cmd_write_off_propose, cmd_write_off_approve, cmd_write_off_reject, *cli_office.RECORDING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure is a message on stderr and an exit
     code (EXIT_CODES_HELP), never a traceback (one is logged at DEBUG)."""
+    started()
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s",
                         level=args.log_level or ("INFO" if args.verbose else "WARNING"))

@@ -14,18 +14,20 @@ from typing import Callable, TypeVar
 from eventsourcing.persistence import IntegrityError
 
 from ledger.application import Rejected
+from ledger.errors import Refused, SamePersonRefused
 from ledger.months import Month
 from ledger.settlement import UnknownVariance
 from ledger.payroll import PayrollOutOfOrder, SamePerson, list_digest, list_entry
 from projections import entitlements as people_view
 from projections import payouts as pay_view
 
-from . import agent_results, notices_file, payroll_files, progress
+from . import payroll_files, progress
 from .bootstrap import Runtime
-from .decisions_file import parse_decisions
 from .errors import CommandInterrupted, CommandRefused, NotPermitted, is_connection_failure
-from .formats import bank_profiles, printable_list
+from .formats import bank_profiles, pain001, printable_list, registry
+from .formats.payroll_list import ListTotals, PayrollFileLine, TotalsDiffer
 from .gc_pause import without_cycle_collector
+from .import_receipts import ImportObserver, file_sha256, preview_of
 from .queries import Queries, StoreStatus
 from .store import last_position
 from .tabular import InputRejected, Problem
@@ -63,11 +65,43 @@ class PayrollSummary:
     carried_lines: int
     carried_amount: int
     issued_now: bool
+    prepared_by: str = ""
+    released_by: str = ""
 
     def as_dict(self) -> dict:
         return dict(month=self.month, files=self.files, lines=self.lines, amount=self.amount,
                     carried_lines=self.carried_lines, carried_amount=self.carried_amount,
-                    issued_now=self.issued_now)
+                    issued_now=self.issued_now, prepared_by=self.prepared_by, released_by=self.released_by)
+
+
+@dataclass(frozen=True)
+class PreparationSummary:
+    """A month's prepared payroll (nothing issued yet), or a month released before."""
+
+    month: str
+    preparation: int
+    prepared_by: str
+    prepared_now: bool
+    released: bool
+    digest: str
+    agents: list[dict]  # per agent: channel, lines, amount, arrears_lines, arrears_amount, carried_*
+
+    def as_dict(self) -> dict:
+        return dict(month=self.month, preparation=self.preparation, prepared_by=self.prepared_by,
+                    prepared_now=self.prepared_now, released=self.released, digest=self.digest,
+                    lines=sum(a["lines"] for a in self.agents), amount=sum(a["amount"] for a in self.agents),
+                    arrears_lines=sum(a["arrears_lines"] for a in self.agents),
+                    arrears_amount=sum(a["arrears_amount"] for a in self.agents),
+                    carried_lines=sum(a["carried_lines"] for a in self.agents),
+                    carried_amount=sum(a["carried_amount"] for a in self.agents), agents=self.agents)
+
+
+def agent_figures(agents: dict) -> list[dict]:
+    """Each agent's list as the calendar recorded it, in plain figures."""
+    return [dict(agent_code=code, channel=run["channel"], lines=len(run["lines"]), amount=run["advance_vnd"],
+                 arrears_lines=run.get("arrears_lines", 0), arrears_amount=run.get("arrears_vnd", 0),
+                 carried_lines=len(run["carried"]), carried_amount=run["carried_vnd"])
+            for code, run in sorted(agents.items())]
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,22 @@ class ResultsSummary:
         return shown
 
 
+@dataclass(frozen=True)
+class WriteOffSummary:
+    citizen_id: str
+    receipt_no: str
+    amount: int
+    status: str  # proposed, approved, rejected
+    recorded_now: bool  # False: it was so before, nothing recorded
+    proposed_by: str = ""
+    decided_by: str = ""
+
+    def as_dict(self) -> dict:
+        return dict(citizen_id=self.citizen_id, receipt_no=self.receipt_no, amount=self.amount,
+                    status=self.status, recorded_now=self.recorded_now, proposed_by=self.proposed_by,
+                    decided_by=self.decided_by)
+
+
 def recording(name: str):
     """A recording command: it takes the store's turn for its whole run
     (reads, transaction, files; adapters/command_lock.py), and if the
@@ -98,7 +148,8 @@ def recording(name: str):
 
         @functools.wraps(method)
         def run(self: Commands, *args, **kwargs):
-            actor = signature.bind(self, *args, **kwargs).arguments.get("actor", "")
+            known = {k: v for k, v in kwargs.items() if k in signature.parameters}  # not a wrapper's own options
+            actor = signature.bind_partial(self, *args, **known).arguments.get("actor", "")
             with self.runtime.turns.hold(name, actor):
                 before = last_position(self.runtime.store, self.runtime.engine)
                 try:
@@ -107,6 +158,47 @@ def recording(name: str):
                     if is_connection_failure(exc):
                         raise CommandInterrupted(name, exc, self._committed_since(before)) from exc
                     raise
+        return run
+    return wrap
+
+
+class PreviewDiffers(CommandRefused):
+    """A confirmed import that is not what its dry run showed (another file,
+    or the ledger changed since): nothing recorded."""
+
+
+def receipted(kind: str):
+    """An import that leaves a receipt (ledger/imports.py) in its own
+    transaction, and can be rehearsed: ``dry_run=True`` returns an
+    ``ImportPreview`` of all it would record, recording nothing.
+    ``expect_sha256`` refuses a file other than the one previewed;
+    ``expect_outcome`` (a preview's ``outcome_digest()``) refuses an import
+    that would now record anything else than was previewed (checked by a
+    rehearsal while this command holds the store's turn)."""
+    def wrap(method):
+        @functools.wraps(method)
+        def run(self: Commands, path, actor, *args, dry_run: bool = False, file_name: str | None = None,
+                expect_sha256: str | None = None, expect_outcome: str | None = None, **kwargs):
+            sha, size = file_sha256(path)
+            name = file_name or Path(path).name
+            if expect_sha256 is not None and sha != expect_sha256:
+                raise PreviewDiffers(f"{name} is not the file that was previewed (its SHA-256 is {sha}, "
+                                     f"not {expect_sha256}): nothing was recorded; run the dry run again")
+
+            def attempt(rehearsal: bool):
+                observer = ImportObserver(kind, path, name, actor, rehearsal=rehearsal, sha256=sha, size_bytes=size)
+                with self.runtime.app.observed(observer, rehearse=rehearsal):
+                    summary = method(self, path, actor, *args, **kwargs)
+                return observer, summary
+
+            if dry_run or expect_outcome is not None:
+                preview = preview_of(*attempt(True))
+                if dry_run:
+                    return preview
+                if preview.outcome_digest() != expect_outcome:
+                    raise PreviewDiffers(f"importing {name} would now record other than its dry run showed "
+                                         "(the ledger changed since): nothing was recorded; run the dry run again")
+            return attempt(False)[1]
         return run
     return wrap
 
@@ -166,9 +258,10 @@ class Commands:
     # --- imports ---------------------------------------------------------------------
 
     @recording("import decisions")
+    @receipted("decisions")
     def import_decisions(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
-        parsed = parse_decisions(path, self.runtime.rules.category_codes())
+        parsed = registry.read("decisions", path, known_categories=self.runtime.rules.category_codes())
         try:
             outcome = self.command(lambda: app.record_decisions(parsed.decisions, actor))
         except Rejected as exc:
@@ -189,15 +282,76 @@ class Commands:
                              outcome.changes)
 
     @recording("import deaths")
+    @receipted("deaths")
     def import_deaths(self, path: str | Path, actor: str) -> ImportSummary:
         app = self.runtime.app
-        return self._import_items(notices_file.parse_deaths(path), lambda items: app.record_deaths(items, actor))
+        return self._import_items(registry.read("deaths", path), lambda items: app.record_deaths(items, actor))
+
+    @recording("import confirmations")
+    @receipted("confirmations")
+    def import_confirmations(self, path: str | Path, actor: str) -> ImportSummary:
+        app = self.runtime.app
+        return self._import_items(registry.read("confirmations", path),
+                                  lambda items: app.record_confirmations(items, actor))
 
     @recording("import recoveries")
-    def import_recoveries(self, path: str | Path, actor: str) -> ImportSummary:
+    @receipted("recoveries")
+    def import_recoveries(self, path: str | Path, actor: str, four_eyes: bool = False) -> ImportSummary:
+        """Repayments, offsets and write-offs; with ``four_eyes`` each
+        write-off is recorded as proposed, for another person to approve."""
         app = self.runtime.app
-        return self._import_items(notices_file.parse_recoveries(path),
-                                  lambda items: app.record_recoveries(items, actor))
+        return self._import_items(registry.read("recoveries", path),
+                                  lambda items: app.record_recoveries(items, actor, four_eyes))
+
+    # --- write-offs (four eyes) -------------------------------------------------------
+
+    @recording("write-off propose")
+    def propose_write_off(self, citizen_id: str, amount_vnd: int, decision_no: str, reason: str, actor: str,
+                          receipt_no: str | None = None) -> WriteOffSummary:
+        """Propose writing off an open overpayment; nothing moves until
+        another person approves it."""
+        from ledger.payouts import Recovery
+
+        receipt = (receipt_no or decision_no).strip()
+        recovery = Recovery(receipt, amount_vnd, self.runtime.today(), "", "write_off", decision_no.strip(),
+                            reason.strip())
+        app = self.runtime.app
+
+        def run() -> bool:
+            person = app.beneficiary(citizen_id)
+            if person is None:
+                raise Refused("citizen_id", f"{citizen_id} is not registered")
+            changed = person.propose_write_off(recovery, app.rules, actor)
+            if changed:
+                app.save(person)
+            return changed
+        try:
+            changed = self.command(run)
+        except Refused as exc:
+            raise CommandRefused(f"{exc.field}: {exc.message}") from None
+        self.runtime.catch_up()
+        return WriteOffSummary(citizen_id, receipt, amount_vnd, "proposed", changed, proposed_by=actor)
+
+    @recording("write-off decide")
+    def decide_write_off(self, citizen_id: str, receipt_no: str, actor: str, approve: bool = True,
+                         reason: str = "", four_eyes: bool = True) -> WriteOffSummary:
+        """Approve (the money moves now) or reject a proposed write-off;
+        never by the person who proposed it when ``four_eyes``."""
+        app = self.runtime.app
+        person = app.beneficiary(citizen_id)
+        proposal = person.state.book.proposal(receipt_no) if person is not None else None
+        try:
+            changed = self.command(lambda: app.decide_write_off(citizen_id, receipt_no, actor, approve=approve,
+                                                                on=self.runtime.today(), reason=reason,
+                                                                four_eyes=four_eyes))
+        except SamePersonRefused as exc:
+            raise NotPermitted(exc.message) from None
+        except Refused as exc:
+            raise CommandRefused(f"{exc.field}: {exc.message}") from None
+        self.runtime.catch_up()
+        return WriteOffSummary(citizen_id, receipt_no, proposal.amount_vnd if proposal else 0,
+                               "approved" if approve else "rejected", changed,
+                               proposed_by=proposal.proposed_by if proposal else "", decided_by=actor)
 
     # --- one decision or notice, typed in (the unclaimed queue's follow-up) ------------
 
@@ -207,7 +361,7 @@ class Commands:
         as a file's row is, then recorded as an import of it would."""
         from pydantic import ValidationError
 
-        from .decisions_file import DecisionRow, _row_problems, to_decision
+        from .formats.decisions import DecisionRow, _row_problems, to_decision
         from .tabular import month_window
 
         cells = {name: value for name, value in fields.items() if value not in (None, "")}
@@ -237,7 +391,7 @@ class Commands:
         file's row is, then recorded as an import of it would."""
         from pydantic import ValidationError
 
-        from .notices_file import DeathRow
+        from .formats.deaths import DeathRow
 
         try:
             row = DeathRow(**{k: v for k, v in fields.items() if v not in (None, "")})
@@ -256,7 +410,7 @@ class Commands:
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
         app, today = self.runtime.app, self.runtime.today
-        reports = agent_results.parse_agent_report(report) if report else []
+        reports = registry.read("agent_report", report) if report else []
         try:
             outcome = self.command(lambda: app.record_agent_results(parsed.results, actor, today(), reports))
         except Rejected as exc:
@@ -268,42 +422,86 @@ class Commands:
                               outcome.suspended, outcome.flagged, list(getattr(parsed.table, "ignored", [])))
 
     @recording("import postoffice")
+    @receipted("postoffice")
     def import_postoffice(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
-        return self._import_results(agent_results.parse_postoffice(path), actor, report)
+        return self._import_results(registry.read("postoffice", path), actor, report)
 
     @recording("import bank")
+    @receipted("bank")
     def import_bank(self, path: str | Path, actor: str, report: str | Path | None = None) -> ResultsSummary:
         def payroll_ids(line_ids: set[str]) -> dict[str, str]:
             with self.runtime.engine.connect() as conn:
                 return pay_view.payroll_ids_of(conn, line_ids)
-        return self._import_results(agent_results.parse_bank(path, payroll_ids), actor, report)
+        return self._import_results(registry.read("bank", path, payroll_ids=payroll_ids), actor, report)
 
     # --- the payroll -----------------------------------------------------------------
 
     @recording("payroll run")
-    def run_payroll(self, month: Month, out_dir: str | Path, actor: str) -> PayrollSummary:
-        """Issue the month's payroll (once) and write every agent's files
-        from what was recorded, so a second run rewrites the same files."""
+    def run_payroll(self, month: Month, out_dir: str | Path, actor: str, four_eyes: bool = False) -> PayrollSummary:
+        """Prepare and release the month's payroll at once, by one person
+        (refused when four eyes are on), and write every agent's files from
+        what was recorded, so a second run rewrites the same files."""
+        if four_eyes:
+            raise NotPermitted("four eyes are on (four_eyes): a payroll is prepared by one person "
+                               f"(`ledger payroll prepare --month {month}`) and released by another "
+                               f"(`ledger payroll release --month {month} --out DIR`)")
         self._check_debtor_account()
         try:
             outcome = self.command(lambda: self.runtime.app.run_payroll(month, actor))
         except PayrollOutOfOrder as exc:
             raise CommandRefused(str(exc)) from None
         self.runtime.catch_up()
-        files = self.write_payroll_files(month, Path(out_dir))
+        return self._issued(month, outcome, Path(out_dir))
+
+    @recording("payroll prepare")
+    def prepare_payroll(self, month: Month, actor: str) -> PreparationSummary:
+        """Record the month's payroll as planned now, for another person to
+        release; nothing goes to the agents (no line issued, no file)."""
+        self._check_debtor_account()
+        try:
+            outcome = self.command(lambda: self.runtime.app.prepare_payroll(month, actor))
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from None
+        self.runtime.catch_up()
+        from ledger.payroll import prepared_digest
+
+        return PreparationSummary(str(month), outcome.number, outcome.prepared_by, outcome.prepared_now,
+                                  outcome.released, prepared_digest(outcome.agents), agent_figures(outcome.agents))
+
+    @recording("payroll release")
+    def release_payroll(self, month: Month, out_dir: str | Path, actor: str, four_eyes: bool = False,
+                        preparation: int | None = None) -> PayrollSummary:
+        """Issue the prepared payroll (with ``four_eyes``, never by the
+        person who prepared it; with ``preparation``, only that one) and
+        write every agent's files, digest-checked. Released before: the
+        same files are written again."""
+        self._check_debtor_account()
+        try:
+            outcome = self.command(lambda: self.runtime.app.release_payroll(month, actor, four_eyes, preparation))
+        except SamePerson as exc:
+            raise NotPermitted(str(exc)) from None
+        except PayrollOutOfOrder as exc:
+            raise CommandRefused(str(exc)) from exc  # the cause says which refusal (the web words each)
+        self.runtime.catch_up()
+        return self._issued(month, outcome, Path(out_dir))
+
+    def _issued(self, month: Month, outcome, out_dir: Path) -> PayrollSummary:
+        files = self.write_payroll_files(month, out_dir)
+        calendar = self.runtime.app.calendar()
         agents = outcome.agents.values()
         return PayrollSummary(str(month), [str(p) for p in files], outcome.lines_count,
                               outcome.amount_vnd, sum(len(a["carried"]) for a in agents),
-                              sum(a["carried_vnd"] for a in agents), outcome.issued_now)
+                              sum(a["carried_vnd"] for a in agents), outcome.issued_now,
+                              calendar.prepared_by.get(str(month), ""), calendar.issued_by.get(str(month), ""))
 
     def _check_debtor_account(self) -> None:
         """Before anything is recorded: no payroll with bank transfers
         without the office's real debtor account."""
-        if self.runtime.office.treasury_account != payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT:
+        if self.runtime.office.treasury_account != pain001.PLACEHOLDER_DEBTOR_ACCOUNT:
             return
         with self.runtime.engine.connect() as conn:
             if people_view.anyone_paid_by_bank(conn):
-                raise CommandRefused(payroll_files.missing_treasury_account())
+                raise CommandRefused(pain001.missing_treasury_account())
 
     @without_cycle_collector
     def write_payroll_files(self, month: Month, out_dir: Path) -> list[Path]:
@@ -320,13 +518,13 @@ class Commands:
         with self.runtime.engine.connect() as conn, progress.bar(total, "payroll files") as advance:
             for code, run in sorted(recorded.items()):
                 entries: list[str] = []
-                printed: list[payroll_files.PayrollFileLine] = []
+                printed: list[PayrollFileLine] = []
                 rows = _entered(pay_view.lines_in_file_order(conn, run["lines"], run["carried"]), entries,
                                 advance)
                 file_lines = map(_file_line, rows)
                 if run["channel"] == "cash":
                     file_lines = _kept(file_lines, printed)
-                totals = payroll_files.ListTotals(len(run["lines"]), run["advance_vnd"],
+                totals = ListTotals(len(run["lines"]), run["advance_vnd"],
                                                   len(run["carried"]), run["carried_vnd"])
                 altered = (f"the payout view does not match the payroll recorded for {code} in {month}: "
                            "no file written for it; run `ledger replay` to see which view was altered")
@@ -336,10 +534,10 @@ class Commands:
                         debtor_name=office.office_name, debtor_account=office.treasury_account,
                         created_at=calendar.issued_at[str(month)], totals=totals,
                         profile=self._bank_profile(code, month) if run["channel"] == "bank" else None)
-                except payroll_files.NoDebtorAccount as exc:
+                except pain001.NoDebtorAccount as exc:
                     raise CommandRefused(f"{exc}; the payroll of {month} is recorded: run it again "
                                          "once the account is set to write its files") from None
-                except payroll_files.TotalsDiffer as exc:
+                except TotalsDiffer as exc:
                     raise CommandRefused(f"{altered} ({exc})") from None
                 if "digest" in run and list_digest(entries) != run["digest"]:
                     for path in files:
@@ -387,7 +585,7 @@ class Commands:
             raise CommandRefused(f"{agent_code}: {exc}") from None
 
     def _write_printable_list(self, conn, out_dir: Path, agent_code: str, month: Month,
-                              lines: list[payroll_files.PayrollFileLine], issued_at) -> list[Path]:
+                              lines: list[PayrollFileLine], issued_at) -> list[Path]:
         """The post office's printable payment list (PDF and .xlsx), with
         each person's birth year and categories from the register."""
         people = {row["citizen_id"]: printable_list.Person(
@@ -421,8 +619,8 @@ def _entered(rows, entries: list[str], advance):
         yield row
 
 
-def _file_line(row: dict) -> payroll_files.PayrollFileLine:
-    return payroll_files.PayrollFileLine(
+def _file_line(row: dict) -> PayrollFileLine:
+    return PayrollFileLine(
         payroll_id=row["payroll_id"], line_id=row["line_id"], citizen_id=row["citizen_id"],
         full_name=row["full_name"], commune_code=row["commune_code"],
         months=tuple(row["months"].split(";")), kind=row["kind"], amount=row["amount_vnd"],

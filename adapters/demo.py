@@ -11,7 +11,7 @@ from pathlib import Path
 from ledger.months import Month, month_range
 from ledger.rules import UNCLAIMED_SUSPENDED, UNCLAIMED_VERIFY
 
-from . import synthetic
+from . import demo_proxies, synthetic
 from .bootstrap import open_runtime
 from .commands import Commands
 from .queries import Queries
@@ -95,6 +95,7 @@ def run_demo(args: argparse.Namespace) -> None:
     with open_runtime(settings=settings) as runtime:
         queries = Queries(runtime)
         commands = Commands(runtime, queries)
+        proxies = confirmed = 0
         print("month    decisions  deaths  lines    advance VND  carried  paid  unpaid  rejected  suspended  variances")
         for month in months:
             # Registrations reach the office in their effective month (the first
@@ -106,6 +107,10 @@ def run_demo(args: argparse.Namespace) -> None:
                                                  if Month.parse(r["effective_month"]) < month)]
             path = synthetic.write_csv(out / "decisions" / f"decisions-{month}.csv", arriving + changes)
             decided = commands.import_decisions(path, actor)
+            if month == FIRST + 1:  # some paid by bank authorise a proxy with the proxy's own account
+                proxies = demo_proxies.authorise(commands, registered, month, out, seed, actor)
+            if month >= FIRST + 3:
+                confirmed += demo_proxies.confirm_some(commands, queries, month, out, seed, actor)
             notices = synthetic.death_notices(dead, month)
             if notices:
                 commands.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
@@ -135,6 +140,14 @@ def run_demo(args: argparse.Namespace) -> None:
         for row in owed[:3]:
             print(f"  {row.citizen_id}  months {','.join(row.months)}  {row.open:>10,} VND  "
                   f"received by {', '.join(row.received_by)}")
+
+        waiting = queries.proxy_queue(LAST)
+        print(f"\nPaid into a proxy's own account: {proxies} people authorised a proxy with an account; "
+              f"{confirmed} monthly payments confirmed by the communes, {len(waiting)} people waiting "
+              f"2 months or more for a confirmation (ledger proxy queue)")
+        cashless = queries.cashless_report(LAST, LAST).months[0].district.as_dict()
+        print(f"Cashless share in {LAST}: {cashless['share_people']:.1%} of the people paid, "
+              f"{cashless['share_amount']:.1%} of the amount (ledger report cashless)")
 
         users = _demo_users(runtime)
 

@@ -23,10 +23,13 @@ from ledger.settlement import AgentSettlement
 from projections import entitlements as ent_view
 from projections import payouts as pay_view
 from projections import postings as post_view
+from projections import imports as imports_view
+from projections import write_offs as write_offs_view
 from projections.chain import Verdict
 from projections.runner import ProjectionRunner, checksums
 
-from . import agent_results, progress
+from . import office_reports, progress
+from .formats import registry
 from .bootstrap import Runtime
 from .errors import CommandRefused
 from .gc_pause import without_cycle_collector
@@ -229,7 +232,7 @@ class OverpaymentSummary:
 
 @dataclass(frozen=True)
 class DistrictSummary:
-    """What the settlement reports show (adapters/reports.py reads ``as_dict()``)."""
+    """What the settlement reports show (adapters/formats/settlement_report.py reads ``as_dict()``)."""
 
     month: Month
     office: str
@@ -352,6 +355,7 @@ class CalendarMonth:
     issued_by: str
     agents: tuple[AgentRun, ...]
     closed: bool
+    prepared_by: str = ""  # who prepared it (issued_by released it)
 
     @property
     def lines(self) -> int:
@@ -363,8 +367,84 @@ class CalendarMonth:
 
     def as_dict(self) -> dict:
         return {"month": str(self.month), "issued_at": self.issued_at.isoformat() if self.issued_at else None,
-                "issued_by": self.issued_by, "agents": [a.as_dict() for a in self.agents],
+                "issued_by": self.issued_by, "prepared_by": self.prepared_by,
+                "agents": [a.as_dict() for a in self.agents],
                 "lines": self.lines, "advance": self.advance, "closed": self.closed}
+
+
+@dataclass(frozen=True)
+class PreparedPayroll:
+    """A month's latest preparation (nothing issued until it is released)."""
+
+    month: Month
+    number: int
+    prepared_by: str
+    prepared_at: datetime | None
+    digest: str
+    agents: tuple[dict, ...]  # agent_code, channel, lines, amount, arrears_*, carried_*
+    released: bool
+    released_by: str
+
+    @property
+    def lines(self) -> int:
+        return sum(a["lines"] for a in self.agents)
+
+    @property
+    def amount(self) -> int:
+        return sum(a["amount"] for a in self.agents)
+
+    @property
+    def arrears(self) -> int:
+        return sum(a["arrears_amount"] for a in self.agents)
+
+    def as_dict(self) -> dict:
+        return {"month": str(self.month), "preparation": self.number, "prepared_by": self.prepared_by,
+                "prepared_at": self.prepared_at.isoformat() if self.prepared_at else None, "digest": self.digest,
+                "agents": list(self.agents), "lines": self.lines, "amount": self.amount, "arrears": self.arrears,
+                "released": self.released, "released_by": self.released_by}
+
+
+@dataclass(frozen=True)
+class WriteOffEntry:
+    """A write-off proposed, and what became of it (both names)."""
+
+    citizen_id: str
+    receipt_no: str
+    decision_no: str
+    amount: int
+    reason: str
+    proposed_by: str
+    proposed_at: str
+    status: str  # pending, approved, rejected
+    decided_by: str
+    decided_at: str
+    decision_reason: str
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    """One import in the history: the file, who, when, what it recorded."""
+
+    position: int
+    recorded_at: str
+    actor: str
+    kind: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    people: int
+    events: dict
+    money: dict
+
+    @property
+    def recorded_events(self) -> int:
+        return sum(self.events.values())
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__, recorded_events=self.recorded_events)
 
 
 @dataclass(frozen=True)
@@ -563,8 +643,37 @@ class Queries:
                                     len(run["carried"]), run["carried_vnd"])
                            for code, run in sorted(calendar.months[month].items()))
             out.append(CalendarMonth(Month.parse(month), calendar.issued_at.get(month),
-                                     calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month))))
+                                     calendar.issued_by.get(month, ""), agents, calendar.is_closed(Month.parse(month)),
+                                     calendar.prepared_by.get(month, "")))
         return out
+
+    def payroll_preparation(self, month: Month) -> PreparedPayroll | None:
+        """The month's latest preparation, released or not; None if none."""
+        from .commands import agent_figures
+
+        calendar = self.runtime.app.calendar()
+        prepared = calendar.prepared.get(str(month)) if calendar else None
+        if prepared is None:
+            return None
+        return PreparedPayroll(month, prepared["number"], prepared["actor"], prepared["at"], prepared["digest"],
+                               tuple(agent_figures(prepared["agents"])), calendar.has_run(month),
+                               calendar.issued_by.get(str(month), ""))
+
+    def write_offs(self, status: str | None = None) -> list[WriteOffEntry]:
+        """Write-offs proposed (newest first), optionally only those in ``status``."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = write_offs_view.listed(conn, status)
+        return [WriteOffEntry(r["citizen_id"], r["receipt_no"], r["decision_no"], r["amount_vnd"], r["reason"],
+                              r["proposed_by"], r["proposed_at"], r["status"], r["decided_by"], r["decided_at"],
+                              r["decision_reason"]) for r in rows]
+
+    def import_history(self, limit: int = 500) -> list[ImportRecord]:
+        """The files imported, newest first (from their receipts)."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            rows = imports_view.history(conn, limit)
+        return [ImportRecord(**r) for r in rows]
 
     def due_totals(self, month: Month) -> dict:
         """How many people are due something in the month, how much, and how many in cash."""
@@ -596,6 +705,24 @@ class Queries:
                 out.append(UnclaimedEntry(r["citizen_id"], r["agent_code"], r["commune_code"],
                                           r["consecutive_months"], r["amount_vnd"], flag))
         return out
+
+    # --- the figures offices report (adapters/office_reports.py) ----------------------
+
+    def proxy_queue(self, month: Month) -> list[office_reports.ProxyQueueEntry]:
+        """Payments into proxies' accounts not confirmed for two months or more."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.proxy_queue(conn, month)
+
+    def cashless_report(self, first: Month, last: Month) -> office_reports.CashlessReport:
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.cashless(conn, first, last)
+
+    def trend_report(self, first: Month, last: Month) -> office_reports.TrendReport:
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return office_reports.trend(conn, first, last)
 
     def overpayment_of(self, citizen_id: str) -> RecoveryEntry | None:
         """One person's overpayment, open or closed, with what was recovered."""
@@ -654,7 +781,7 @@ class Queries:
         found: dict[str, list] = {}
         seen: dict[str, set[str]] = {}  # line ids paid so far, by agent
         for path in evidence:
-            rows = agent_results.evidence_lines(path)
+            rows = registry.evidence_lines(path)
             for start in range(0, len(rows), self.EVIDENCE_PAGE):
                 page = rows[start:start + self.EVIDENCE_PAGE]
                 issued = pay_view.lines_by_id(conn, [r["line_id"] for r in page])

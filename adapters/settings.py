@@ -37,8 +37,11 @@ class LedgerSettings(BaseSettings):
     web_secure_cookies: bool = False  # session cookie only over HTTPS (set behind a TLS reverse proxy)
     lock_wait_seconds: float = Field(default=60.0, ge=0)  # how long a recording command waits for its turn (--wait)
     signing_key_file: Path | None = None  # the office's Ed25519 key for checkpoints (ledger keygen --signing)
+    # The province this ledger serves: with it, each month close publishes the
+    # month's figures for the national database (adapters/national/).
+    province_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,16}$")
 
-    @field_validator("actor", "cipher_key", "web_secret_key", mode="before")
+    @field_validator("actor", "cipher_key", "web_secret_key", "province_code", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

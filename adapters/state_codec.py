@@ -10,7 +10,7 @@ from ledger import facts as f
 from ledger.facts import BeneficiaryFacts, Timeline
 from ledger.entitlement import Segment
 from ledger.months import Month
-from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery
+from ledger.payouts import FuneralGrant, PayLine, PayoutBook, Recovery, WriteOffProposal
 from ledger.state import BeneficiaryState
 
 
@@ -32,7 +32,8 @@ def facts_to_dict(facts: BeneficiaryFacts) -> dict:
         "res": [[_basis(x.basis), x.province_code, x.commune_code] for x in facts.residences.facts],
         "ch": [[_basis(x.basis), x.channel, x.agent_code, x.bank_account, x.home_delivery]
                for x in facts.channels.facts],
-        "px": [[_basis(x.basis), x.proxy_name, x.proxy_citizen_id] for x in facts.proxies.facts],
+        "px": [[_basis(x.basis), x.proxy_name, x.proxy_citizen_id, *([x.bank_account] if x.bank_account else [])]
+               for x in facts.proxies.facts],
         "d": None if death is None else [death.date_of_death.isoformat(), death.notice_id,
                                          death.source, death.reported_on.isoformat()],
         # The memoised schedule travels with the facts, so a restored person
@@ -62,7 +63,7 @@ def facts_from_dict(raw: dict, decisions: dict | None = None) -> BeneficiaryFact
         statuses=Timeline(tuple(_status(x, decisions or {}) for x in raw["st"])),
         residences=Timeline(tuple(f.ResidenceFact(_unbasis(b), p, c) for b, p, c in raw["res"])),
         channels=Timeline(tuple(f.ChannelFact(_unbasis(b), c, a, acc, h) for b, c, a, acc, h in raw["ch"])),
-        proxies=Timeline(tuple(f.ProxyFact(_unbasis(b), n, c) for b, n, c in raw["px"])),
+        proxies=Timeline(tuple(f.ProxyFact(_unbasis(b), n, c, *account) for b, n, c, *account in raw["px"])),
         death=None if death is None else f.DeathFact(
             date.fromisoformat(death[0]), death[1], death[2], date.fromisoformat(death[3])),
         schedule_memo=None if not raw.get("memo") else (raw["memo"][0], tuple(
@@ -76,15 +77,17 @@ def facts_from_dict(raw: dict, decisions: dict | None = None) -> BeneficiaryFact
 def _line(x: PayLine) -> list:
     return [x.payroll_id, x.line_id, x.agent_code, x.channel, str(x.payroll_month), x.kind,
             [str(m) for m in x.months], list(x.amounts), x.status,
-            x.settled_on.isoformat() if x.settled_on else None, x.detail]
+            x.settled_on.isoformat() if x.settled_on else None, x.detail,
+            *([True] if x.to_proxy_account else [])]
 
 
 def _unline(raw: list) -> PayLine:
+    # A twelfth item only on a line into a proxy's account (older snapshots have eleven).
     (payroll_id, line_id, agent, channel, payroll_month, kind, months, amounts, status,
-     settled_on, detail) = raw
+     settled_on, detail, *to_proxy) = raw
     return PayLine(payroll_id, line_id, agent, channel, Month.parse(payroll_month), kind,
                    tuple(Month.parse(m) for m in months), tuple(amounts), status,
-                   date.fromisoformat(settled_on) if settled_on else None, detail)
+                   date.fromisoformat(settled_on) if settled_on else None, detail, bool(to_proxy))
 
 
 def state_to_bytes(state: BeneficiaryState) -> bytes:
@@ -101,6 +104,9 @@ def state_to_bytes(state: BeneficiaryState) -> bytes:
             state.book.funeral.arranged_by, state.book.funeral.notice_id],
         "decisions": state.decisions,
         "notices": state.notices,
+        "proposals": [[p.receipt_no, p.amount_vnd, p.decision_no, p.reason, p.proposed_on.isoformat(), p.proposed_by]
+                      for p in state.book.proposals],
+        **({"confirmations": state.confirmations} if state.confirmations else {}),
     })
 
 
@@ -116,7 +122,11 @@ def state_from_bytes(data: bytes) -> BeneficiaryState:
             None if raw["funeral"] is None else FuneralGrant(
                 raw["funeral"][0], date.fromisoformat(raw["funeral"][1]), raw["funeral"][2], raw["funeral"][3]),
             raw["overpaid"],
+            # Snapshots written before write-offs were proposed have none.
+            tuple(WriteOffProposal(n, a, dec, why, date.fromisoformat(on), by)
+                  for n, a, dec, why, on, by in raw.get("proposals", ())),
         ),
         raw["decisions"],
         raw["notices"],
+        raw.get("confirmations", {}),
     )

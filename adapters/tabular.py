@@ -40,7 +40,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 MAX_PROBLEMS = 100
 MAX_VND = 10**15  # whole VND; a larger amount is a typing slip
@@ -55,7 +55,21 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FIRST_MONTH = (2000, 1)  # no month before this is a month of this ledger
 DATE_YEARS = (1900, 2100)
 
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
+# The first bytes of a zip archive: an .xlsx, whatever the file is called.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def file_format(path: str | Path) -> str:
+    """``xlsx``, ``xml`` or ``csv``, from the file's first bytes rather than
+    its name: an agent's mail system renames attachments, and a sheet saved
+    as ".csv" is still a sheet."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(512)
+    if head.startswith(_ZIP_MAGIC):
+        return "xlsx"
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return "xml"
+    return "csv"
 
 
 @dataclass(frozen=True)
@@ -203,13 +217,34 @@ def read_table(path: str | Path, layout: Layout) -> Table:
     (their rows left out) for the import to report with its own."""
     path = Path(path)
     try:
-        if path.suffix.lower() in XLSX_SUFFIXES:
+        if file_format(path) == "xlsx":
             return _build(str(path), _xlsx_records(path), layout, short_rows_ok=True)
         return _read_csv(path, layout, _options.get())
     except _Refused as refused:
         raise InputRejected([Problem(str(path), refused.line, refused.column, refused.message)]) from None
     except OSError as exc:
         raise InputRejected([Problem(str(path), 1, 1, f"cannot read: {exc.strerror or exc}")]) from None
+
+
+def has_columns(path: str | Path, layout: Layout) -> bool:
+    """Whether a row near the top of the file holds every column ``layout``
+    requires: which of several layouts a file is in, before reading it as
+    that one (nothing else is checked here)."""
+    path = Path(path)
+    try:
+        if file_format(path) == "xlsx":
+            records: Iterator[Record] = _xlsx_records(path)
+        else:
+            with path.open("rb") as handle:
+                head = handle.read(64 * 1024).decode("utf-8-sig", errors="replace").splitlines()
+            head = head[:HEADER_SEARCH_ROWS * 4]
+            delimiter = _options.get().delimiter or _sniff(head, layout)
+            records = ((line, {i: cell for i, cell in enumerate(cells, start=1)})
+                       for line, cells in enumerate(csv.reader(head, delimiter=delimiter), start=1))
+        found = _find_header(records, layout)
+    except (_Refused, InputRejected, OSError, csv.Error):
+        return False
+    return found is not None and _score(found[1], layout)[0]
 
 
 class _Refused(Exception):
@@ -669,21 +704,24 @@ def _xlsx_records(path: Path) -> Iterator[Record]:
                              "(install defusedxml and leave OPENPYXL_DEFUSEDXML unset)")
     from defusedxml import DefusedXmlException
 
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a damaged file
-        attack = _cause(exc, DefusedXmlException)
-        if attack is not None:
-            raise _Refused(1, 1, _xml_attack(attack)) from None
-        raise _Refused(1, 1, f"cannot read as .xlsx: {_first_line(exc)}") from None
-    try:
-        if not workbook.worksheets:
-            raise _Refused(1, 1, "the workbook has no sheet")
-        sheet = workbook.worksheets[0]
-        _check_dimension(sheet)
-        yield from _present_rows(workbook, sheet)
-    finally:
-        workbook.close()
+    # Opened here, not by name: openpyxl refuses a workbook whose name does
+    # not end in .xlsx, and the format is known from the content already.
+    with path.open("rb") as handle:
+        try:
+            workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged file
+            attack = _cause(exc, DefusedXmlException)
+            if attack is not None:
+                raise _Refused(1, 1, _xml_attack(attack)) from None
+            raise _Refused(1, 1, f"cannot read as .xlsx: {_first_line(exc)}") from None
+        try:
+            if not workbook.worksheets:
+                raise _Refused(1, 1, "the workbook has no sheet")
+            sheet = workbook.worksheets[0]
+            _check_dimension(sheet)
+            yield from _present_rows(workbook, sheet)
+        finally:
+            workbook.close()
 
 
 def _check_archive(path: Path) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Callable, ContextManager, Iterable, Iterator, Mapping, Sequence
 from uuid import UUID
 
@@ -19,12 +19,12 @@ from eventsourcing.utils import get_topic
 
 from . import facts as f
 from .beneficiary import Beneficiary, beneficiary_id
-from .decisions import DeathNotice, Decision
+from .decisions import DeathNotice, Decision, ReceiptConfirmation
 from .errors import Refused
 from .months import Month
 from .outcomes import Consequences
-from .payouts import AgentResult, Recovery
-from .payroll import (CALENDAR_ID, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
+from .payouts import FUNERAL, AgentResult, Recovery
+from .payroll import (CALENDAR_ID, NotPrepared, PayrollCalendar, PayrollOutOfOrder, citizen_of_line, list_digest,
                       list_entry, plan_funeral, plan_line)
 from .rules import RuleSet
 
@@ -107,6 +107,10 @@ class LedgerApp(Application):
         self.rules = rules
         self._load_many = load_many or self._load_one_by_one
         self._snapshot_of: SnapshotOf | None = None
+        # An observer of every save (see ``observed``): what an import
+        # records, for its receipt, or, in a rehearsal, instead of recording.
+        self._observer = None
+        self._rehearse = False
         # Progress of the long commands: (label, total or None) -> a context
         # giving advance(count); the composition root shows it as a bar.
         self.progress: Callable[[str, int | None], ContextManager[Callable[[int], None]]] = \
@@ -130,6 +134,26 @@ class LedgerApp(Application):
         self._notify(recordings)
         return recordings
 
+    @contextmanager
+    def observed(self, observer, *, rehearse: bool = False) -> Iterator[None]:
+        """Within: every aggregate saved in chunks and its new events are
+        shown to ``observer.seen(aggregate, events)``; once the chunks are
+        done, ``observer.closing()`` gives aggregates saved last in the same
+        transaction (raising there rolls everything back). With
+        ``rehearse``, nothing is written: the command decides all it would
+        record, the observer sees it, and the store is left as it was."""
+        self._observer, self._rehearse = observer, rehearse
+        try:
+            yield
+        finally:
+            self._observer, self._rehearse = None, False
+
+    def _observed_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> Iterator[Sequence]:
+        observer = self._observer
+        observer.begin()  # a command run again after a conflict starts its count again
+        yield from chunks
+        yield observer.closing()
+
     def save_in_chunks(self, chunks: Iterable[Sequence[Aggregate | None]]) -> int:
         """Save aggregates handed over a chunk at a time, all in one
         transaction: each chunk's events are encoded and written as it comes,
@@ -138,14 +162,27 @@ class LedgerApp(Application):
         (a refused row found late) rolls back everything. Returns the count
         of events recorded. (The library's after-save hooks, snapshots and
         recordings for followers, are not used by this application.)"""
+        if self._observer is not None:
+            chunks = self._observed_chunks(chunks)
+        if self._rehearse:
+            count = 0
+            for chunk in chunks:
+                for aggregate in chunk:
+                    if aggregate is not None:
+                        pending = aggregate.collect_events()
+                        self._observer.seen(aggregate, pending)
+                        count += len(pending)
+            return count
         made = (self._stored_events(chunk) for chunk in chunks)
         insert_chunks = getattr(self.recorder, "insert_event_chunks", None)
         if insert_chunks is not None:  # the ledger's recorders (adapters/*_recorder.py)
-            return insert_chunks(made)
-        # Any other recorder (the library's in-memory one, in tests): one insert.
-        events = [e for chunk_events, _ in made for e in chunk_events]
-        self.recorder.insert_events(events)
-        return len(events)
+            count = insert_chunks(made)
+        else:  # any other recorder (the library's in-memory one, in tests): one insert
+            events = [e for chunk_events, _ in made for e in chunk_events]
+            self.recorder.insert_events(events)
+            count = len(events)
+        # The command's own events: an observer's closing ones (a receipt) are not counted.
+        return count - (self._observer.closing_events if self._observer is not None else 0)
 
     def _stored_events(self, aggregates: Sequence[Aggregate | None]) -> tuple[list, list]:
         """A chunk's stored events, and the snapshots of the beneficiaries
@@ -156,6 +193,8 @@ class LedgerApp(Application):
             if aggregate is None:
                 continue
             pending = aggregate.collect_events()
+            if self._observer is not None:
+                self._observer.seen(aggregate, pending)
             events.extend(to_stored(e) for e in pending)
             if pending and self._snapshot_of is not None and isinstance(aggregate, Beneficiary):
                 snapshots.append(self._snapshot_of(aggregate))
@@ -250,66 +289,63 @@ class LedgerApp(Application):
 
     def run_payroll(self, month: Month, actor: str) -> PayrollOutcome:
         """Issue the month's payroll: one line per person owed anything up to
-        the month, in one transaction with the calendar entry. A month that
-        was run before issues nothing new."""
+        the month, in one transaction with the calendar entry (prepared and
+        released by one person). A month that was run before issues nothing new."""
         calendar = self.calendar() or PayrollCalendar.open(actor)
         if calendar.has_run(month):
             return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
         calendar.check_next(month)
-        agents: dict[str, dict] = {}
-        entries: dict[str, list[str]] = {}  # agent code -> its list's entries, for the digest
-
-        def agent(code: str, channel: str) -> dict:
-            entries.setdefault(code, [])
-            return agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
-                                            "advance_vnd": 0, "carried_vnd": 0})
+        plan = PayrollPlan(self, month, actor)
 
         def chunks() -> Iterator[list]:
-            with self.progress("payroll", None) as advance:
-                yield from planned_chunks(advance)
-
-        def planned_chunks(advance) -> Iterator[list]:
-            touched: list[Beneficiary] = []
-            for person in self._load_all():
-                advance(1)
-                state = person.state
-                for planned in (plan_line(state, self.rules, month), plan_funeral(state, month)):
-                    if planned is None:
-                        continue
-                    person.issue(month, planned, self.rules.id, actor)
-                    line = person.state.book.lines[-1]
-                    entry = agent(line.agent_code, line.channel)
-                    entry["lines"].append(line.line_id)
-                    entry["advance_vnd"] += line.amount_vnd
-                    issued = person.pending_events[-1]
-                    entries[line.agent_code].append(list_entry(
-                        line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=False,
-                        citizen_id=issued.citizen_id, full_name=issued.full_name,
-                        commune_code=issued.commune_code, receiver=issued.receiver,
-                        bank_account=issued.bank_account, home_delivery=issued.home_delivery))
-                    if not touched or touched[-1] is not person:
-                        touched.append(person)
-                if state.facts.status_at(month) == f.SUSPENDED:
-                    continue  # cash held for a suspended person is not handed out
-                for line in state.book.open_lines():
-                    if line.channel == "cash" and line.payroll_month < month:
-                        entry = agent(line.agent_code, line.channel)
-                        entry["carried"].append(line.line_id)
-                        entry["carried_vnd"] += line.amount_vnd
-                        entries[line.agent_code].append(list_entry(
-                            line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=True))
-                if len(touched) >= self.CHUNK_PEOPLE:
-                    yield touched
-                    touched = []
-            for code, entry in agents.items():
-                entry["lines"].sort()
-                entry["carried"].sort()
-                entry["digest"] = list_digest(entries[code])
-            calendar.issue(month, agents, self.rules, actor)
-            yield [*touched, calendar]
+            yield from plan.chunks()
+            calendar.issue(month, plan.agents, self.rules, actor)
+            yield [calendar]
 
         self.save_in_chunks(chunks())
-        return PayrollOutcome(month, agents, issued_now=True)
+        return PayrollOutcome(month, plan.agents, issued_now=True)
+
+    def prepare_payroll(self, month: Month, actor: str) -> PreparationOutcome:
+        """Plan the month's payroll and record it for a second person to
+        release: the lines, each agent's totals and its list's digest.
+        Nothing is issued. Unchanged since the latest preparation: nothing
+        recorded; changed: a new preparation supersedes it."""
+        calendar = self.calendar() or PayrollCalendar.open(actor)
+        if calendar.has_run(month):
+            return PreparationOutcome(month, calendar.months[str(month)], 0, calendar.prepared_by[str(month)],
+                                      prepared_now=False, released=True)
+        calendar.check_next(month)
+        plan = PayrollPlan(self, month, actor)
+        for _ in plan.chunks():
+            pass  # the people's issue events are planned, then dropped: nothing goes to the agents
+        recorded = calendar.prepare(month, plan.agents, self.rules, actor)
+        if recorded:
+            self.save(calendar)
+        prepared = calendar.prepared[str(month)]
+        return PreparationOutcome(month, prepared["agents"], prepared["number"], prepared["actor"],
+                                  prepared_now=recorded, released=False)
+
+    def release_payroll(self, month: Month, actor: str, four_eyes: bool,
+                        preparation: int | None = None) -> PayrollOutcome:
+        """Issue the payroll as prepared: planned again from the events and
+        issued only if it is exactly the preparation (by another person
+        when ``four_eyes``). Released before: nothing new."""
+        calendar = self.calendar()
+        if calendar is None:
+            raise NotPrepared(f"the payroll of {month} has not been prepared: prepare it first")
+        if calendar.has_run(month):
+            return PayrollOutcome(month, calendar.months[str(month)], issued_now=False)
+        calendar.check_release(month, actor, four_eyes, preparation)  # before the long planning
+        plan = PayrollPlan(self, month, actor)
+
+        def chunks() -> Iterator[list]:
+            yield from plan.chunks()
+            # Not the preparation: raises, and the whole save is rolled back.
+            calendar.release(month, plan.agents, self.rules, actor, four_eyes, preparation)
+            yield [calendar]
+
+        self.save_in_chunks(chunks())
+        return PayrollOutcome(month, plan.agents, issued_now=True)
 
     def record_agent_results(self, results: Sequence[AgentResult], actor: str, today: date,
                              reports: Sequence[AgentReport] = ()) -> ResultsOutcome:
@@ -396,10 +432,33 @@ class LedgerApp(Application):
         outcome = self._record_each(notices, lambda n: n.citizen_id, record)
         return replace(outcome, changes=dict(notices=[effects[id(n)] for n in notices if id(n) in effects]))
 
-    def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str) -> RecordOutcome:
-        """Recoveries as (citizen id, recovery) pairs."""
+    def record_confirmations(self, confirmations: Sequence[ReceiptConfirmation], actor: str) -> RecordOutcome:
+        """The communes' confirmations that proxy-account payments reached the person."""
+        return self._record_each(confirmations, lambda c: c.citizen_id,
+                                 lambda person, c: person.confirm_receipt(c, actor))
+
+    def record_recoveries(self, recoveries: Sequence[tuple[str, Recovery]], actor: str,
+                          four_eyes: bool = False) -> RecordOutcome:
+        """Recoveries as (citizen id, recovery) pairs. With ``four_eyes`` a
+        write-off is recorded as proposed: another person approves it."""
         return self._record_each(recoveries, lambda r: r[0],
-                                 lambda person, r: person.record_recovery(r[1], self.rules, actor))
+                                 lambda person, r: person.record_recovery(r[1], self.rules, actor, four_eyes))
+
+    def decide_write_off(self, citizen_id: str, receipt_no: str, actor: str, *, approve: bool, on: date,
+                         reason: str = "", four_eyes: bool = True) -> bool:
+        """Approve (the money moves) or reject a proposed write-off; False if
+        it was decided so before. Raises Refused (SamePersonRefused for the
+        person who proposed it)."""
+        person = self.beneficiary(citizen_id)
+        if person is None:
+            raise Refused("citizen_id", f"{citizen_id} is not registered")
+        if approve:
+            changed = person.approve_write_off(receipt_no, self.rules, actor, on, four_eyes)
+        else:
+            changed = person.reject_write_off(receipt_no, actor, reason, four_eyes)
+        if changed:
+            self.save(person)
+        return changed
 
 
 @dataclass(frozen=True)
@@ -434,6 +493,91 @@ class PayrollOutcome:
     @property
     def amount_vnd(self) -> int:
         return sum(a["advance_vnd"] for a in self.agents.values())
+
+
+@dataclass(frozen=True)
+class PreparationOutcome:
+    month: Month
+    agents: dict
+    number: int  # the preparation in force (0: released before preparations were kept)
+    prepared_by: str
+    prepared_now: bool
+    released: bool
+
+    @property
+    def lines_count(self) -> int:
+        return sum(len(a["lines"]) for a in self.agents.values())
+
+    @property
+    def amount_vnd(self) -> int:
+        return sum(a["advance_vnd"] for a in self.agents.values())
+
+
+class PayrollPlan:
+    """A month's payroll planned person by person from the event store:
+    each person's line is issued on their aggregate (a release saves them,
+    a preparation drops them), and ``agents`` gathers each agent's list,
+    totals and digest once ``chunks()`` is exhausted."""
+
+    def __init__(self, app: LedgerApp, month: Month, actor: str) -> None:
+        self.app, self.month, self.actor = app, month, actor
+        self.agents: dict[str, dict] = {}
+        self._entries: dict[str, list[str]] = {}  # agent code -> its list's entries, for the digest
+
+    def _agent(self, code: str, channel: str) -> dict:
+        self._entries.setdefault(code, [])
+        return self.agents.setdefault(code, {"channel": channel, "lines": [], "carried": [],
+                                             "advance_vnd": 0, "carried_vnd": 0,
+                                             "arrears_lines": 0, "arrears_vnd": 0})
+
+    def chunks(self) -> Iterator[list]:
+        with self.app.progress("payroll", None) as advance:
+            yield from self._planned(advance)
+
+    def _planned(self, advance) -> Iterator[list]:
+        app, month, actor, entries = self.app, self.month, self.actor, self._entries
+        touched: list[Beneficiary] = []
+        for person in app._load_all():
+            advance(1)
+            state = person.state
+            for planned in (plan_line(state, app.rules, month), plan_funeral(state, month)):
+                if planned is None:
+                    continue
+                person.issue(month, planned, app.rules.id, actor)
+                line = person.state.book.lines[-1]
+                entry = self._agent(line.agent_code, line.channel)
+                entry["lines"].append(line.line_id)
+                entry["advance_vnd"] += line.amount_vnd
+                if planned.kind != FUNERAL and any(m < month for m in planned.months):
+                    # Back pay (truy lĩnh) in the line: the months before this one.
+                    entry["arrears_lines"] += 1
+                    entry["arrears_vnd"] += sum(a for m, a in zip(planned.months, planned.amounts) if m < month)
+                issued = person.pending_events[-1]
+                entries[line.agent_code].append(list_entry(
+                    line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=False,
+                    citizen_id=issued.citizen_id, full_name=issued.full_name,
+                    commune_code=issued.commune_code, receiver=issued.receiver,
+                    bank_account=issued.bank_account, home_delivery=issued.home_delivery))
+                if not touched or touched[-1] is not person:
+                    touched.append(person)
+            if state.facts.status_at(month) == f.SUSPENDED:
+                continue  # cash held for a suspended person is not handed out
+            for line in state.book.open_lines():
+                if line.channel == "cash" and line.payroll_month < month:
+                    entry = self._agent(line.agent_code, line.channel)
+                    entry["carried"].append(line.line_id)
+                    entry["carried_vnd"] += line.amount_vnd
+                    entries[line.agent_code].append(list_entry(
+                        line.line_id, line.payroll_id, line.months, line.amount_vnd, carried=True))
+            if len(touched) >= app.CHUNK_PEOPLE:
+                yield touched
+                touched = []
+        for code, entry in self.agents.items():
+            entry["lines"].sort()
+            entry["carried"].sort()
+            entry["digest"] = list_digest(entries[code])
+        if touched:
+            yield touched
 
 
 @dataclass(frozen=True)

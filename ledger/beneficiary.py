@@ -13,8 +13,8 @@ from eventsourcing.domain import Aggregate
 
 from . import facts as f
 from . import payouts
-from .decisions import Decision, DeathNotice
-from .errors import Refused
+from .decisions import Decision, DeathNotice, ReceiptConfirmation
+from .errors import Refused, SamePersonRefused
 from .facts import BeneficiaryFacts, Basis, Timeline
 from .months import Month
 from .payouts import AgentResult, PayLine
@@ -117,11 +117,13 @@ class Beneficiary(Aggregate):
         # before the proxy was kept on them have none).
         proxy_name: str = ""
         proxy_citizen_id: str = ""
+        proxy_bank_account: str = ""
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is None, "a beneficiary is registered once"
             b = self.basis
-            proxies = (Timeline((f.ProxyFact(b, self.proxy_name, self.proxy_citizen_id),))
+            proxies = (Timeline((f.ProxyFact(b, self.proxy_name, self.proxy_citizen_id,
+                                             self.proxy_bank_account),))
                        if self.proxy_name else Timeline())
             # Built in one go (not fact by fact): a province registers at once.
             return BeneficiaryFacts(
@@ -206,13 +208,30 @@ class Beneficiary(Aggregate):
         kind = "authorize_proxy"
         proxy_name: str
         proxy_citizen_id: str
+        proxy_bank_account: str = ""  # events recorded before it was kept have none
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            before = state.facts.proxies.latest()
+            folded = super().fold(state)
+            if not self.proxy_bank_account and not (before and before.bank_account):
+                return folded
+            # Another account to pay into (the new proxy's, or the person's
+            # own instead of the old proxy's): a transfer refused for the old
+            # account's details is tried again.
+            return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
-            return facts.with_proxy(f.ProxyFact(self.basis, self.proxy_name, self.proxy_citizen_id))
+            return facts.with_proxy(f.ProxyFact(self.basis, self.proxy_name, self.proxy_citizen_id,
+                                                self.proxy_bank_account))
 
     class ProxyRevoked(DecisionEvent):
         kind = "revoke_proxy"
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            folded = super().fold(state)  # back to the person's own account, if any
+            return replace(folded, book=folded.book.without_hold(payouts.BANK_DETAILS))
 
         def evolve(self, facts: BeneficiaryFacts | None) -> BeneficiaryFacts:
             assert facts is not None
@@ -296,6 +315,9 @@ class Beneficiary(Aggregate):
         method: str
         decision_no: str
         reason: str
+        # A write-off: who proposed it (``actor`` approved it); "" for
+        # recoveries recorded before write-offs needed a second person.
+        proposed_by: str = ""
 
         @property
         def basis_text(self) -> str:
@@ -305,7 +327,46 @@ class Beneficiary(Aggregate):
             assert state is not None
             recovery = payouts.Recovery(self.receipt_no, self.amount_vnd, self.paid_on, self.paid_by,
                                         self.method, self.decision_no, self.reason)
-            return replace(state, book=state.book.with_recovery(recovery))
+            book = state.book.with_recovery(recovery)
+            if self.method == "write_off":
+                book = book.without_proposal(self.receipt_no)
+            return replace(state, book=book)
+
+    class WriteOffProposed(Event):
+        """A write-off proposed (with its decision and reason); it moves no
+        money until another person approves it (a RecoveryRecorded)."""
+
+        receipt_no: str
+        amount_vnd: int
+        decision_no: str
+        reason: str
+        proposed_on: date
+
+        @property
+        def basis_text(self) -> str:
+            return self.decision_no
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            proposal = payouts.WriteOffProposal(self.receipt_no, self.amount_vnd, self.decision_no, self.reason,
+                                                self.proposed_on, self.actor)
+            return replace(state, book=state.book.with_proposal(proposal))
+
+    class WriteOffRejected(Event):
+        """A proposed write-off turned down by the approver, with the reason."""
+
+        receipt_no: str
+        decision_no: str
+        proposed_by: str
+        reason: str
+
+        @property
+        def basis_text(self) -> str:
+            return self.decision_no
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, book=state.book.without_proposal(self.receipt_no))
 
 
     # --- payouts ---------------------------------------------------------------
@@ -335,11 +396,13 @@ class Beneficiary(Aggregate):
         home_delivery: bool
         commune_code: str
         rules_id: str
+        to_proxy_account: bool = False  # bank_account is the proxy's (lines before it: never)
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             assert state is not None
             line = PayLine(self.payroll_id, self.line_id, self.agent_code, self.channel,
-                           self.payroll_month, self.kind, tuple(self.months), tuple(self.amounts))
+                           self.payroll_month, self.kind, tuple(self.months), tuple(self.amounts),
+                           to_proxy_account=self.to_proxy_account)
             return replace(state, book=state.book.with_line(line))
 
     class PayoutPaid(PayoutEvent):
@@ -366,11 +429,14 @@ class Beneficiary(Aggregate):
         booked_on: date
         reason_code: str
         amount_vnd: int  # returned to the office
+        # False when the person was moved to cash while the transfer was in
+        # flight: no account is used any more, so its details hold nothing.
+        holds: bool = True
 
         def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
             assert state is not None
             book = state.book.settle(self.line_id, payouts.REJECTED, self.booked_on, self.reason_code)
-            hold = payouts.REASON_HOLDS.get(self.reason_code)
+            hold = payouts.REASON_HOLDS.get(self.reason_code) if self.holds else None
             return replace(state, book=book.with_hold(hold, self.reason_code) if hold else book)
 
     class LineCancelled(PayoutEvent):
@@ -406,6 +472,25 @@ class Beneficiary(Aggregate):
             assert state is not None
             return replace(state, book=replace(state.book, overpaid_recorded_vnd=self.total_vnd))
 
+    class ReceiptConfirmed(Event):
+        """The commune checked that the payment of a payroll month made into
+        the proxy's account reached the beneficiary."""
+
+        month: Month  # the payroll month
+        confirmed_on: date
+        confirmed_by: str
+        method: str  # visit, phone, at_office
+        line_ids: list[str]  # the proxy-account lines of that month it confirms
+        fingerprint: str
+
+        @property
+        def basis_text(self) -> str:
+            return f"confirmation {self.month} ({self.confirmed_by})"
+
+        def fold(self, state: BeneficiaryState | None) -> BeneficiaryState:
+            assert state is not None
+            return replace(state, confirmations={**state.confirmations, str(self.month): self.fingerprint})
+
     class DeathVerificationRequested(PayoutEvent):
         """A bank reported the account holder deceased (MD07): the commune
         must verify; payment is held meanwhile."""
@@ -437,6 +522,7 @@ class Beneficiary(Aggregate):
             home_delivery=decision.home_delivery,
             proxy_name=decision.proxy_name,
             proxy_citizen_id=decision.proxy_citizen_id,
+            **({"proxy_bank_account": decision.proxy_bank_account} if decision.proxy_bank_account else {}),
         )
 
     def already_has(self, decision: Decision) -> bool:
@@ -488,7 +574,9 @@ class Beneficiary(Aggregate):
         elif kind == "authorize_proxy":
             self.trigger_event(
                 self.ProxyAuthorised, proxy_name=decision.proxy_name,
-                proxy_citizen_id=decision.proxy_citizen_id, **meta,
+                proxy_citizen_id=decision.proxy_citizen_id,
+                **({"proxy_bank_account": decision.proxy_bank_account} if decision.proxy_bank_account else {}),
+                **meta,
             )
         elif kind == "revoke_proxy":
             self.trigger_event(self.ProxyRevoked, **meta)
@@ -507,6 +595,16 @@ class Beneficiary(Aggregate):
         proxy = self.facts.proxies.at(month)
         residence = self.facts.residences.at(month) or self.facts.residences.latest()
         receiver = proxy.proxy_name if proxy and proxy.proxy_name else self.facts.full_name
+        bank_account = channel.bank_account
+        # A bank line goes into the proxy's own account while a proxy with
+        # one is in force for the month; the line says so, for the commune's
+        # confirmation that the money reached the person.
+        to_proxy_account = bool(channel.channel == "bank" and proxy and proxy.proxy_name and proxy.bank_account
+                                and planned.kind != payouts.FUNERAL)
+        if to_proxy_account:
+            bank_account = proxy.bank_account
+        elif channel.channel == "bank":
+            receiver = self.facts.full_name  # the account holder, whom the bank credits
         if planned.kind == payouts.FUNERAL:  # to whoever arranged the funeral
             grant = self.state.book.funeral
             receiver = grant.arranged_by or f"gia đình {self.facts.full_name}"
@@ -518,8 +616,10 @@ class Beneficiary(Aggregate):
             channel=channel.channel, payroll_month=month, kind=planned.kind,
             months=list(planned.months), amounts=list(planned.amounts),
             receiver=receiver,
-            bank_account=channel.bank_account, home_delivery=channel.home_delivery,
+            bank_account=bank_account, home_delivery=channel.home_delivery,
             commune_code=residence.commune_code, rules_id=rules_id,
+            # Only when set: the events before it read the same.
+            **({"to_proxy_account": True} if to_proxy_account else {}),
         )
 
     def _line_for_result(self, result: AgentResult) -> PayLine:
@@ -573,14 +673,48 @@ class Beneficiary(Aggregate):
                 raise Refused("reason_code", f"line {line.line_id} was rejected with {line.detail} before")
             if line.status != payouts.ISSUED:
                 raise Refused("status", f"line {line.line_id} is {line.status}: it cannot be rejected")
+            latest = self.facts.channels.latest()
+            moot = (payouts.REASON_HOLDS.get(result.reason_code) == payouts.BANK_DETAILS
+                    and latest is not None and latest.channel != "bank")
             self.trigger_event(self.PayoutRejected, actor=actor, **_line(line),
                                document=result.document, booked_on=result.on,
-                               reason_code=result.reason_code, amount_vnd=line.amount_vnd)
+                               reason_code=result.reason_code, amount_vnd=line.amount_vnd,
+                               **({"holds": False} if moot else {}))
             if payouts.REASON_HOLDS.get(result.reason_code) == payouts.DEATH_VERIFICATION:
                 self.trigger_event(self.DeathVerificationRequested, actor=actor, **_line(line),
                                    document=result.document, reason_code=result.reason_code)
             return True
         raise AssertionError(f"unknown result status {result.status!r}")
+
+    def confirm_receipt(self, confirmation: ReceiptConfirmation, actor: str) -> bool:
+        """Record the commune's confirmation that the proxy-account payment
+        of a payroll month reached the person; False if recorded before
+        exactly so. Only a payment credited to a proxy's account can be
+        confirmed, and not before it was credited."""
+        key = str(confirmation.month)
+        recorded = self.state.confirmations.get(key)
+        if recorded is not None:
+            if recorded != confirmation.fingerprint():
+                raise Refused("month", f"the confirmation of {self.facts.citizen_id} for {key} was recorded "
+                                       "before with different content")
+            return False
+        lines = [x for x in self.state.book.lines if x.payroll_month == confirmation.month and x.to_proxy_account]
+        if not lines:
+            raise Refused("month", f"{self.facts.citizen_id} had no payment into a proxy's account "
+                                   f"in the payroll of {key}")
+        credited = [x for x in lines if x.status == payouts.PAID]
+        if not credited:
+            raise Refused("month", f"the proxy-account payment of {self.facts.citizen_id} for {key} is "
+                                   f"{lines[-1].status}, not credited: nothing reached anyone to confirm")
+        first_credit = min(x.settled_on for x in credited if x.settled_on is not None)
+        if confirmation.confirmed_on < first_credit:
+            raise Refused("confirmed_on", f"confirmed on {confirmation.confirmed_on}, before the payment "
+                                          f"was credited on {first_credit}")
+        self.trigger_event(self.ReceiptConfirmed, actor=actor, month=confirmation.month,
+                           confirmed_on=confirmation.confirmed_on, confirmed_by=confirmation.confirmed_by,
+                           method=confirmation.method, line_ids=[x.line_id for x in credited],
+                           fingerprint=confirmation.fingerprint())
+        return True
 
     def suspend_if_unclaimed(self, rules, today: date, actor: str) -> bool:
         """At the rule's threshold of consecutive uncollected rounds, record
@@ -659,13 +793,21 @@ class Beneficiary(Aggregate):
                                received_by=list(over.received_by), on=on, basis=basis)
         return cancelled
 
-    def record_recovery(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
+    def record_recovery(self, recovery: payouts.Recovery, rules, actor: str, four_eyes: bool = False) -> bool:
         """Record money back on the overpayment; False if this receipt was
-        recorded before exactly so."""
+        recorded before exactly so. With ``four_eyes`` a write-off is only
+        proposed (see ``approve_write_off``)."""
         from .clawback import funeral_to_issue_vnd, open_overpayment_vnd
 
         for earlier in self.state.book.recoveries:
             if earlier.receipt_no == recovery.receipt_no:
+                if four_eyes and earlier.method == recovery.method == "write_off":
+                    # Proposed again after its approval: the same write-off is not made twice.
+                    if (earlier.amount_vnd, earlier.decision_no, earlier.reason) != \
+                            (recovery.amount_vnd, recovery.decision_no, recovery.reason):
+                        raise Refused("receipt_no", f"write-off {recovery.receipt_no} was approved before "
+                                                    "with different content")
+                    return False
                 if earlier != recovery:
                     raise Refused("receipt_no", f"receipt {recovery.receipt_no} was recorded before "
                                                 "with different content")
@@ -681,10 +823,76 @@ class Beneficiary(Aggregate):
         if recovery.method == "offset" and recovery.amount_vnd > funeral_to_issue_vnd(self.state):
             raise Refused("amount", f"the estate is owed {funeral_to_issue_vnd(self.state)} VND "
                                     "of funeral support not yet paid: an offset cannot exceed it")
+        if recovery.method == "write_off" and four_eyes:
+            return self._propose_write_off(recovery, open_vnd, actor)
         self.trigger_event(self.RecoveryRecorded, actor=actor, receipt_no=recovery.receipt_no,
                            amount_vnd=recovery.amount_vnd, paid_on=recovery.paid_on,
                            paid_by=recovery.paid_by, method=recovery.method,
-                           decision_no=recovery.decision_no, reason=recovery.reason)
+                           decision_no=recovery.decision_no, reason=recovery.reason,
+                           proposed_by=actor if recovery.method == "write_off" else "")
+        return True
+
+    # --- write-offs: proposed by one person, approved by another -------------------
+
+    def propose_write_off(self, recovery: payouts.Recovery, rules, actor: str) -> bool:
+        """Propose writing off (part of) the open overpayment; False if this
+        proposal was made (or approved) before exactly so."""
+        return self.record_recovery(replace(recovery, method="write_off"), rules, actor, four_eyes=True)
+
+    def _propose_write_off(self, recovery: payouts.Recovery, open_vnd: int, actor: str) -> bool:
+        pending = self.state.book.proposal(recovery.receipt_no)
+        if pending is not None:
+            if (pending.amount_vnd, pending.decision_no, pending.reason) != \
+                    (recovery.amount_vnd, recovery.decision_no, recovery.reason):
+                raise Refused("receipt_no", f"write-off {recovery.receipt_no} was proposed before with "
+                                            "different content")
+            return False
+        awaiting = sum(p.amount_vnd for p in self.state.book.proposals)
+        if recovery.amount_vnd > open_vnd - awaiting:
+            raise Refused("amount", f"{recovery.amount_vnd} VND is more than the open overpayment of "
+                                    f"{self.facts.citizen_id} ({open_vnd} VND) less the write-offs awaiting "
+                                    f"approval ({awaiting} VND)")
+        self.trigger_event(self.WriteOffProposed, actor=actor, receipt_no=recovery.receipt_no,
+                           amount_vnd=recovery.amount_vnd, decision_no=recovery.decision_no,
+                           reason=recovery.reason, proposed_on=recovery.paid_on)
+        return True
+
+    def approve_write_off(self, receipt_no: str, rules, actor: str, on: date, four_eyes: bool = True) -> bool:
+        """Record the proposed write-off (the money moves now); False if it
+        was approved before. Never by the person who proposed it."""
+        from .clawback import open_overpayment_vnd
+
+        if any(r.receipt_no == receipt_no and r.method == "write_off" for r in self.state.book.recoveries):
+            return False
+        proposal = self.state.book.proposal(receipt_no)
+        if proposal is None:
+            raise Refused("receipt_no", f"no write-off {receipt_no} of {self.facts.citizen_id} awaits approval")
+        if four_eyes and proposal.proposed_by == actor:
+            raise SamePersonRefused("actor", f"{actor} proposed write-off {receipt_no} of {self.facts.citizen_id}: "
+                                             "another person must approve it (four eyes)")
+        open_vnd = open_overpayment_vnd(self.state, rules)
+        if proposal.amount_vnd > open_vnd:
+            raise Refused("amount", f"write-off {receipt_no} is {proposal.amount_vnd} VND but only {open_vnd} VND "
+                                    "is open now: reject it and propose it again")
+        self.trigger_event(self.RecoveryRecorded, actor=actor, receipt_no=receipt_no,
+                           amount_vnd=proposal.amount_vnd, paid_on=on, paid_by="", method="write_off",
+                           decision_no=proposal.decision_no, reason=proposal.reason,
+                           proposed_by=proposal.proposed_by)
+        return True
+
+    def reject_write_off(self, receipt_no: str, actor: str, reason: str, four_eyes: bool = True) -> bool:
+        """Turn a proposed write-off down (nothing moves); False if nothing awaits."""
+        proposal = self.state.book.proposal(receipt_no)
+        if proposal is None:
+            if any(r.receipt_no == receipt_no and r.method == "write_off" for r in self.state.book.recoveries):
+                raise Refused("receipt_no", f"write-off {receipt_no} was approved: it cannot be rejected")
+            return False
+        if not reason.strip():
+            raise Refused("reason", "a rejection needs a reason")
+        if four_eyes and proposal.proposed_by == actor:
+            raise SamePersonRefused("actor", f"{actor} proposed write-off {receipt_no}: another person decides on it")
+        self.trigger_event(self.WriteOffRejected, actor=actor, receipt_no=receipt_no,
+                           decision_no=proposal.decision_no, proposed_by=proposal.proposed_by, reason=reason)
         return True
 
 

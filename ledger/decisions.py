@@ -50,6 +50,7 @@ class Decision:
     proxy_citizen_id: str = ""
     home_delivery: bool = False
     reason: str = ""
+    proxy_bank_account: str = ""  # kept last: see fingerprint
 
     @property
     def key(self) -> str:
@@ -57,8 +58,10 @@ class Decision:
         return f"{self.kind}|{self.decision_no}"
 
     def fingerprint(self) -> str:
-        """Content hash: the same key seen again must carry the same content."""
-        return _fingerprint(self)
+        """Content hash: the same key seen again must carry the same content.
+        A field added later counts only when filled in, so the decisions
+        recorded before it keep their fingerprints."""
+        return _fingerprint(self, skip_empty=LATER_FIELDS)
 
 
 DEATH_SOURCES = ("civil_registry", "commune", "post_office", "bank", "family")
@@ -79,8 +82,31 @@ class DeathNotice:
         return _fingerprint(self)
 
 
-def _fingerprint(value) -> str:
+CONFIRMATION_METHODS = ("visit", "phone", "at_office")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptConfirmation:
+    """The commune's check that a payment made into a proxy's account for a
+    payroll month reached the beneficiary (formats.md, confirmations)."""
+
+    citizen_id: str
+    month: Month  # the payroll month of the proxy-account payment
+    confirmed_on: date
+    confirmed_by: str
+    method: str
+
+    def fingerprint(self) -> str:
+        return _fingerprint(self)
+
+
+# Decision fields added after decisions were recorded (see Decision.fingerprint).
+LATER_FIELDS = frozenset({"proxy_bank_account"})
+
+
+def _fingerprint(value, skip_empty: frozenset[str] = frozenset()) -> str:
     # Field by field, not dataclasses.astuple: that deep-copies every value
     # and was most of the cost of recording a large file.
-    text = "\x1f".join(str(getattr(value, f.name)) for f in fields(value))
+    text = "\x1f".join(str(getattr(value, f.name)) for f in fields(value)
+                        if not (f.name in skip_empty and not getattr(value, f.name)))
     return hashlib.sha256(text.encode()).hexdigest()[:24]

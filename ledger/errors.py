@@ -7,3 +7,7 @@ class Refused(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class SamePersonRefused(Refused):
+    """Four eyes: the person who proposed something may not approve it."""

@@ -76,6 +76,9 @@ class ProxyFact:
     basis: Basis
     proxy_name: str = ""  # empty: no proxy (revoked)
     proxy_citizen_id: str = ""
+    # The proxy's own account: bank lines go there while the proxy is in
+    # force (empty: to the beneficiary's account, as the channel says).
+    bank_account: str = ""
 
 
 F = TypeVar("F", CategoryFact, StatusFact, ResidenceFact, ChannelFact, ProxyFact)

@@ -20,6 +20,7 @@ from typing import Callable
 
 from . import payouts
 from .beneficiary import Beneficiary
+from .imports import ImportReceipt
 from .months import Month
 from .payroll import PayrollCalendar
 from .postings import (ALLOWANCES, DRAWN, FEES, FUNERAL_SUPPORT, RECEIVABLE, RECOVERED, RETURNED, WRITE_OFFS,
@@ -142,7 +143,11 @@ MOVES_NO_MONEY: frozenset[type] = frozenset({
     B.ChannelChanged, B.ProxyAuthorised, B.ProxyRevoked, B.Suspended, B.Resumed, B.Terminated,
     B.DeathNotified,
     B.DeathVerificationRequested,  # a hold on payment until the commune verifies
+    ImportReceipt.Recorded,  # the record of a file imported; its events carry the money
+    B.WriteOffProposed, B.WriteOffRejected,  # a write-off moves money once approved (a RecoveryRecorded)
+    B.ReceiptConfirmed,  # a check that money already credited reached the person
     PayrollCalendar.Opened, PayrollCalendar.MonthIssued,  # the lines carry the money
+    PayrollCalendar.PayrollPrepared,  # nothing is issued until a release
     PayrollCalendar.AgentReportFiled, PayrollCalendar.VarianceAccepted,
 })
 

@@ -42,6 +42,7 @@ class PayLine:
     status: str = ISSUED
     settled_on: date | None = None  # paid, rejected or cancelled on
     detail: str = ""  # who received it, or the reason code
+    to_proxy_account: bool = False  # a bank line into the proxy's own account
 
     @property
     def amount_vnd(self) -> int:
@@ -74,6 +75,19 @@ class Recovery:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteOffProposal:
+    """A write-off waiting for a second person's approval: no money has
+    moved (the overpayment stays open) until it is approved."""
+
+    receipt_no: str  # the key the write-off will be recorded under once approved
+    amount_vnd: int
+    decision_no: str
+    reason: str
+    proposed_on: date
+    proposed_by: str
+
+
+@dataclass(frozen=True, slots=True)
 class FuneralGrant:
     amount_vnd: int
     date_of_death: date
@@ -91,6 +105,7 @@ class PayoutBook:
     recoveries: tuple[Recovery, ...] = ()
     funeral: FuneralGrant | None = None
     overpaid_recorded_vnd: int = 0  # the overpayment as last derived and recorded
+    proposals: tuple[WriteOffProposal, ...] = ()  # write-offs proposed, not yet approved or rejected
 
     def allowance_lines(self) -> tuple[PayLine, ...]:
         """Lines that pay months of the allowance (not funeral support)."""
@@ -101,6 +116,15 @@ class PayoutBook:
 
     def with_recovery(self, recovery: Recovery) -> PayoutBook:
         return replace(self, recoveries=self.recoveries + (recovery,))
+
+    def with_proposal(self, proposal: WriteOffProposal) -> PayoutBook:
+        return replace(self, proposals=self.proposals + (proposal,))
+
+    def without_proposal(self, receipt_no: str) -> PayoutBook:
+        return replace(self, proposals=tuple(p for p in self.proposals if p.receipt_no != receipt_no))
+
+    def proposal(self, receipt_no: str) -> WriteOffProposal | None:
+        return next((p for p in self.proposals if p.receipt_no == receipt_no), None)
 
     def with_funeral(self, grant: FuneralGrant) -> PayoutBook:
         return replace(self, funeral=grant)

@@ -126,6 +126,16 @@ def payroll_id(agent_code: str, month: Month) -> str:
     return f"{agent_code}/{month}"
 
 
+def prepared_digest(agents: dict) -> str:
+    """One SHA-256 over a month's agents: each list's digest and totals. The
+    release must plan exactly this again, or the data changed since."""
+    digest = hashlib.sha256()
+    for code, run in sorted(agents.items()):
+        digest.update(f"{code}|{run['channel']}|{len(run['lines'])}|{run['advance_vnd']}|"
+                      f"{len(run['carried'])}|{run['carried_vnd']}|{run.get('digest', '')}\n".encode())
+    return digest.hexdigest()
+
+
 # --- the calendar of payroll runs ------------------------------------------------
 
 CALENDAR_ID = uuid5(NAMESPACE_URL, "urn:allowance-ledger:payroll-calendar")
@@ -136,7 +146,17 @@ class PayrollOutOfOrder(ValueError):
 
 
 class SamePerson(PayrollOutOfOrder):
-    """Four eyes: the person who ran a month's payroll may not close it."""
+    """Four eyes: the person who prepared a month's payroll may neither
+    release it nor close the month."""
+
+
+class NotPrepared(PayrollOutOfOrder):
+    """A release with no preparation, or not the latest one."""
+
+
+class PreparationStale(PayrollOutOfOrder):
+    """The payroll planned at release is not the one prepared: the data
+    changed since (a decision, a result); it must be prepared again."""
 
 
 class PayrollCalendar(Aggregate):
@@ -152,7 +172,10 @@ class PayrollCalendar(Aggregate):
     def __init__(self) -> None:
         self.months: dict[str, dict] = {}  # "YYYY-MM" -> per-agent summary
         self.issued_at: dict[str, object] = {}  # "YYYY-MM" -> when the payroll was recorded
-        self.issued_by: dict[str, str] = {}  # "YYYY-MM" -> who ran the payroll
+        self.issued_by: dict[str, str] = {}  # "YYYY-MM" -> who released (issued) the payroll
+        self.prepared_by: dict[str, str] = {}  # "YYYY-MM" -> who prepared the payroll released
+        # "YYYY-MM" -> the latest preparation: {"agents", "digest", "number", "actor", "at"}
+        self.prepared: dict[str, dict] = {}
         self.reports: dict[str, dict] = {}  # "AGENT/YYYY-MM" -> the agent's own figures
         self.accepted: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: reason}
         self.accepted_by: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: actor}
@@ -169,12 +192,35 @@ class PayrollCalendar(Aggregate):
         agents: dict
         rules_id: str
         rules_fingerprint: str
-        actor: str
+        actor: str  # who released it
+        # Who prepared it, and which preparation (months issued before the
+        # two steps were kept: "" and 0, prepared by whoever issued them).
+        prepared_by: str = ""
+        preparation: int = 0
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.months[str(self.month)] = self.agents
             calendar.issued_at[str(self.month)] = self.timestamp
             calendar.issued_by[str(self.month)] = self.actor
+            calendar.prepared_by[str(self.month)] = self.prepared_by or self.actor
+
+    class PayrollPrepared(Aggregate.Event):
+        """A month's payroll planned and kept for a second person to
+        release; nothing goes to the agents yet. A later preparation with
+        other figures supersedes it (``number`` counts them)."""
+
+        month: Month
+        agents: dict  # as MonthIssued's, with "arrears_lines" and "arrears_vnd"
+        digest: str  # prepared_digest(agents)
+        number: int
+        supersedes: str  # the digest of the preparation it replaces ("" for the first)
+        rules_id: str
+        rules_fingerprint: str
+        actor: str
+
+        def apply(self, calendar: PayrollCalendar) -> None:
+            calendar.prepared[str(self.month)] = dict(agents=self.agents, digest=self.digest, number=self.number,
+                                                      actor=self.actor, at=self.timestamp)
 
     class AgentReportFiled(Aggregate.Event):
         agent_code: str
@@ -235,9 +281,52 @@ class PayrollCalendar(Aggregate):
                 f"payroll months run in order: the last was {last}, so the next is {last + 1}, not {month}")
 
     def issue(self, month: Month, agents: dict, rules: RuleSet, actor: str) -> None:
+        """Prepare and release at once, by one person (four eyes off)."""
+        self.prepare(month, agents, rules, actor)
+        self.release(month, agents, rules, actor, four_eyes=False)
+
+    def prepare(self, month: Month, agents: dict, rules: RuleSet, actor: str) -> bool:
+        """Record the month's planned payroll; False if the latest
+        preparation has the same figures (then nothing is recorded)."""
+        if self.has_run(month):
+            raise PayrollOutOfOrder(f"the payroll of {month} was released: it cannot be prepared again")
         self.check_next(month)
-        self.trigger_event(self.MonthIssued, month=month, agents=agents, rules_id=rules.id,
+        digest = prepared_digest(agents)
+        earlier = self.prepared.get(str(month))
+        if earlier is not None and earlier["digest"] == digest:
+            return False
+        self.trigger_event(self.PayrollPrepared, month=month, agents=agents, digest=digest,
+                           number=earlier["number"] + 1 if earlier else 1,
+                           supersedes=earlier["digest"] if earlier else "", rules_id=rules.id,
                            rules_fingerprint=rules.fingerprint(), actor=actor)
+        return True
+
+    def check_release(self, month: Month, actor: str, four_eyes: bool, preparation: int | None = None) -> dict:
+        """The preparation a release of ``month`` by ``actor`` would issue
+        (checked before the payroll is planned again)."""
+        prepared = self.prepared.get(str(month))
+        if prepared is None:
+            raise NotPrepared(f"the payroll of {month} has not been prepared: prepare it first")
+        if preparation is not None and preparation != prepared["number"]:
+            raise NotPrepared(f"preparation {preparation} of {month} was superseded by preparation "
+                              f"{prepared['number']} (by {prepared['actor']}): look at it again before releasing")
+        if four_eyes and prepared["actor"] == actor:
+            raise SamePerson(f"{actor} prepared the payroll of {month}: another person must release it (four eyes)")
+        self.check_next(month)
+        return prepared
+
+    def release(self, month: Month, agents: dict, rules: RuleSet, actor: str, four_eyes: bool,
+                preparation: int | None = None) -> None:
+        """Issue the prepared payroll: ``agents`` is the payroll planned
+        again now, which must be the one prepared."""
+        prepared = self.check_release(month, actor, four_eyes, preparation)
+        if prepared_digest(agents) != prepared["digest"]:
+            raise PreparationStale(
+                f"the payroll of {month} is no longer what preparation {prepared['number']} showed (decisions "
+                "or results were recorded since): it must be prepared again, then released")
+        self.trigger_event(self.MonthIssued, month=month, agents=agents, rules_id=rules.id,
+                           rules_fingerprint=rules.fingerprint(), actor=actor, prepared_by=prepared["actor"],
+                           preparation=prepared["number"])
 
     # --- the agents' reports and the month close ----------------------------------
 
@@ -258,13 +347,13 @@ class PayrollCalendar(Aggregate):
               chain_head: tuple[int, str] = (0, "")) -> list[str]:
         """Close a month once every variance is explained. Returns the
         variances still unexplained (then nothing is recorded). With
-        ``four_eyes``, the person who ran the month's payroll may not."""
+        ``four_eyes``, the person who prepared the month's payroll may not."""
         if not self.has_run(month):
             raise PayrollOutOfOrder(f"no payroll was run for {month}")
         if str(month) in self.closed:
             return []
-        if four_eyes and self.issued_by.get(str(month)) == actor:
-            raise SamePerson(f"{actor} ran the payroll for {month}: another person must close it (four eyes)")
+        if four_eyes and self.prepared_by.get(str(month)) == actor:
+            raise SamePerson(f"{actor} prepared the payroll for {month}: another person must close it (four eyes)")
         earlier = [m for m in self.months if m < str(month) and m not in self.closed]
         if earlier:
             raise PayrollOutOfOrder(f"months close in order: close {min(earlier)} first")

@@ -29,6 +29,9 @@ class Variance:
     amount: int  # VND: the difference, or the line's amount
     detail: str
     accepted: dict | None = None  # {"reason", "actor"} once an officer accepted it
+    # The figures behind ``detail``, so that a report can say it in its own
+    # words (the partner's copy is in Vietnamese): dates as YYYY-MM-DD, VND as int.
+    facts: dict = field(default_factory=dict)
 
     def key(self, agent_code: str) -> str:
         """How an officer names it when accepting it."""
@@ -106,15 +109,17 @@ def settle(agent_code: str, month: Month, *, opening: int, advance: int, disburs
     if report is None:
         return result
     checks = (
-        (BALANCE_DIFFERS, report["balance_remaining"], closing, "balance remaining"),
-        (FEE_DIFFERS, report["fee_claimed"], fee, "fee claimed"),
-        (AMOUNT_DIFFERS, report["paid_total"], disbursed, "paid total"),
-        (ADVANCE_DIFFERS, report["advance_received"], advance, "advance received"),
+        (BALANCE_DIFFERS, report["balance_remaining"], closing, "balance_remaining"),
+        (FEE_DIFFERS, report["fee_claimed"], fee, "fee_claimed"),
+        (AMOUNT_DIFFERS, report["paid_total"], disbursed, "paid_total"),
+        (ADVANCE_DIFFERS, report["advance_received"], advance, "advance_received"),
     )
-    for kind, reported, booked, what in checks:
+    for kind, reported, booked, figure in checks:
         if reported != booked:
-            result.variances.append(Variance(kind, "", "", reported - booked,
-                                             f"{what}: reported {reported:,}, books {booked:,} VND"))
+            result.variances.append(Variance(
+                kind, "", "", reported - booked,
+                f"{figure.replace('_', ' ')}: reported {reported:,}, books {booked:,} VND",
+                facts={"figure": figure, "reported": reported, "booked": booked}))
     return result
 
 
@@ -132,13 +137,15 @@ def flagged_variance(line: dict, other_paid_months: set[str]) -> Variance:
     """A payment the ledger recorded but flagged for follow-up."""
     flags = line["flags"].split(";")
     months = set(line["months"].split(";"))
-    if "paid_after_cancellation" in flags and months & other_paid_months:
-        kind, detail = PAID_TWICE, f"months {', '.join(sorted(months & other_paid_months))} were paid on another line too"
+    twice = sorted(months & other_paid_months)
+    facts = {"paid_on": line["settled_on"] or "", "months": twice}
+    if "paid_after_cancellation" in flags and twice:
+        kind, detail = PAID_TWICE, f"months {', '.join(twice)} were paid on another line too"
     elif "paid_after_death" in flags:
         kind, detail = PAID_AFTER_DEATH, f"paid on {line['settled_on']}, after the date of death"
     else:
         kind, detail = PAID_AFTER_CANCELLATION, f"paid on {line['settled_on']} after the office withdrew it"
-    return Variance(kind, line["line_id"], line["citizen_id"], line["amount_vnd"], detail)
+    return Variance(kind, line["line_id"], line["citizen_id"], line["amount_vnd"], detail, facts=facts)
 
 
 def compare_result_lines(results: list[dict], issued: dict[str, dict],
@@ -157,22 +164,26 @@ def compare_result_lines(results: list[dict], issued: dict[str, dict],
         line = issued.get(r["line_id"])
         if line is None or line["payroll_id"] != r["payroll_id"]:
             variances.append(Variance(NOT_IN_PAYROLL, r["line_id"], r.get("citizen_id", ""), r["amount"],
-                                      f"{r['payroll_id']} has no line {r['line_id']}"))
+                                      f"{r['payroll_id']} has no line {r['line_id']}",
+                                      facts={"payroll_id": r["payroll_id"]}))
             continue
         citizen = line["citizen_id"]
         if r.get("citizen_id") and r["citizen_id"] != citizen:
             variances.append(Variance(CITIZEN_DIFFERS, r["line_id"], r["citizen_id"], r["amount"],
-                                      f"issued to {citizen}"))
+                                      f"issued to {citizen}", facts={"issued_to": citizen}))
         if r["amount"] != line["amount_vnd"]:
             variances.append(Variance(AMOUNT_DIFFERS, r["line_id"], citizen, r["amount"] - line["amount_vnd"],
-                                      f"issued {line['amount_vnd']:,}, reported {r['amount']:,} VND"))
+                                      f"issued {line['amount_vnd']:,}, reported {r['amount']:,} VND",
+                                      facts={"booked": line["amount_vnd"], "reported": r["amount"]}))
         if r["line_id"] in seen or (line["status"] == "paid" and line["settled_on"]
                                     and line["settled_on"] != r["on"].isoformat()):
             variances.append(Variance(PAID_TWICE, r["line_id"], citizen, r["amount"],
-                                      f"already paid on {line['settled_on'] or 'another line of this file'}"))
+                                      f"already paid on {line['settled_on'] or 'another line of this file'}",
+                                      facts={"paid_on": line["settled_on"] or ""}))
         seen.add(r["line_id"])
         died = deaths.get(citizen)
         if died and r["on"] > died:
             variances.append(Variance(PAID_AFTER_DEATH, r["line_id"], citizen, r["amount"],
-                                      f"paid on {r['on']}, died on {died}"))
+                                      f"paid on {r['on']}, died on {died}",
+                                      facts={"paid_on": str(r["on"]), "died_on": str(died)}))
     return variances

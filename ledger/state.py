@@ -18,3 +18,6 @@ class BeneficiaryState:
     book: PayoutBook = field(default_factory=PayoutBook)
     decisions: dict[str, str] = field(default_factory=dict)  # decision key -> fingerprint
     notices: dict[str, str] = field(default_factory=dict)  # death notice id -> fingerprint
+    # payroll month -> fingerprint of the commune's confirmation that the
+    # proxy-account payment of that month reached the person
+    confirmations: dict[str, str] = field(default_factory=dict)

@@ -264,8 +264,14 @@ def paid_by_commune(conn: Connection, month: str) -> list[dict]:
     for commune, count in conn.execute(people):  # someone paid by both channels counts once
         communes[commune]["people_paid"] = int(count)
     for row in communes.values():
+        row["people_bank"] = 0
+    by_bank = people.where(lines.c.channel == "bank")
+    for commune, count in conn.execute(by_bank):  # and as paid by bank (adapters/office_reports.py)
+        communes[commune]["people_bank"] = int(count)
+    for row in communes.values():
         total = row["paid_cash_vnd"] + row["paid_bank_vnd"]
         row["cashless_share"] = row["paid_bank_vnd"] / total if total else 0.0
+        row["cashless_share_people"] = row["people_bank"] / row["people_paid"] if row["people_paid"] else 0.0
     return [communes[c] for c in sorted(communes)]
 
 

@@ -12,9 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.bank_files import COLUMNS, read_camt054, write_camt054
-from adapters.payroll_files import PayrollFileLine, write_payroll_files
+from adapters.formats.camt import COLUMNS, read_camt054
+from adapters.formats.payroll_list import PayrollFileLine
+from adapters.payroll_files import write_payroll_files
 from adapters.tabular import InputRejected
+
+from .writers import write_camt054
 
 AGENT, MONTH = "BANK-VBSP-QNG", "2024-03"
 PAYROLL_ID = f"{AGENT}/{MONTH}"

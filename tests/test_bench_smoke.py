@@ -75,8 +75,8 @@ def check_store(report: dict, store: str, raw_keys: set[str], count: int = REGIS
     assert ledger["import"]["count"] == count and ledger["import"]["recorded_events"] == count
     assert ledger["reimport"]["recorded_events"] == 0
     assert ledger["reimport"]["unchanged_rows"] == count
-    # One event per registration, appended and folded again apart.
-    assert ledger["append"]["count"] == ledger["fold"]["count"] == count
+    # One event per registration and the import's receipt, appended and folded again apart.
+    assert ledger["append"]["count"] == ledger["fold"]["count"] == count + 1
     assert ledger["append"]["unit"] == ledger["fold"]["unit"] == "events"
     assert data["mean_state_bytes"]["raw"] > 0 and data["mean_state_bytes"]["ledger"] > 0
     assert data["peak_rss_mib"] > 0 and data["append_peak_rss_mib"] > 0

@@ -74,7 +74,8 @@ def test_show_human_output_and_replay(sqlite_url, tmp_path, capsys):
     assert code == 0 and "ELDERLY_80" in out and "500.000 ₫" in out
     code, out, _ = run(capsys, "--db", sqlite_url, "replay", "--json")
     replayed = json.loads(out)
-    assert code == 0 and replayed["events"] == 1 and replayed["matches"] is True
+    # The registration and the import's receipt (ledger/imports.py).
+    assert code == 0 and replayed["events"] == 2 and replayed["matches"] is True
 
 
 def test_console_script_and_environment_url(tmp_path):
@@ -137,3 +138,13 @@ def test_demo_runs(tmp_path, capsys, monkeypatch):
         recoveries = [r.as_dict() for r in ledger.queries.recoveries()]
         assert (int(owed[1]), int(owed[2].replace(",", ""))) == (
             sum(1 for r in recoveries if r["open"]), sum(r["open"] for r in recoveries))
+        # Some paid into a proxy's own account, a few confirmed by the communes, the rest queued.
+        proxies = re.search(r"Paid into a proxy's own account: (\d+) people .*?; (\d+) monthly payments confirmed "
+                            r"by the communes, (\d+) people waiting", out)
+        assert proxies and int(proxies[1]) > 0 and int(proxies[2]) > 0, out
+        from projections import office_figures
+        with ledger.runtime.engine.connect() as conn:
+            payments = office_figures.payments_of(conn, "2024-03", "2024-10")
+        assert 0 < len({p["citizen_id"] for p in payments}) <= int(proxies[1])
+        assert len({(p["citizen_id"], p["payroll_month"]) for p in payments if p["confirmed_on"]}) == int(proxies[2])
+        assert len(ledger.queries.proxy_queue(Month.parse("2024-10"))) == int(proxies[3])

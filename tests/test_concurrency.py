@@ -66,9 +66,9 @@ def test_two_payroll_runs_of_one_month_issue_one_set_of_lines(district, tmp_path
         assert sorted(s["issued_now"] for s in summaries) == [False, True], (trial, summaries)
         waited += sum("waiting for" in err for _, _, err in results)
         with open_ledger(district) as ledger:
-            # The winner's lines, the calendar's MonthIssued (and its Opened the first time).
+            # The winner's lines, the calendar's PayrollPrepared and MonthIssued (and its Opened the first time).
             (winner,) = [s for s in summaries if s["issued_now"]]
-            assert event_count(ledger) == before + winner["lines"] + (2 if trial == 0 else 1), trial
+            assert event_count(ledger) == before + winner["lines"] + (3 if trial == 0 else 2), trial
             assert ledger.queries.verify().ok
         # The winner and the one that came second both wrote the same lines.
         first, second = (_lines_files(tmp_path / f"{trial}-{n}") for n in (1, 2))
@@ -98,7 +98,8 @@ def test_an_import_during_a_payroll_loses_nothing(district, tmp_path):
             outputs.append(out)
         lines = json.loads(outputs[0])["lines"]
         with open_ledger(district) as ledger:
-            assert event_count(ledger) == before + lines + (2 if trial == 0 else 1) + len(newcomers), trial
+            # The lines, the calendar's events, the newcomers and their import's receipt.
+            assert event_count(ledger) == before + lines + (3 if trial == 0 else 2) + len(newcomers) + 1, trial
             assert ledger.queries.verify().ok
 
 

@@ -87,9 +87,10 @@ def test_killing_the_payroll_process_leaves_nothing_or_everything(store_url, tmp
         process.wait()
         with open_ledger(store_url) as ledger:
             count = event_count(ledger)
-        # One line per person plus the calendar's two events, or nothing at all.
-        assert count in (start, start + len(registered) + 2), (delay, count - start)
+        # One line per person plus the calendar's three events (opened, prepared,
+        # issued: one person prepares and releases), or nothing at all.
+        assert count in (start, start + len(registered) + 3), (delay, count - start)
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     with open_ledger(store_url) as ledger:
-        assert event_count(ledger) == start + len(registered) + 2
+        assert event_count(ledger) == start + len(registered) + 3

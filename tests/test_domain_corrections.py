@@ -372,7 +372,7 @@ def test_registrations_recorded_before_the_proxy_was_kept_read_as_before():
     from ledger.application import LedgerApp
     from adapters.rulefiles import default_ruleset
     from ledger.beneficiary import Beneficiary
-    from adapters.decisions_file import DecisionRow, to_decision
+    from adapters.formats.decisions import DecisionRow, to_decision
 
     app = LedgerApp(env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, rules=default_ruleset())
     person = Beneficiary.register(to_decision(DecisionRow.model_validate(
@@ -411,7 +411,7 @@ def test_snapshots_written_before_read_as_the_events_now_fold():
     schedule memoised under the bare rule fingerprint."""
     import orjson
 
-    from adapters.decisions_file import DecisionRow, to_decision
+    from adapters.formats.decisions import DecisionRow, to_decision
     from adapters.rulefiles import default_ruleset
     from adapters.state_codec import state_from_bytes, state_to_bytes
     from ledger.beneficiary import Beneficiary

@@ -37,7 +37,7 @@ from openpyxl import Workbook
 from openpyxl.utils.exceptions import IllegalCharacterError
 
 from adapters import synthetic
-from adapters.bank_files import write_camt054
+from tests.writers import write_camt054
 from adapters.cli import main
 from ledger.months import Month
 

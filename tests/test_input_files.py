@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from adapters import agent_results, notices_file
+from adapters.formats import agent_report, postoffice_results, recoveries
 from adapters.cli import main
-from adapters.decisions_file import parse_decisions
-from adapters.payroll_files import PayrollFileLine, write_payroll_files
-from adapters.reports import write_settlement_reports
+from adapters.formats.decisions import parse_decisions
+from adapters.formats.payroll_list import PayrollFileLine
+from adapters.payroll_files import write_payroll_files
+from adapters.formats.settlement_report import write_settlement_reports
 from adapters.rulefiles import default_ruleset
 from adapters.synthetic import DECISION_COLUMNS
 from adapters.tabular import InputRejected, reading_options
@@ -210,7 +211,7 @@ def recoveries_file(path: Path, **changes) -> Path:
 @pytest.mark.parametrize("written, vnd", [("500000", 500_000), ("500.000", 500_000),
                                           ("1.080.000", 1_080_000), ("12.500.000", 12_500_000)])
 def test_amounts_plain_or_with_vietnamese_grouping(tmp_path, written, vnd):
-    parsed = notices_file.parse_recoveries(recoveries_file(tmp_path / "r.csv", amount=written))
+    parsed = recoveries.parse(recoveries_file(tmp_path / "r.csv", amount=written))
     assert parsed.items[0][1].amount_vnd == vnd
 
 
@@ -222,7 +223,7 @@ def test_amounts_plain_or_with_vietnamese_grouping(tmp_path, written, vnd):
 ])
 def test_other_amounts_are_refused_at_their_cell(tmp_path, written, pattern):
     path = recoveries_file(tmp_path / "r.csv", amount=written)
-    assert_refused(refusals(notices_file.parse_recoveries, path), path, 2, 3, f"amount: .*{pattern}")
+    assert_refused(refusals(recoveries.parse, path), path, 2, 3, f"amount: .*{pattern}")
 
 
 def test_agent_report_balance_may_be_negative_and_grouped(tmp_path):
@@ -231,11 +232,11 @@ def test_agent_report_balance_may_be_negative_and_grouped(tmp_path):
     row = dict(agent_code="VNPOST-BS-01", month="09/2024", advance_received="1.003.440.000",
                paid_total="992.500.000", unpaid_total="0", fee_claimed="7.940.000",
                balance_remaining="-1.000")
-    (report,) = agent_results.parse_agent_report(write(tmp_path / "a.csv", csv_text([row], columns, delimiter=";")))
+    (report,) = agent_report.parse_agent_report(write(tmp_path / "a.csv", csv_text([row], columns, delimiter=";")))
     assert (str(report.month), report.advance_received, report.balance_remaining) == \
         ("2024-09", 1_003_440_000, -1_000)
     path = write(tmp_path / "b.csv", csv_text([dict(row, fee_claimed="-7.940.000")], columns))
-    assert_refused(refusals(agent_results.parse_agent_report, path), path, 2, 6, "negative")
+    assert_refused(refusals(agent_report.parse_agent_report, path), path, 2, 6, "negative")
 
 
 def test_a_returned_post_office_list_names_its_own_columns(tmp_path):
@@ -252,16 +253,16 @@ def test_a_returned_post_office_list_names_its_own_columns(tmp_path):
         sheet.cell(row=2, column=width + 1 + offset, value=value)
     returned = tmp_path / "returned.xlsx"
     workbook.save(returned)
-    messages = refusals(agent_results.parse_postoffice, returned)
+    messages = refusals(postoffice_results.parse_returned_list, returned)
     assert_refused(messages, returned, 2, width + 2, "paid_on: .*date and time")
     sheet.cell(row=2, column=width + 2, value="14/03/2024")
     sheet.cell(row=2, column=width + 4, value="neighbour")
     workbook.save(returned)
-    messages = refusals(agent_results.parse_postoffice, returned)
+    messages = refusals(postoffice_results.parse_returned_list, returned)
     assert_refused(messages, returned, 2, width + 4, "received_by: ")
     sheet.cell(row=2, column=width + 4, value="beneficiary")
     workbook.save(returned)
-    (result,) = agent_results.parse_postoffice(returned).results
+    (result,) = postoffice_results.parse_returned_list(returned).results
     assert (result.on, result.amount_vnd) == (date(2024, 3, 14), 500_000)
 
 
@@ -492,9 +493,20 @@ def test_an_xxe_is_refused(tmp_path, member):
     refused_quickly(path, r"declares XML entities or a document type \(an XXE")
 
 
-def test_a_file_that_is_not_a_workbook_is_refused(tmp_path):
-    path = write(tmp_path / "d.xlsx", csv_text([REGISTER]))
+def test_a_damaged_workbook_is_refused(tmp_path):
+    path = tmp_path / "d.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"not really an archive" * 10)
     refused_quickly(path, r"not an .xlsx file")
+
+
+def test_the_format_is_read_from_the_content_not_the_name(tmp_path):
+    """A CSV saved under an .xlsx name (a mail system renamed it) is read as
+    the CSV it is, and a workbook saved as .csv as a workbook."""
+    renamed = write(tmp_path / "d.xlsx", csv_text([REGISTER]))
+    assert [d.citizen_id for d in parse_decisions(renamed, CATEGORIES).decisions] == [REGISTER["citizen_id"]]
+    workbook = xlsx_with_titles(tmp_path / "sheet.xlsx", [REGISTER])
+    as_csv = workbook.rename(tmp_path / "sheet.csv")
+    assert [d.citizen_id for d in parse_decisions(as_csv, CATEGORIES).decisions] == [REGISTER["citizen_id"]]
 
 
 # --- end to end: a message per problem, never a traceback ----------------------------

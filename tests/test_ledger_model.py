@@ -22,7 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from ledger import citizen_id as cid
 from ledger.application import Rejected
-from ledger.decisions import DeathNotice, Decision
+from ledger.decisions import DeathNotice, Decision, ReceiptConfirmation
 from ledger.months import Month, month_range
 from ledger.payouts import AgentResult, PayLine, Recovery
 
@@ -79,6 +79,9 @@ class LedgerDriver:
     def record_recoveries(self, recoveries: list[tuple[str, Recovery]]) -> None:
         self._command(lambda: self.app.record_recoveries(recoveries, self.ACTOR))
 
+    def record_confirmations(self, confirmations: list[ReceiptConfirmation]) -> None:
+        self._command(lambda: self.app.record_confirmations(confirmations, self.ACTOR))
+
     def close_month(self, month: Month) -> None:
         """Close the month, every variance accepted with a reason."""
         keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
@@ -106,6 +109,10 @@ class LedgerDriver:
 
     def settlements(self, month: Month) -> list[dict]:
         return [s.as_dict() for s in self.queries.reconcile(month)]
+
+    def proxy_queue(self, month: Month) -> dict[str, list[str]]:
+        """`ledger proxy queue --month M --json`: citizen -> months unconfirmed."""
+        return {e.citizen_id: list(e.months) for e in self.queries.proxy_queue(month)}
 
     def replay_checksums(self) -> tuple[dict, dict]:
         """(live, rebuilt into a fresh SQLite file) checksums per view."""
@@ -142,6 +149,9 @@ class Person:
     death: date | None = None
     notices: list = field(default_factory=list)  # notice ids recorded
     channel: str = "cash"
+    channels: list = field(default_factory=list)  # (order, channel)
+    proxy_account: bool = False  # the proxy in force pays into their own account
+    confirmed: set = field(default_factory=set)  # payroll months the commune confirmed
     holds: set = field(default_factory=set)
     paid: set = field(default_factory=set)  # line ids reported paid or credited
     paid_after_cancellation: set = field(default_factory=set)  # cancelled lines the agent paid anyway
@@ -265,6 +275,7 @@ class LedgerModel(RuleBasedStateMachine):
             bank_account="0123456789" if channel == "bank" else "")
         self.driver.record_decisions([decision])
         person.first, person.channel = first, channel
+        person.channels.append((self._order(decision), channel))
         person.categories.append((self._order(decision), code))
         person.statuses.append((self._order(decision), "active", False, False))
 
@@ -298,21 +309,51 @@ class LedgerModel(RuleBasedStateMachine):
     @rule(data=st.data(), channel=st.sampled_from(["cash", "bank"]))
     def change_channel(self, data, channel):
         person = data.draw(st.sampled_from(self.registered()))
-        self._decide(person, "change_channel", self.current + 1, channel=channel,
-                     agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
-                     bank_account=f"99{self.serial:08d}" if channel == "bank" else "")
+        decision = self._decide(person, "change_channel", self.current + 1, channel=channel,
+                                agent_code=BANK_AGENT if channel == "bank" else CASH_AGENT,
+                                bank_account=f"99{self.serial:08d}" if channel == "bank" else "")
         person.holds.discard("bank_details")
         person.channel = channel
+        person.channels.append((self._order(decision), channel))
 
     @precondition(lambda self: self.registered())
-    @rule(data=st.data(), authorise=st.booleans())
-    def proxy(self, data, authorise):
+    @rule(data=st.data(), authorise=st.booleans(), own_account=st.booleans())
+    def proxy(self, data, authorise, own_account):
+        """A proxy, perhaps with their own account (bank lines go there), or none."""
         person = data.draw(st.sampled_from(self.registered()))
         if authorise:
             self._decide(person, "authorize_proxy", self.current, proxy_name="Nguyễn Thị Con",
-                         proxy_citizen_id=cid.make(51, 1970, "F", 900))
+                         proxy_citizen_id=cid.make(51, 1970, "F", 900),
+                         proxy_bank_account=f"77{self.serial:08d}" if own_account else "")
+            if own_account or person.proxy_account:  # another account to pay into
+                person.holds.discard("bank_details")
+            person.proxy_account = own_account
         else:
             self._decide(person, "revoke_proxy", self.current)
+            person.holds.discard("bank_details")
+            person.proxy_account = False
+
+    @precondition(lambda self: self.registered())
+    @rule(data=st.data())
+    def confirm_receipt(self, data):
+        """The commune confirms a payment credited to a proxy's account (or,
+        refused as a whole, one that was not)."""
+        person = data.draw(st.sampled_from(self.registered()))
+        lines = self.driver.lines(person.citizen)
+        credited = sorted({x.payroll_month for x in lines if x.to_proxy_account and x.status == "paid"}
+                          - person.confirmed)
+        months = sorted({x.payroll_month for x in lines} - set(credited) - person.confirmed)
+        pick = data.draw(st.sampled_from(credited or months or [self.current]))
+        confirmation = ReceiptConfirmation(person.citizen, pick, self.today, "Cán bộ xã", "visit")
+        if pick in credited:
+            self.driver.record_confirmations([confirmation])
+            person.confirmed.add(pick)
+            event("proxy-account payment confirmed")
+        else:
+            before = self.driver.event_count()
+            with pytest.raises(Rejected):
+                self.driver.record_confirmations([confirmation])
+            assert self.driver.event_count() == before
 
     # --- deaths ---
 
@@ -436,7 +477,9 @@ class LedgerModel(RuleBasedStateMachine):
                 person.paid.add(line.line_id)
                 if line.status == "cancelled":
                     person.paid_after_cancellation.add(line.line_id)
-            if status == "rejected":  # whatever the line, the account must be looked at
+            # A refused account is looked at while one is used; moved to cash
+            # meanwhile, the person is paid in cash without another decision.
+            if status == "rejected" and (HOLDS[code] != "bank_details" or max(person.channels)[1] == "bank"):
                 person.holds.add(HOLDS[code])
         last = self.last_run
         for person in self.registered():
@@ -584,6 +627,18 @@ class LedgerModel(RuleBasedStateMachine):
                 event("a person was overpaid")
             if any(x.status == "cancelled" for x in lines):
                 event("a line was cancelled")
+
+    @invariant()
+    def proxy_queue_matches_the_lines(self):
+        """Payments credited to a proxy's account, unconfirmed two months on."""
+        expected = {}
+        for person in self.registered():
+            months = sorted({str(x.payroll_month) for x in self.driver.lines(person.citizen)
+                             if x.to_proxy_account and x.status == "paid"
+                             and x.payroll_month <= self.current - 2 and x.payroll_month not in person.confirmed})
+            if months:
+                expected[person.citizen] = months
+        assert self.driver.proxy_queue(self.current) == expected
 
     @invariant()
     def closed_months_never_change(self):

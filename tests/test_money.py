@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 import ledger
 from ledger.beneficiary import Beneficiary
 from ledger.money import EFFECTS, MOVES_NO_MONEY
+from ledger.imports import ImportReceipt
 from ledger.payroll import PayrollCalendar
 
 
@@ -27,7 +28,8 @@ def event_classes(*extra: type) -> set[type]:
     # Bases that are never recorded themselves, and the library's default
     # Created/Event classes, which these aggregates never trigger.
     abstract = {Beneficiary.Event, Beneficiary.DecisionEvent, Beneficiary.PayoutEvent,
-                Beneficiary.StatusDecided, Beneficiary.Created, PayrollCalendar.Event, PayrollCalendar.Created}
+                Beneficiary.StatusDecided, Beneficiary.Created, PayrollCalendar.Event, PayrollCalendar.Created,
+                ImportReceipt.Event, ImportReceipt.Created}
     return (found - abstract) | set(extra)
 
 

@@ -178,7 +178,7 @@ def test_bank_rejections_hold_payment_until_the_office_decides(store_url, tmp_pa
     (row,) = synthetic.read_payroll_csv(csv_name)
     rejected = [dict(payroll_id=row["payroll_id"], line_id=row["line_id"], status="rejected",
                      booked_on="2024-07-05", amount=row["amount"], reason_code="AC04")]
-    from adapters.bank_files import write_camt054
+    from .writers import write_camt054
     from datetime import datetime
     xml = tmp_path / "camt.xml"
     write_camt054(xml, rejected, agent_code="BANK-VBSP-QNG", month="2024-07",
@@ -204,7 +204,7 @@ def test_a_camt054_made_from_the_pain001_without_payment_ids_is_applied(store_ur
     import xml.etree.ElementTree as ET
     from datetime import datetime
 
-    from adapters.bank_files import write_camt054
+    from .writers import write_camt054
 
     ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER_2])))
     summary = payroll(capsys, store_url, "2024-07", tmp_path / "out")
@@ -236,3 +236,33 @@ def test_no_bank_payroll_without_the_treasury_account(store_url, tmp_path, capsy
     code, _, err = ledger_cmd(capsys, store_url, "payroll", "run", "--month", "2024-07", "--out", str(tmp_path))
     assert code == 1 and "treasury_account" in err and "LEDGER_TREASURY_ACCOUNT" in err
     assert _events(store_url) == events  # nothing recorded
+
+
+def test_the_post_office_list_filled_in_and_sent_back_is_applied(store_url, tmp_path, capsys):
+    """Round trip: the .xlsx list the post office was sent, its result
+    columns filled in by hand (Vietnamese dates, grouped amounts) and mailed
+    back under another name, is read as the workbook it is and applied."""
+    from openpyxl import load_workbook
+
+    ledger_cmd(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "d.csv", [REGISTER])))
+    summary = payroll(capsys, store_url, "2024-07", tmp_path / "out")
+    (sent,) = [f for f in summary["files"] if f.endswith(".xlsx") and Path(f).name.startswith("payroll-")]
+    workbook = load_workbook(sent)
+    sheet = workbook.worksheets[0]
+    width = sheet.max_column
+    for offset, title in enumerate(("status", "paid_on", "amount_paid", "received_by")):
+        sheet.cell(row=1, column=width + 1 + offset, value=title)
+    for row in range(2, sheet.max_row + 1):
+        amount = sheet.cell(row=row, column=8).value
+        for offset, value in enumerate(("paid", "12/07/2024", f"{amount:,}".replace(",", "."), "beneficiary")):
+            sheet.cell(row=row, column=width + 1 + offset, value=value)
+    returned = tmp_path / "ket-qua-buu-dien-thang-7.dat"  # renamed by the mail system
+    workbook.save(returned)
+    code, out, err = ledger_cmd(capsys, store_url, "import", "postoffice", str(returned))
+    assert code == 0, err
+    shown = _show(capsys, store_url, REGISTER["citizen_id"])
+    assert shown["months"][0]["disbursed"] == summary["amount"]
+    # Sent back twice: recorded once.
+    before = _events(store_url)
+    assert ledger_cmd(capsys, store_url, "import", "postoffice", str(returned))[0] == 0
+    assert _events(store_url) == before

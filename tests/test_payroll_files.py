@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from adapters import payroll_files
-from adapters.payroll_files import (
-    COLUMNS, LIST_LAYOUT, POSTOFFICE_XLSX_HEADERS, PayrollFileLine, csv_cells, english_headers,
-    write_payroll_files,
+from adapters.formats import pain001
+from adapters.formats.payroll_list import (
+    COLUMNS, LIST_LAYOUT, POSTOFFICE_XLSX_HEADERS, ListTotals, PayrollFileLine, csv_cells, english_headers,
 )
+from adapters.payroll_files import write_payroll_files
 from adapters.tabular import InputRejected, read_table
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"}
@@ -233,7 +233,7 @@ def test_a_long_agent_code_still_gives_35_character_ids(tmp_path):
     for tag in ("MsgId", "PmtInfId"):
         value = root.findtext(f".//p:{tag}", namespaces=NS)
         assert len(value) <= 35
-    assert payroll_files.message_id(agent, "2024-03") != payroll_files.message_id(agent, "2024-04")
+    assert pain001.message_id(agent, "2024-03") != pain001.message_id(agent, "2024-04")
 
 
 def test_a_bank_list_with_only_carried_lines_gets_no_pain001(tmp_path):
@@ -290,7 +290,7 @@ def test_a_crash_while_writing_leaves_the_previous_list_whole(tmp_path, monkeypa
 
 def test_streamed_lines_must_add_up_to_the_recorded_totals(tmp_path):
     lines = cash_lines()
-    totals = payroll_files.ListTotals.of(lines)
+    totals = ListTotals.of(lines)
     streamed = write_payroll_files(tmp_path / "a", "VNPOST-BS-01", "2024-03", "cash", iter(lines),
                                    totals=totals, **DEBTOR)
     listed = write_cash(tmp_path / "b")
@@ -304,9 +304,9 @@ def test_streamed_lines_must_add_up_to_the_recorded_totals(tmp_path):
 # --- bank profiles ----------------------------------------------------------
 
 def test_a_bank_file_needs_a_real_debtor_account(tmp_path):
-    with pytest.raises(payroll_files.NoDebtorAccount, match="treasury_account.*LEDGER_TREASURY_ACCOUNT"):
+    with pytest.raises(pain001.NoDebtorAccount, match="treasury_account.*LEDGER_TREASURY_ACCOUNT"):
         write_payroll_files(tmp_path, "BANK-VBSP-QNG", "2024-03", "bank", bank_lines(),
-                            **dict(DEBTOR, debtor_account=payroll_files.PLACEHOLDER_DEBTOR_ACCOUNT))
+                            **dict(DEBTOR, debtor_account=pain001.PLACEHOLDER_DEBTOR_ACCOUNT))
     assert list(tmp_path.iterdir()) == []
 
 

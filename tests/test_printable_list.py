@@ -19,7 +19,7 @@ from adapters.formats.printable_list import (
     CATEGORY_NAMES, HEADERS, Person, payment_list, write_printable_lists,
 )
 from adapters.formats.vnd_words import number_in_words, vnd_in_words
-from adapters.payroll_files import PayrollFileLine
+from adapters.formats.payroll_list import PayrollFileLine
 
 RULES = Path(__file__).resolve().parents[1] / "ledger" / "rulesets" / "vn-social-assistance.toml"
 ISSUED = datetime(2024, 2, 24, 9, 0)

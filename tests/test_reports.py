@@ -4,6 +4,7 @@ written, stable byte for byte, and an open month is marked provisional."""
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from adapters.reports import (
+from adapters.formats.settlement_report import (
     AGENT_TITLE, AGENTS_SHEET, COMMUNES_SHEET, NO_VARIANCES, SUMMARY_SHEET, TOTAL_LABEL,
     VARIANCES_SHEET, write_settlement_reports,
 )
@@ -31,8 +32,10 @@ def agent(code: str, *, opening: int, advance: int, disbursed: int, fee: int, re
 
 
 def commune(code: str, cash_vnd: int, bank_vnd: int, people: int) -> dict:
+    people_bank = round(people * bank_vnd / (cash_vnd + bank_vnd))  # about as many as the amounts say
     return {"commune_code": code, "paid_cash_vnd": cash_vnd, "paid_bank_vnd": bank_vnd,
-            "cashless_share": bank_vnd / (cash_vnd + bank_vnd), "people_paid": people}
+            "cashless_share": bank_vnd / (cash_vnd + bank_vnd), "people_paid": people,
+            "people_bank": people_bank, "cashless_share_people": people_bank / people}
 
 
 def september_summary() -> dict:
@@ -44,9 +47,12 @@ def september_summary() -> dict:
               fee=7_940_000, returned=500_000, reported=40_250_000, variances=[
                   {"kind": "paid_after_death", "line_id": "2024-07-051142000784",
                    "citizen_id": "051142000784", "amount": 500_000,
-                   "detail": "paid on 2024-09-14, after the date of death"},
+                   "detail": "paid on 2024-09-14, after the date of death",
+                   "facts": {"paid_on": "2024-09-14", "died_on": "2024-08-30"},
+                   "accepted": {"reason": "Bưu điện đã thu hồi, nộp lại ngày 20/09", "actor": "ke-toan-lan"}},
                   {"kind": "balance_differs", "line_id": "", "citizen_id": "", "amount": -500_000,
-                   "detail": "balance remaining: reported 40,250,000, books 40,750,000 VND"},
+                   "detail": "balance remaining: reported 40,250,000, books 40,750,000 VND",
+                   "facts": {"figure": "balance_remaining", "reported": 40_250_000, "booked": 40_750_000}},
               ]),
         agent("VNPOST-BS-02", opening=12_600_000, advance=624_780_000, disbursed=618_300_000,
               fee=4_946_000, returned=0, reported=14_134_000),
@@ -81,6 +87,7 @@ def september_summary() -> dict:
         "unclaimed_queue": {"verify": 6, "suspended": 5, "held_vnd": 18_250_000},
         "overpayments": {"open_count": 31, "open_vnd": 33_440_000, "recovered_vnd": 1_200_000,
                          "written_off_vnd": 0},
+        "chain": {"position": 48_211, "hash": "9f2c" * 16, "at_close": True},
     }
 
 
@@ -156,9 +163,12 @@ def test_agent_rows_and_total_row_add_up_to_the_district_totals(written):
 
 def test_every_variance_is_listed(written):
     rows = sheet_rows(written[0], VARIANCES_SHEET)
-    assert rows[1] == ("VNPOST-BS-01", "Chi trả sau ngày mất (paid_after_death)", "2024-07-051142000784",
-                       "051142000784", 500_000, "paid on 2024-09-14, after the date of death")
-    assert rows[2][:2] == ("VNPOST-BS-01", "Chênh lệch số dư (balance_differs)")
+    assert rows[1] == ("VNPOST-BS-01", "Chi trả sau ngày mất", "2024-07-051142000784", "051142000784",
+                       500_000, "Chi trả ngày 14/09/2024, sau ngày mất của đối tượng (ngày mất 30/08/2024). "
+                                "Đã chấp nhận, lý do: Bưu điện đã thu hồi, nộp lại ngày 20/09 "
+                                "(người chấp nhận: ke-toan-lan)")
+    assert rows[2][:2] == ("VNPOST-BS-01", "Chênh lệch số dư")
+    assert rows[2][5] == "Số dư còn lại: đại lý báo cáo 40.250.000 đồng, sổ sách 40.750.000 đồng"
     assert rows[2][4] == -500_000
     assert len(rows) == 3
 
@@ -170,7 +180,10 @@ def test_summary_sheet_carries_the_district_figures(written):
     assert figures["Tình trạng"].startswith("Chính thức")
     assert figures["Tổng đã chi trả (đồng)"] == 2_333_450_000
     assert figures["Tỷ lệ chi trả không dùng tiền mặt"] == pytest.approx(0.3097, abs=1e-4)
-    assert load_workbook(written[0])[SUMMARY_SHEET]["B12"].number_format == "0.0%"
+    sheet = load_workbook(written[0])[SUMMARY_SHEET]
+    (share_row,) = [row for row in sheet.iter_rows() if row[0].value == "Tỷ lệ chi trả không dùng tiền mặt"]
+    assert share_row[1].number_format == "0.0%"
+    assert figures["Số văn bản"] == "Số: 09/2024/QTCT"
     assert figures["Chưa nhận tiền: số tiền đang giữ (đồng)"] == 18_250_000
     assert figures["Chi thừa chưa thu hồi (đồng)"] == 33_440_000
 
@@ -179,11 +192,15 @@ def test_commune_sheet_has_every_commune_and_the_district(written):
     rows = sheet_rows(written[0], COMMUNES_SHEET)
     assert len(rows) == 1 + 10 + 1
     assert rows[-1][:3] == ("Toàn huyện", 1_610_800_000, 722_650_000)
+    communes = september_summary()["communes"]
+    people, by_bank = sum(c["people_paid"] for c in communes), sum(c["people_bank"] for c in communes)
+    assert rows[-1][4:] == (people, by_bank, pytest.approx(by_bank / people))
+    assert rows[0][5:] == ("Số người nhận qua tài khoản", "Tỷ lệ người không dùng tiền mặt")
 
 
 def test_open_month_is_provisional_and_says_there_is_no_variance(written_open):
     figures = summary_values(written_open[0])
-    assert figures["Tình trạng"].startswith("Tạm tính (PROVISIONAL)")
+    assert figures["Tình trạng"].startswith("Tạm tính:")
     assert sheet_rows(written_open[0], VARIANCES_SHEET)[1][0] == NO_VARIANCES
 
 
@@ -220,13 +237,30 @@ def test_pdf_text_names_the_agents_in_vietnamese(written):
         assert code in text
     assert "Bình Sơn".upper() in text
     assert "QUYẾT TOÁN CHI TRẢ TRỢ CẤP XÃ HỘI HẰNG THÁNG" in text
-    assert "paid_after_death" in text
-    assert "Chính thức (FINAL)" in text
+    assert "Chi trả sau ngày mất" in text
+    assert "Chính thức: tháng đã khóa sổ" in text
+
+
+def test_pdf_is_an_administrative_document_in_vietnamese_only(written):
+    """What the agent signs: national header, number, totals in words, the
+    accepted variance with its reason and who accepted it, every signer, the
+    chain's head on the page; and not a word of English."""
+    text = pdf_text(written[1])
+    flat = " ".join(text.split())
+    for expected in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "Số: 09/2024/QTCT",
+                     "Tổng số tiền đã chi trả: 2.333.450.000 đồng.",
+                     "Bằng chữ: Hai tỷ ba trăm ba mươi ba triệu bốn trăm năm mươi nghìn đồng.",
+                     "người chấp nhận: ke-toan-lan", "ĐẠI DIỆN ĐẠI LÝ CHI TRẢ", "NGƯỜI LẬP BIỂU", "KẾ TOÁN",
+                     "THỦ TRƯỞNG ĐƠN VỊ", "vị trí 48211, SHA-256 " + "9f2c" * 16):
+        assert expected in flat, expected
+    english = re.compile(r"\b(paid|variance|variances|settlement|FINAL|PROVISIONAL|amount|district|"
+                         r"balance|reported|books|agent|lines|month|share|no data|annex|charts)\b", re.I)
+    assert english.findall(flat) == []
 
 
 def test_pdf_of_an_open_month_is_marked_provisional(written_open):
     text = pdf_text(written_open[1])
-    assert "Tạm tính (PROVISIONAL)" in text
+    assert "Tạm tính: tháng chưa khóa sổ" in text
     assert NO_VARIANCES in text
 
 

@@ -160,7 +160,7 @@ def test_a_variance_injected_into_an_agent_report_is_found(sqlite_url, tmp_path_
         if report[field] + delta < 0:
             delta = -delta  # an agent's figures are never negative: the file would be refused
         report[field] += delta
-        from adapters.agent_results import parse_agent_report
+        from adapters.formats.agent_report import parse_agent_report
         reports = parse_agent_report(synthetic.write_csv(tmp_path / "agent-report.csv", [report], list(report)))
         ledger.commands.command(lambda: ledger.runtime.app.record_agent_results([], "o", FIRST.last_day, reports))
         (after,) = [x for x in ledger.queries.reconcile(FIRST) if x.agent_code == s.agent_code]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -50,7 +51,7 @@ def test_no_session_redirects_to_login(web):
     for path in ("/", "/thang-nay", "/doi-tuong?q=nguyen", "/chi-tra", "/quyet-toan", "/kiem-toan", "/nguoi-dung"):
         r = c.get(path)
         assert r.status_code == 303 and r.headers["location"].startswith("/dang-nhap?next="), path
-    r = c.post("/chi-tra", data={"month": "2024-07"})
+    r = c.post("/chi-tra/lap", data={"month": "2024-07"})
     assert r.status_code == 303 and r.headers["location"].startswith("/dang-nhap")
 
 
@@ -75,7 +76,7 @@ def test_missing_or_wrong_csrf_is_refused(web):
     with open(web.state.decisions, "rb") as f:
         r = c.post("/nhap-tep", data={"kind": "decisions"}, files={"file": ("d.csv", f, "text/csv")})
     assert r.status_code == 403
-    r = c.post("/chi-tra", data={"month": "2024-07", "csrf_token": "forged"})
+    r = c.post("/chi-tra/lap", data={"month": "2024-07", "csrf_token": "forged"})
     assert r.status_code == 403
     assert web.state.queries.payroll_calendar() == []
 
@@ -88,7 +89,9 @@ def test_auditor_changes_nothing(web):
         r = c.post("/nhap-tep", data={"kind": "decisions", "csrf_token": token},
                    files={"file": ("d.csv", f, "text/csv")})
     assert r.status_code == 403
-    for path, data in (("/chi-tra", {"month": "2024-07"}), ("/quyet-toan", {"month": "2024-07"}),
+    for path, data in (("/chi-tra/lap", {"month": "2024-07"}), ("/chi-tra/phat-hanh", {"month": "2024-07"}),
+                       ("/truy-thu/de-nghi-mien", {}), ("/truy-thu/quyet-dinh-mien", {}),
+                       ("/nhap-tep/xac-nhan", {}), ("/quyet-toan", {"month": "2024-07"}),
                        ("/nguoi-dung", {"username": "x", "role": "admin", "password": PASSWORD}),
                        ("/nguoi-dung/khoa", {"username": "canbo"}), ("/anything", {})):
         assert c.post(path, data={**data, "csrf_token": token}).status_code == 403, path
@@ -119,26 +122,47 @@ def test_lockout_after_five_failures(web):
     assert web.state.users.get("canbo").locked_until is not None
 
 
+def dry_run_then_confirm(c: TestClient, path, name: str, kind: str = "decisions"):
+    """Step one (the dry run) and step two (confirm the very file previewed)."""
+    token = csrf(c, "/nhap-tep")
+    with open(path, "rb") as f:
+        r = c.post("/nhap-tep", data={"kind": kind, "csrf_token": token}, files={"file": (name, f, "text/csv")})
+    assert r.status_code == 200 and f"Chạy thử {name}: chưa ghi gì" in r.text, r.text[-2000:]
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)"', r.text))
+    return r, fields
+
+
 def test_actor_is_the_user_and_four_eyes(web, tmp_path):
     officer = login(web, "canbo")
-    token = csrf(officer, "/nhap-tep")
-    with open(web.state.decisions, "rb") as f:
-        r = officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": token},
-                         files={"file": ("quyet-dinh.csv", f, "text/csv")})
+    r, fields = dry_run_then_confirm(officer, web.state.decisions, "quyet-dinh.csv")
+    assert web.state.queries.store_status().events == 0  # the dry run recorded nothing
+    r = officer.post("/nhap-tep/xac-nhan", data=fields)
     assert r.status_code == 200 and "Đã nhập quyet-dinh.csv" in r.text
+    assert "Lịch sử nhập tệp" in r.text and fields["sha256"][:12] in r.text
+    (receipt,) = web.state.queries.import_history()
+    assert (receipt.actor, receipt.file_name, receipt.sha256) == ("canbo", "quyet-dinh.csv", fields["sha256"])
+    token = csrf(officer, "/chi-tra")
+    r = officer.post("/chi-tra/lap", data={"month": "2024-07", "csrf_token": token})
+    assert r.status_code == 303
+    page = officer.get(r.headers["location"])
+    assert "chờ phát hành" in page.text and "VNPOST-BS-01" in page.text and ".csv" not in page.text
+    assert officer.get("/chi-tra/2024-07/tep/payroll-VNPOST-BS-01-2024-07.csv").status_code == 404
+    # An officer cannot release; an approver who prepared it may not either (the domain's four eyes).
+    assert officer.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1",
+                                                    "csrf_token": token}).status_code == 403
     approver = login(web, "lanhdao")
     token = csrf(approver, "/chi-tra")
-    r = approver.post("/chi-tra", data={"month": "2024-07", "csrf_token": token})
+    r = approver.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1", "csrf_token": token})
     assert r.status_code == 303
     page = approver.get(r.headers["location"])
-    assert "VNPOST-BS-01" in page.text and ".csv" in page.text
+    assert "VNPOST-BS-01" in page.text and ".csv" in page.text and "người phát hành lanhdao" in page.text
     timeline = web.state.queries.timeline(REGISTER["citizen_id"])
     assert {e.actor for e in timeline} == {"canbo", "lanhdao"}
-    # The approver who ran the payroll may not close the month.
-    r = approver.post("/quyet-toan", data={"month": "2024-07", "csrf_token": token})
-    assert r.status_code == 403 and "four eyes" in r.text
+    (month,) = web.state.queries.payroll_calendar()
+    assert (month.prepared_by, month.issued_by) == ("canbo", "lanhdao")
+    # The officer who prepared the payroll may not close the month; the approver may.
     assert not web.state.queries.payroll_calendar()[0].closed
-    other = login(web, "lanhdao2")
+    other = login(web, "lanhdao")
     settlement = other.get("/quyet-toan?thang=2024-07").text
     count = int(re.search(r'name="variances" value="(\d+)"', settlement).group(1))
     data = {"month": "2024-07", "csrf_token": csrf(other, "/quyet-toan"), "variances": str(count)}
@@ -149,6 +173,48 @@ def test_actor_is_the_user_and_four_eyes(web, tmp_path):
     assert r.status_code == 303, r.text
     calendar = web.state.queries.payroll_calendar()[0]
     assert calendar.closed and calendar.month == Month.parse("2024-07")
+
+
+def test_a_preparer_cannot_release_and_a_stale_preparation_is_refused(web, tmp_path):
+    officer = login(web, "canbo")
+    r, fields = dry_run_then_confirm(officer, web.state.decisions, "d.csv")
+    assert officer.post("/nhap-tep/xac-nhan", data=fields).status_code == 200
+    first = login(web, "lanhdao")
+    token = csrf(first, "/chi-tra")
+    assert first.post("/chi-tra/lap", data={"month": "2024-07", "csrf_token": token}).status_code == 303
+    r = first.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1", "csrf_token": token})
+    assert r.status_code == 403 and "nguyên tắc bốn mắt" in r.text and "lanhdao đã lập" in r.text
+    # The data changes after the preparation: the release is refused, nothing issued.
+    later = decisions_file(tmp_path / "later.csv", [dict(REGISTER, decision_no="9/QĐ-UBND",
+                                                         citizen_id="051044009999")])
+    r, fields = dry_run_then_confirm(officer, later, "later.csv")
+    assert officer.post("/nhap-tep/xac-nhan", data=fields).status_code == 200
+    second = login(web, "lanhdao2")
+    token = csrf(second, "/chi-tra")
+    r = second.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1", "csrf_token": token})
+    assert r.status_code == 409 and "cần lập lại danh sách" in r.text
+    assert web.state.queries.payroll_calendar() == []
+
+
+def test_a_confirmed_import_must_be_the_file_previewed(web, tmp_path):
+    officer = login(web, "canbo")
+    r, fields = dry_run_then_confirm(officer, web.state.decisions, "d.csv")
+    kept = Path(web.state.files_dir) / "uploads" / fields["upload"]
+    kept.write_bytes(kept.read_bytes().replace(b"Nguy", b"Nguy_"))
+    r = officer.post("/nhap-tep/xac-nhan", data=fields)
+    assert r.status_code == 409 and "thay đổi sau khi chạy thử" in r.text
+    assert web.state.queries.store_status().events == 0
+
+
+def test_an_import_error_is_shown_at_its_cell(web, tmp_path):
+    bad = decisions_file(tmp_path / "bad.csv", [dict(REGISTER, birth_date="31/02/1944")])
+    officer = login(web, "canbo")
+    token = csrf(officer, "/nhap-tep")
+    with open(bad, "rb") as f:
+        r = officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": token},
+                         files={"file": ("bad.csv", f, "text/csv")})
+    assert r.status_code == 422 and 'class="loi"' in r.text and "31/02/1944" in r.text
+    assert web.state.queries.store_status().events == 0
 
 
 def test_rejected_file_shows_every_problem(web, tmp_path):
@@ -165,9 +231,8 @@ def test_rejected_file_shows_every_problem(web, tmp_path):
 
 def test_search_ignores_diacritics(web):
     officer = login(web, "canbo")
-    with open(web.state.decisions, "rb") as f:
-        officer.post("/nhap-tep", data={"kind": "decisions", "csrf_token": csrf(officer, "/nhap-tep")},
-                     files={"file": ("d.csv", f, "text/csv")})
+    _, fields = dry_run_then_confirm(officer, web.state.decisions, "d.csv")
+    assert officer.post("/nhap-tep/xac-nhan", data=fields).status_code == 200
     auditor = login(web, "kiemtoan")
     r = auditor.get("/doi-tuong", params={"q": "nguyen van"})
     assert "Nguyễn Văn A" in r.text and "Trần Thị B" not in r.text

@@ -72,8 +72,8 @@ def district(tmp_path_factory):
         queries = Queries(runtime)
         commands = Commands(runtime, queries)
         users = UserStore(runtime.engine)
-        for name, role in (("canbo", "officer"), ("lanhdao", "approver"), ("kiemtoan", "auditor"),
-                           ("quantri", "admin")):
+        for name, role in (("canbo", "officer"), ("lanhdao", "approver"), ("lanhdao2", "approver"),
+                           ("kiemtoan", "auditor"), ("quantri", "admin")):
             users.add(name, role, PASSWORD)
         early = [r for r in registered if Month.parse(r["effective_month"]) < Month.parse("2024-03")]
         commands.import_decisions(synthetic.write_csv(folder / "early.csv", early), "seed-officer")
@@ -86,10 +86,26 @@ def district(tmp_path_factory):
             _agent_results(commands, payroll.files, month, folder, 5, "seed-officer", dead)
             keys = [v.key(s.agent_code) for s in queries.reconcile(month) for v in s.variances]
             assert not commands.close_month(month, {k: "đã đối chiếu với đại lý" for k in keys}, "seed-head")
+        # A death learnt late: February's collected allowance becomes an overpayment to recover.
+        late = next(r for r in early if r["kind"] == "register" and r["effective_month"] <= "2024-01"
+                    and queries.beneficiary_report(r["citizen_id"]).as_dict()["status"] == "active"
+                    and any(m["month"] == "2024-02" and m["disbursed"] > 0
+                            for m in queries.beneficiary_report(r["citizen_id"]).as_dict()["months"]))
+        notice = dict(notice_id="GBT-LATE-1", citizen_id=late["citizen_id"], date_of_death="2024-01-25",
+                      source="family", reported_on="2024-03-01", document_no="", funeral_arranged_by="",
+                      corrects="")
+        commands.import_deaths(synthetic.write_csv(folder / "late-death.csv", [notice], synthetic.DEATH_COLUMNS),
+                               "seed-officer")
     march = Month.parse("2024-03")
     arriving = [r for r in registered if Month.parse(r["effective_month"]) == march]
     changes = synthetic.later_decisions(early, seed=5, month=march, share=0.05)
     decisions = synthetic.write_csv(folder / "quyet-dinh-2024-03.csv", arriving + changes)
+    # The same file with one date that does not exist, for the dry run to point at.
+    broken = dict(arriving[0] if arriving else changes[0])
+    broken["signed_on"] = "2024-02-31"
+    faulty = synthetic.write_csv(folder / "quyet-dinh-loi.csv", [broken, *(arriving + changes)[1:3]])
+    with open_runtime(settings=settings) as runtime:
+        overpaid = next((r for r in Queries(runtime).recoveries() if r.open > 0), None)
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url,
                LEDGER_WEB_FILES_DIR=str(folder / "files"), LEDGER_TODAY="2024-03-15")
@@ -108,7 +124,8 @@ def district(tmp_path_factory):
             time.sleep(0.2)
     person = next((r for r in early if folded(r["full_name"]).startswith("nguyen van")),
                   next((r for r in early if folded(r["full_name"]).startswith("nguyen")), early[0]))
-    yield dict(base=f"http://127.0.0.1:{port}", decisions=decisions, person=person)
+    yield dict(base=f"http://127.0.0.1:{port}", decisions=decisions, faulty=faulty, person=person,
+               overpaid=overpaid)
     server.terminate()
     server.wait(timeout=20)
 
@@ -144,6 +161,18 @@ def logout(page) -> None:
     page.wait_for_url("**/dang-nhap")
 
 
+def tab_to(page, selector: str, text: str | None = None, limit: int = 60) -> None:
+    """Press Tab until the element matching ``selector`` (and ``text``) has the focus."""
+    for _ in range(limit):
+        if page.evaluate("""([selector, text]) => {
+                const e = document.activeElement;
+                return !!e && e.matches(selector) && (!text || e.textContent.includes(text));
+            }""", [selector, text]):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector} {text or ''}")
+
+
 def test_officer_approver_auditor(page, district):
     base = district["base"]
     errors: list[str] = []
@@ -154,20 +183,62 @@ def test_officer_approver_auditor(page, district):
     login(page, base, "canbo")
     assert page.url.endswith("/thang-nay")
     check(page, None)
+    # A dry run of a file with an error: the cell is highlighted, nothing recorded.
     page.get_by_role("link", name="Nhập tệp").click()
     page.get_by_label("Quyết định hưởng / thay đổi / thôi hưởng").check()
+    page.get_by_label("Tệp (CSV, XLSX hoặc camt.054 XML)").set_input_files(str(district["faulty"]))
+    page.get_by_role("button", name="Chạy thử").click()
+    page.get_by_text("Tệp quyet-dinh-loi.csv bị từ chối").wait_for()
+    faulty_cell = page.locator("td.loi")
+    assert faulty_cell.count() == 1 and "2024-02-31" in faulty_cell.inner_text()
+    page.evaluate("document.getElementById('loi').scrollIntoView({block: 'start'})")  # the screenshot shows the errors, not the form
+    check(page, "02b-nhap-tep-loi")
+    # The refused file's page comes with status 422, which the console reports as such.
+    assert errors == ["Failed to load resource: the server responded with a status of 422 (Unprocessable Entity)"]
+    errors.clear()
+    # The right file: previewed, then confirmed.
+    page.get_by_label("Quyết định hưởng / thay đổi / thôi hưởng").check()
     page.get_by_label("Tệp (CSV, XLSX hoặc camt.054 XML)").set_input_files(str(district["decisions"]))
-    page.get_by_role("button", name="Nhập tệp").click()
-    page.get_by_text("Đã nhập quyet-dinh-2024-03.csv").wait_for()
+    page.get_by_role("button", name="Chạy thử").click()
+    page.get_by_text("Chạy thử quyet-dinh-2024-03.csv: chưa ghi gì").wait_for()
+    page.evaluate("document.getElementById('xem-truoc').scrollIntoView({block: 'start'})")
     check(page, "02-nhap-tep")
+    page.get_by_role("button", name="Xác nhận nhập quyet-dinh-2024-03.csv").click()
+    page.get_by_text("Đã nhập quyet-dinh-2024-03.csv").wait_for()
+    assert page.locator("#lich-su ~ table tbody tr").first.inner_text().count("canbo") == 1
+    page.evaluate("document.getElementById('lich-su').scrollIntoView({block: 'start'})")
+    check(page, "02c-nhap-tep-lich-su")
 
+    # The officer prepares the payroll; nothing goes out, and only another user may release it.
     page.get_by_role("link", name="Chi trả").click()
     month = page.get_by_label("Lập danh sách chi trả tháng")
     assert month.input_value() == "2024-03"
     page.get_by_role("button", name="Lập danh sách").click()
-    page.get_by_text("Đã lập danh sách chi trả tháng 2024-03").wait_for()
-    assert page.get_by_role("link", name=".csv").count() >= 1
+    page.get_by_text("Đã lập danh sách chi trả tháng 2024-03 (lần 1)").wait_for()
+    assert page.get_by_role("link", name=".csv").count() == 0  # no file before the release
+    assert page.get_by_role("button", name="Phát hành danh sách tháng 2024-03").count() == 0
+    page.get_by_text("Chờ lãnh đạo phê duyệt phát hành").wait_for()
     check(page, "04-chi-tra")
+    logout(page)
+
+    # The approver releases it with the keyboard alone.
+    page.goto(f"{base}/dang-nhap")
+    page.keyboard.press("Tab")
+    tab_to(page, "input[name=username]")
+    page.keyboard.type("lanhdao")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/thang-nay")
+    tab_to(page, "a[href='/chi-tra']")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/chi-tra")
+    tab_to(page, "button", "Phát hành danh sách tháng 2024-03")
+    page.keyboard.press("Enter")
+    page.get_by_text("Đã phát hành danh sách chi trả tháng 2024-03").wait_for()
+    assert "người lập canbo, người phát hành lanhdao" in page.locator(".flash").inner_text()
+    assert page.get_by_role("link", name=".csv").count() >= 1
+    check(page, "04b-chi-tra-da-phat-hanh")
     logout(page)
 
     login(page, base, "lanhdao")
@@ -183,8 +254,29 @@ def test_officer_approver_auditor(page, district):
     page.get_by_label("Tháng", exact=True).fill("2024-02")
     page.get_by_role("button", name="Xem", exact=True).click()
     check(page, "06-chua-nhan")
+    logout(page)
+
+    # A write-off: proposed by the officer, approved by the approver.
+    overpaid = district["overpaid"]
+    assert overpaid is not None, "the seeded district has no open overpayment"
+    login(page, base, "canbo")
+    page.get_by_role("link", name="Truy thu").click()
+    page.get_by_label("Số CCCD").fill(overpaid.citizen_id)
+    page.get_by_label("Số tiền miễn thu (đồng)").fill(str(overpaid.open))
+    page.get_by_label("Số quyết định miễn thu").fill("88/QĐ-UBND")
+    page.get_by_label("Lý do").fill("người nhận đã chết, không có di sản")
+    page.get_by_role("button", name="Đề nghị miễn thu").click()
+    page.get_by_text("chờ lãnh đạo phê duyệt, chưa ghi sổ").wait_for()
+    assert page.get_by_role("button", name=f"Phê duyệt miễn thu {overpaid.citizen_id}").count() == 0
+    check(page, None)
+    logout(page)
+    login(page, base, "lanhdao")
     page.get_by_role("link", name="Truy thu").click()
     check(page, "07-truy-thu")
+    page.get_by_role("button", name=f"Phê duyệt miễn thu {overpaid.citizen_id}").click()
+    page.get_by_text(f"Đã phê duyệt miễn thu").wait_for()
+    assert "người đề nghị canbo, người duyệt lanhdao" in page.locator(".flash").inner_text()
+    check(page, "07b-truy-thu-da-duyet")
     logout(page)
 
     login(page, base, "kiemtoan")
@@ -218,3 +310,18 @@ def test_officer_approver_auditor(page, district):
     assert page.url.endswith("/nguoi-dung")
     check(page, "09-nguoi-dung")
     assert errors == [], errors  # no CSP violation, no script error
+
+
+def test_then_a_preparer_cannot_release(page, district):
+    """An approver who prepared the next month's payroll is refused its release, in Vietnamese."""
+    base = district["base"]
+    login(page, base, "lanhdao2")
+    page.get_by_role("navigation").get_by_role("link", name="Chi trả").click()
+    page.get_by_role("button", name="Lập danh sách").click()
+    page.get_by_text("Chưa gửi đại lý: cần một người khác phát hành").wait_for()
+    page.get_by_text("Bạn là người lập danh sách này").wait_for()
+    page.get_by_role("button", name="Phát hành danh sách tháng").click()
+    page.get_by_text("nguyên tắc bốn mắt").wait_for()
+    assert "lanhdao2 đã lập danh sách chi trả tháng" in page.locator("main").inner_text()
+    check(page, "04c-chi-tra-tu-choi")
+    logout(page)

@@ -181,14 +181,18 @@ def test_officer_month_and_commune_findings(page, office):
     page.get_by_role("link", name="Nhập tệp").click()
     page.get_by_label("Quyết định hưởng / thay đổi / thôi hưởng").check()
     page.get_by_label("Tệp (CSV, XLSX hoặc camt.054 XML)").set_input_files(str(office["decisions"]))
-    page.get_by_role("button", name="Nhập tệp").click()
+    page.get_by_role("button", name="Chạy thử").click()
+    page.get_by_role("button", name="Xác nhận nhập quyet-dinh-2024-03.csv").click()
     page.get_by_text("Đã nhập quyet-dinh-2024-03.csv").wait_for()
-    page.get_by_role("link", name="Chi trả").click()
+    page.goto(f"{base}/chi-tra")
     page.get_by_role("button", name="Lập danh sách").click()
     page.get_by_text("Đã lập danh sách chi trả tháng 2024-03").wait_for()
     logout(page)
 
-    login(page, base, "lanhdao")  # another user closes the month
+    login(page, base, "lanhdao")  # another user releases the payroll and closes the month
+    page.goto(f"{base}/chi-tra")
+    page.get_by_role("button", name="Phát hành danh sách tháng 2024-03").click()
+    page.get_by_text("Đã phát hành danh sách chi trả tháng 2024-03").wait_for()
     page.get_by_role("link", name="Quyết toán").click()
     for field in page.locator("input[name^=reason-]").all():
         field.fill("đã đối chiếu với đại lý")
@@ -265,7 +269,7 @@ def test_auditor_visit(page, office):
     page.get_by_role("button", name="Tính", exact=True).click()
     page.get_by_text("Chênh lệch ngân sách").wait_for()
     assert page.get_by_role("table", name="Từng tháng").locator("tbody tr").count() == 6
-    check(page, shot(office, "10-gia-dinh"))
+    check(page, shot(office, "11-gia-dinh"))
     assert page.get_by_role("button", name="Lập danh sách").count() == 0
     logout(page)
     assert errors == [], errors

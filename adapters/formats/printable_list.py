@@ -19,7 +19,8 @@ from xml.sax.saxutils import escape
 
 from ledger.months import Month
 
-from ..payroll_files import PayrollFileLine, stable_xlsx, write_atomically
+from ..files import stable_xlsx, write_atomically
+from .payroll_list import PayrollFileLine
 from .vnd_words import vnd_in_words
 
 # Category codes (domain.md) as a list names them (Decree 20/2021 Art 5).

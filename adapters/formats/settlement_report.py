@@ -23,7 +23,9 @@ from xml.sax.saxutils import escape
 from ledger import settlement
 from ledger.months import Month, month_range
 
-from .payroll_files import stable_xlsx, write_atomically
+from ..files import stable_xlsx, write_atomically
+from .printable_list import MOTTO, NATION
+from .vnd_words import vnd_in_words
 
 REPORT_TITLE = "Quyết toán chi trả trợ cấp xã hội hằng tháng"
 
@@ -32,9 +34,9 @@ AGENTS_SHEET = "Quyết toán"
 VARIANCES_SHEET = "Chênh lệch"
 COMMUNES_SHEET = "Theo xã"
 
-FINAL_STATUS = "Chính thức (FINAL): tháng đã khóa sổ"
-PROVISIONAL_STATUS = "Tạm tính (PROVISIONAL): tháng chưa khóa sổ, số liệu còn có thể thay đổi"
-PROVISIONAL_MARK = "TẠM TÍNH - PROVISIONAL"
+FINAL_STATUS = "Chính thức: tháng đã khóa sổ"
+PROVISIONAL_STATUS = "Tạm tính: tháng chưa khóa sổ, số liệu còn có thể thay đổi"
+PROVISIONAL_MARK = "TẠM TÍNH"
 NO_VARIANCES = "Không có chênh lệch"
 TOTAL_LABEL = "Tổng cộng"
 
@@ -71,7 +73,8 @@ TOTAL_KEYS = ("advance", "disbursed", "fee", "returned", "closing_balance")
 
 VARIANCE_TITLES = (AGENT_TITLE, "Loại chênh lệch", "Mã dòng", "Số CCCD", "Số tiền (đồng)", "Diễn giải")
 COMMUNE_TITLES = ("Mã xã", "Chi tiền mặt (đồng)", "Chi qua tài khoản (đồng)",
-                  "Tỷ lệ không dùng tiền mặt", "Số người đã nhận")
+                  "Tỷ lệ không dùng tiền mặt", "Số người đã nhận", "Số người nhận qua tài khoản",
+                  "Tỷ lệ người không dùng tiền mặt")
 
 _VND_FORMAT = "#,##0"
 _COUNT_FORMAT = "#,##0"
@@ -169,9 +172,52 @@ def _variance_rows(summary: dict) -> list[tuple[str, dict]]:
 
 
 def variance_kind_text(kind: str) -> str:
-    """``Chi trả sau ngày mất (paid_after_death)``; an unknown kind as its code."""
-    label = VARIANCE_KINDS_VI.get(kind)
-    return f"{label} ({kind})" if label else kind
+    """``Chi trả sau ngày mất``; an unknown kind as its code."""
+    return VARIANCE_KINDS_VI.get(kind, kind)
+
+
+# The agent's report figures a report variance is about (ledger/settlement.py facts).
+REPORT_FIGURES_VI = {
+    "balance_remaining": "Số dư còn lại",
+    "fee_claimed": "Phí dịch vụ đề nghị",
+    "paid_total": "Tổng đã chi trả",
+    "advance_received": "Tạm ứng đã nhận",
+}
+
+
+def _vi_date(text: str) -> str:
+    """``2024-09-05`` -> ``05/09/2024``; anything else as it is."""
+    parts = str(text).split("-")
+    return f"{parts[2]}/{parts[1]}/{parts[0]}" if len(parts) == 3 else str(text)
+
+
+def variance_detail_text(variance: dict) -> str:
+    """What the variance is, in Vietnamese, from its facts (the ledger's
+    ``detail`` is the English of the command line)."""
+    kind, facts = variance["kind"], variance.get("facts") or {}
+    if "figure" in facts:
+        figure = REPORT_FIGURES_VI.get(facts["figure"], facts["figure"])
+        return (f"{figure}: đại lý báo cáo {_vi_number(facts['reported'])} đồng, "
+                f"sổ sách {_vi_number(facts['booked'])} đồng")
+    paid_on = _vi_date(facts["paid_on"]) if facts.get("paid_on") else ""
+    if kind == settlement.NOT_IN_PAYROLL:
+        return f"Bảng kê {facts.get('payroll_id', '')} không có dòng {variance['line_id']}"
+    if kind == settlement.CITIZEN_DIFFERS:
+        return f"Dòng được cấp cho người có số CCCD {facts.get('issued_to', '')}"
+    if kind == settlement.AMOUNT_DIFFERS and "booked" in facts:
+        return (f"Số tiền được cấp {_vi_number(facts['booked'])} đồng, "
+                f"báo cáo {_vi_number(facts['reported'])} đồng")
+    if kind == settlement.PAID_TWICE:
+        if facts.get("months"):
+            months = ", ".join(_month_label(m) for m in facts["months"])
+            return f"Các tháng {months} đã được chi trả ở dòng khác"
+        return f"Đã chi trả ngày {paid_on}" if paid_on else "Đã chi trả ở một dòng khác của tệp này"
+    if kind == settlement.PAID_AFTER_DEATH:
+        died = f" (ngày mất {_vi_date(facts['died_on'])})" if facts.get("died_on") else ""
+        return f"Chi trả ngày {paid_on}, sau ngày mất của đối tượng{died}"
+    if kind == settlement.PAID_AFTER_CANCELLATION:
+        return f"Chi trả ngày {paid_on}, sau khi Phòng đã hủy dòng chi trả"
+    return variance_kind_text(kind)
 
 
 def _status_text(summary: dict) -> str:
@@ -260,10 +306,12 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
     return [
         ("Thông tin chung", [
             ("Đơn vị", summary["office"], None),
+            ("Số văn bản", document_number(summary["month"]), None),
             ("Tháng", summary["month"], None),
             ("Tình trạng", _status_text(summary), None),
             ("Số đại lý chi trả", len(summary["agents"]), _COUNT_FORMAT),
             ("Số khoản chênh lệch", len(_variance_rows(summary)), _COUNT_FORMAT),
+            ("Tổng đã chi trả bằng chữ", vnd_in_words(totals["disbursed"]), None),
             *_chain_rows(summary.get("chain") or {}),
         ]),
         ("Quyết toán với đại lý", [
@@ -275,6 +323,7 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
         ]),
         ("Không dùng tiền mặt và chưa nhận tiền", [
             ("Tỷ lệ chi trả không dùng tiền mặt", summary["cashless_share"], _SHARE_FORMAT),
+            ("Tỷ lệ người nhận không dùng tiền mặt", _people_share(summary), _SHARE_FORMAT),
             ("Chưa nhận tiền: cần xác minh (người)", queue["verify"], _COUNT_FORMAT),
             ("Chưa nhận tiền: tạm dừng chi trả (người)", queue["suspended"], _COUNT_FORMAT),
             ("Chưa nhận tiền: số tiền đang giữ (đồng)", queue["held_vnd"], _VND_FORMAT),
@@ -286,6 +335,17 @@ def _summary_groups(summary: dict) -> list[tuple[str, list[tuple[str, object, st
             ("Chi thừa đã xóa nợ (đồng)", owed["written_off_vnd"], _VND_FORMAT),
         ]),
     ]
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def _people_share(summary: dict) -> float:
+    """People paid by bank over all people paid in the month (offices report
+    both this and the share of the amount)."""
+    communes = summary["communes"]
+    return _share(sum(c["people_bank"] for c in communes), sum(c["people_paid"] for c in communes))
 
 
 def _fill_summary_sheet(sheet, summary: dict) -> None:
@@ -319,9 +379,10 @@ def _fill_agents_sheet(sheet, agents: Sequence[dict]) -> None:
 def _variance_text(variance: dict) -> str:
     """The variance's detail, with who accepted it and why, once accepted."""
     accepted = variance.get("accepted")
+    detail = variance_detail_text(variance)
     if not accepted:
-        return variance["detail"]
-    return f"{variance['detail']} — chấp nhận ({accepted['actor']}): {accepted['reason']}"
+        return detail
+    return f"{detail}. Đã chấp nhận, lý do: {accepted['reason']} (người chấp nhận: {accepted['actor']})"
 
 
 def _fill_variances_sheet(sheet, summary: dict) -> None:
@@ -335,14 +396,15 @@ def _fill_variances_sheet(sheet, summary: dict) -> None:
 
 
 def _fill_communes_sheet(sheet, summary: dict) -> None:
-    widths = (10, 22, 24, 26, 18)
-    formats = (None, _VND_FORMAT, _VND_FORMAT, _SHARE_FORMAT, _COUNT_FORMAT)
+    widths = (10, 22, 24, 26, 18, 26, 30)
+    formats = (None, _VND_FORMAT, _VND_FORMAT, _SHARE_FORMAT, _COUNT_FORMAT, _COUNT_FORMAT, _SHARE_FORMAT)
     communes = sorted(summary["communes"], key=lambda c: c["commune_code"])
     rows = [(c["commune_code"], c["paid_cash_vnd"], c["paid_bank_vnd"], c["cashless_share"],
-             c["people_paid"]) for c in communes]
+             c["people_paid"], c["people_bank"], _share(c["people_bank"], c["people_paid"])) for c in communes]
     total = ("Toàn huyện", sum(c["paid_cash_vnd"] for c in communes),
              sum(c["paid_bank_vnd"] for c in communes), summary["cashless_share"],
-             sum(c["people_paid"] for c in communes))
+             sum(c["people_paid"] for c in communes), sum(c["people_bank"] for c in communes),
+             _people_share(summary))
     _table(sheet, list(zip(COMMUNE_TITLES, widths, formats)), rows, total)
 
 
@@ -400,26 +462,26 @@ def unclaimed_trend_png(summary: dict) -> bytes:
     trend = _continuous_trend(summary["unclaimed_trend"])
     figure = _figure(7, 5.2)
     lines_axes = figure.add_subplot()
-    lines_axes.set_title("Chi trả chưa nhận theo tháng (Unclaimed payments by month)")
+    lines_axes.set_title("Chi trả chưa nhận theo tháng")
     if not trend:
-        _no_data(lines_axes, "Không có số liệu (no data)")
+        _no_data(lines_axes, "Không có số liệu")
         return _png(figure)
     positions = range(len(trend))
     bars = lines_axes.bar(positions, [p["lines_unclaimed"] for p in trend], color="#8fb3d9",
-                          label="Số dòng chưa nhận (lines)")
+                          label="Số dòng chưa nhận")
     if len(trend) <= 18:  # beyond that the counts crowd into each other; the axis reads them
         lines_axes.bar_label(bars, fontsize=9, padding=2)
-    lines_axes.set_ylabel("Số dòng (lines)")
+    lines_axes.set_ylabel("Số dòng")
     lines_axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     lines_axes.set_ylim(0, max(1, *(p["lines_unclaimed"] for p in trend)) * 1.18)
     lines_axes.set_xticks(list(positions), [_month_label(p["month"]) for p in trend],
                           rotation=45 if len(trend) > 12 else 0, fontsize=9)
-    lines_axes.set_xlabel("Tháng chi trả (payroll month)")
+    lines_axes.set_xlabel("Tháng chi trả")
 
     amount_axes = lines_axes.twinx()
     amount_axes.plot(positions, [p["amount_vnd"] / 1e6 for p in trend], color="#c0392b",
-                     marker="o", linewidth=2, label="Số tiền (triệu đồng) (amount, million VND)")
-    amount_axes.set_ylabel("Triệu đồng (million VND)")
+                     marker="o", linewidth=2, label="Số tiền (triệu đồng)")
+    amount_axes.set_ylabel("Triệu đồng")
     amount_axes.set_ylim(0, max(1, *(p["amount_vnd"] / 1e6 for p in trend)) * 1.18)
     amount_axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _vi_number(v, 1)))
 
@@ -438,28 +500,30 @@ def cashless_by_commune_png(summary: dict) -> bytes:
     # printed page beside the trend, labels still legible.
     figure = _figure(7, max(5.2, 1.6 + 0.25 * len(communes)))
     axes = figure.add_subplot()
-    axes.set_title("Tỷ lệ chi trả không dùng tiền mặt theo xã\n(Cashless share by commune)")
+    axes.set_title("Tỷ lệ chi trả không dùng tiền mặt theo xã")
     if not communes:
-        _no_data(axes, "Không có số liệu (no data)")
+        _no_data(axes, "Không có số liệu")
         return _png(figure)
-    shares = [c["cashless_share"] * 100 for c in communes]
-    bars = axes.barh([f"Xã {c['commune_code']}" for c in communes], shares, color="#5b9bd5")
-    # Labels in white inside the end of the bar stay readable where the
-    # district line crosses them; a bar too short for its label has it outside.
-    for bar, commune in zip(bars, communes):
-        share = commune["cashless_share"]
-        inside = share >= 0.12
-        axes.text(bar.get_width() + (-1 if inside else 1), bar.get_y() + bar.get_height() / 2,
-                  _percent(share), va="center", ha="right" if inside else "left", fontsize=9,
-                  color="white" if inside else "black")
+    # Two bars a commune: the share of the amount (as the district line) and
+    # the share of the people paid by bank; the figure after each bar.
+    rows = range(len(communes))
+    amount = axes.barh([y + 0.2 for y in rows], [c["cashless_share"] * 100 for c in communes], height=0.4,
+                       color="#5b9bd5", label="Số tiền")
+    people = axes.barh([y - 0.2 for y in rows],
+                       [_share(c["people_bank"], c["people_paid"]) * 100 for c in communes], height=0.4,
+                       color="#2e7d4f", label="Số người")
+    for bar in (*amount, *people):
+        axes.text(bar.get_width() + 0.8, bar.get_y() + bar.get_height() / 2, _percent(bar.get_width() / 100),
+                  va="center", ha="left", fontsize=7)
+    axes.set_yticks(list(rows), [f"Xã {c['commune_code']}" for c in communes])
     district = summary["cashless_share"]
     axes.axvline(district * 100, color="#c0392b", linestyle="--", linewidth=1.5,
-                 label=f"Toàn huyện (district): {_percent(district)}")
+                 label=f"Toàn huyện: {_percent(district)}")
     axes.set_xlim(0, 100)
     axes.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}%"))
-    axes.set_xlabel("Tỷ lệ số tiền chi qua tài khoản (share of amount paid by bank)")
+    axes.set_xlabel("Tỷ lệ chi qua tài khoản")
     axes.tick_params(axis="y", labelsize=8)
-    axes.legend(loc="best", fontsize=9)
+    axes.legend(loc="lower right", fontsize=9)
     return _png(figure)
 
 
@@ -508,6 +572,10 @@ class _Styles:
         body = ParagraphStyle("body", fontName=_FONT, fontSize=9, leading=12)
         self.body = body
         self.office = ParagraphStyle("office", body, fontName=_BOLD_FONT, fontSize=10)
+        self.header_left = ParagraphStyle("header_left", body, fontName=_BOLD_FONT, fontSize=10,
+                                          alignment=TA_CENTER)
+        self.header_right = ParagraphStyle("header_right", self.header_left, fontSize=11)
+        self.header_note = ParagraphStyle("header_note", body, alignment=TA_CENTER)
         self.title = ParagraphStyle("title", body, fontName=_BOLD_FONT, fontSize=15, leading=19,
                                     alignment=TA_CENTER, spaceBefore=6)
         self.subtitle = ParagraphStyle("subtitle", body, fontSize=11, leading=15, alignment=TA_CENTER)
@@ -546,6 +614,7 @@ def settlement_pdf(summary: dict, trend_png: bytes, cashless_png: bytes) -> byte
     story = [
         *_title_block(summary, styles),
         *_agents_section(summary, styles, document.width),
+        *_words_section(summary, styles),
         *_variances_section(summary, styles, document.width),
         # The signatures close the figures they sign: never alone on a page.
         KeepTogether([*_summary_section(summary, styles, document.width),
@@ -568,6 +637,11 @@ def _page_decorator(summary: dict):
 
     footer = f"{summary['office']} - {REPORT_TITLE} - tháng {_month_label(summary['month'])}"
     footer = unicodedata.normalize("NFC", footer)
+    # The chain's head on every page: a page taken out of the signed copy
+    # still names the history it was printed from.
+    chain = summary.get("chain") or {}
+    anchor = (f"Chuỗi băm {'khi khóa sổ' if chain.get('at_close') else 'hiện tại'}: vị trí "
+              f"{chain['position']}, SHA-256 {chain['hash']}") if chain else ""
 
     def decorate(canvas, document) -> None:
         width, height = document.pagesize
@@ -587,26 +661,65 @@ def _page_decorator(summary: dict):
         canvas.setFillColor(colors.HexColor("#555555"))
         canvas.setFont(_FONT, 7.5)
         canvas.drawString(document.leftMargin, 9 * mm, footer)
+        if anchor:
+            canvas.setFont(_FONT, 6.5)
+            canvas.drawString(document.leftMargin, 6 * mm, anchor)
+            canvas.setFont(_FONT, 7.5)
         canvas.drawRightString(width - document.rightMargin, 9 * mm, f"Trang {document.page}")
         canvas.restoreState()
 
     return decorate
 
 
+def document_number(month: str) -> str:
+    """The report's number in the office's register of documents: month,
+    year and QTCT (quyết toán chi trả)."""
+    parsed = Month.parse(month)
+    return f"Số: {parsed.month:02d}/{parsed.year}/QTCT"
+
+
 def _title_block(summary: dict, styles: _Styles) -> list:
-    from reportlab.platypus import Paragraph, Spacer
+    """The national header of an administrative document (Decree
+    30/2020/NĐ-CP): the office and the document's number on the left, the
+    nation and its motto on the right, the place and date left for the pen."""
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     status = (Paragraph(_pdf_text(FINAL_STATUS), styles.final) if summary["closed"]
               else Paragraph(_pdf_text(PROVISIONAL_STATUS), styles.provisional))
     month = Month.parse(summary["month"])
+    header = Table([
+        [Paragraph(_pdf_text(summary["office"].upper()), styles.header_left),
+         Paragraph(_pdf_text(NATION), styles.header_right)],
+        [Paragraph(_pdf_text(document_number(summary["month"])), styles.header_note),
+         Paragraph(_pdf_text(MOTTO), styles.header_right)],
+        ["", Paragraph("......, ngày ...... tháng ...... năm ........", styles.header_note)],
+    ], colWidths=[110 * mm, 157 * mm])
+    header.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                ("LINEBELOW", (1, 1), (1, 1), 0.6, "black")]))
     return [
-        Paragraph(_pdf_text(summary["office"].upper()), styles.office),
+        header,
         Paragraph(_pdf_text(REPORT_TITLE.upper()), styles.title),
         Paragraph(f"Tháng {month.month} năm {month.year}", styles.subtitle),
         status,
-        Paragraph("Đơn vị tính: đồng (amounts in VND)", styles.caption),
+        Paragraph("Đơn vị tính: đồng", styles.caption),
         Spacer(1, 4),
     ]
+
+
+def _words_section(summary: dict, styles: _Styles) -> list:
+    """The month's totals in figures and in words, as a financial document
+    states them (the words stop a figure being altered on paper)."""
+    from reportlab.platypus import Paragraph
+
+    totals = summary["totals"]
+    out = []
+    for label, amount in (("Tổng số tiền tạm ứng", totals["advance"]),
+                          ("Tổng số tiền đã chi trả", totals["disbursed"]),
+                          ("Tổng phí dịch vụ chi trả", totals["fee"])):
+        out.append(Paragraph(f"<b>{_pdf_text(label)}: {_vnd(amount)} đồng.</b> "
+                             f"<i>Bằng chữ: {_pdf_text(vnd_in_words(amount))}.</i>", styles.body))
+    return out
 
 
 def _grid_style(header_rows: int = 1, total_row: bool = False):
@@ -658,7 +771,7 @@ def _agents_section(summary: dict, styles: _Styles, width: float) -> list:
     fractions = [0.1, *[0.094] * 8, 0.078, 0.07]
     table = Table(rows, colWidths=[width * f for f in fractions], repeatRows=1)
     table.setStyle(_grid_style(total_row=True))
-    return [Paragraph("1. Quyết toán theo đại lý chi trả (settlement by payment agent)", styles.heading),
+    return [Paragraph("1. Quyết toán theo đại lý chi trả", styles.heading),
             table,
             Paragraph("Số dư cuối kỳ = Số dư đầu kỳ + Tạm ứng - Đã chi trả - Hoàn trả (phí dịch vụ tạm ứng "
                       "và thanh toán riêng); "
@@ -668,10 +781,10 @@ def _agents_section(summary: dict, styles: _Styles, width: float) -> list:
 def _variances_section(summary: dict, styles: _Styles, width: float) -> list:
     from reportlab.platypus import Paragraph, Table
 
-    heading = Paragraph("2. Chênh lệch (variances)", styles.heading)
+    heading = Paragraph("2. Chênh lệch", styles.heading)
     variances = _variance_rows(summary)
     if not variances:
-        return [heading, Paragraph(NO_VARIANCES + " (no variances).", styles.body)]
+        return [heading, Paragraph(NO_VARIANCES + ".", styles.body)]
     column_styles = [styles.cell, styles.cell, styles.cell, styles.cell, styles.amount, styles.cell]
     rows = [_cells(VARIANCE_TITLES, [styles.header_cell] * len(VARIANCE_TITLES))]
     for agent_code, v in variances:
@@ -715,7 +828,7 @@ def _summary_section(summary: dict, styles: _Styles, width: float) -> list:
     # recorded history (the general group above is left out of the PDF).
     chain = [Paragraph(f"{_pdf_text(label)}: {_pdf_text(str(value))}", styles.cell)
              for label, value, _ in _chain_rows(summary.get("chain") or {})]
-    return [Paragraph("3. Tổng hợp toàn huyện (district summary)", styles.heading), row, *chain]
+    return [Paragraph("3. Tổng hợp toàn huyện", styles.heading), row, *chain]
 
 
 def _image(png: bytes, max_width: float, max_height: float):
@@ -740,7 +853,7 @@ def _charts_section(trend_png: bytes, cashless_png: bytes, styles: _Styles, widt
                    colWidths=[width / 2, width / 2])
     charts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                 ("ALIGN", (0, 0), (-1, -1), "CENTER")]))
-    return [KeepTogether([Paragraph("Phụ lục: Biểu đồ (annex: charts)", styles.heading), charts])]
+    return [KeepTogether([Paragraph("Phụ lục: Biểu đồ", styles.heading), charts])]
 
 
 def _signatures(styles: _Styles, width: float) -> list:
@@ -749,10 +862,13 @@ def _signatures(styles: _Styles, width: float) -> list:
     printed date would also make the file differ from day to day."""
     from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
-    roles = ("NGƯỜI LẬP BIỂU", "KẾ TOÁN", "THỦ TRƯỞNG ĐƠN VỊ")
-    dated = ["", "", Paragraph("Ngày ...... tháng ...... năm ........", styles.signature)]
-    cells = [Paragraph(f"<b>{role}</b><br/>(Ký, ghi rõ họ tên)", styles.signature) for role in roles]
-    # Room below the titles for the signatures and the office's seal.
-    table = Table([dated, cells, ["", "", ""]], colWidths=[width / 3] * 3, rowHeights=[None, None, 42])
+    roles = (("ĐẠI DIỆN ĐẠI LÝ CHI TRẢ", "(Ký, ghi rõ họ tên, đóng dấu)"),
+             ("NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)"), ("KẾ TOÁN", "(Ký, ghi rõ họ tên)"),
+             ("THỦ TRƯỞNG ĐƠN VỊ", "(Ký, ghi rõ họ tên, đóng dấu)"))
+    dated = ["", "", "", Paragraph("Ngày ...... tháng ...... năm ........", styles.signature)]
+    cells = [Paragraph(f"<b>{role}</b><br/>{hint}", styles.signature) for role, hint in roles]
+    # Room below the titles for the signatures and the seals.
+    table = Table([dated, cells, [""] * len(roles)], colWidths=[width / len(roles)] * len(roles),
+                  rowHeights=[None, None, 42])
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     return [Spacer(1, 6), table]

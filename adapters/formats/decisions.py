@@ -7,19 +7,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ledger import citizen_id as cid
 from ledger.decisions import CHANNELS, KINDS, Decision
 from ledger.months import Month
 
-from .tabular import MAX_PROBLEMS, Layout, Problem, Table, read_table, validated_rows
+from ..tabular import Layout, Problem, Table, read_table, validated_rows
 
 REQUIRED_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id")
 OPTIONAL_COLUMNS = (
     "full_name", "birth_date", "sex", "province_code", "commune_code", "category",
     "children_count", "effective_month", "channel", "agent_code", "bank_account",
-    "proxy_name", "proxy_citizen_id", "home_delivery", "reason",
+    "proxy_name", "proxy_citizen_id", "home_delivery", "reason", "proxy_bank_account",
 )
 
 LAYOUT = Layout(
@@ -53,13 +53,13 @@ COMMON_COLUMNS = ("decision_no", "signed_on", "kind", "citizen_id", "effective_m
 CHANNEL_COLUMNS = ("channel", "agent_code", "bank_account", "home_delivery")
 USES = {
     "register": ("full_name", "birth_date", "sex", "province_code", "commune_code", "category",
-                 "children_count", *CHANNEL_COLUMNS, "proxy_name", "proxy_citizen_id"),
+                 "children_count", *CHANNEL_COLUMNS, "proxy_name", "proxy_citizen_id", "proxy_bank_account"),
     "change_category": ("category", "children_count"),
     "reassess_disability": ("category", "children_count"),
     "relocate_out": (),
     "relocate_in": ("province_code", "commune_code", *CHANNEL_COLUMNS),
     "change_channel": CHANNEL_COLUMNS,
-    "authorize_proxy": ("proxy_name", "proxy_citizen_id"),
+    "authorize_proxy": ("proxy_name", "proxy_citizen_id", "proxy_bank_account"),
     "revoke_proxy": (),
     "suspend": ("reason",),
     "resume": ("reason",),
@@ -91,6 +91,7 @@ class DecisionRow(BaseModel):
     proxy_citizen_id: str | None = None
     home_delivery: bool | None = None
     reason: str | None = None
+    proxy_bank_account: str | None = Field(default=None, pattern=r"^[0-9A-Za-z-]{4,34}$")
 
     @field_validator("kind")
     @classmethod
@@ -151,6 +152,8 @@ def _row_problems(row: DecisionRow, known_categories: set[str]) -> list[tuple[st
                  for name in OPTIONAL_COLUMNS if name not in used and name in row.model_fields_set]
     if row.proxy_citizen_id is not None and row.proxy_name is None and "proxy_name" in used:
         problems.append(("proxy_name", "proxy_name is required with proxy_citizen_id"))
+    if row.proxy_bank_account is not None and row.proxy_name is None and "proxy_name" in used:
+        problems.append(("proxy_name", "proxy_name is required with proxy_bank_account"))
     for code in row.category or []:
         if code not in known_categories:
             problems.append(("category", f"unknown category {code!r}"))
@@ -183,7 +186,7 @@ def to_decision(row: DecisionRow) -> Decision:
         channel=row.channel or "", agent_code=row.agent_code or "",
         bank_account=row.bank_account or "", proxy_name=row.proxy_name or "",
         proxy_citizen_id=row.proxy_citizen_id or "", home_delivery=bool(row.home_delivery),
-        reason=row.reason or "",
+        reason=row.reason or "", proxy_bank_account=row.proxy_bank_account or "",
     )
 
 
