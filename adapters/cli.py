@@ -430,6 +430,15 @@ def cmd_audit_seal(commands: Commands, queries: Queries, args: argparse.Namespac
         + f"head at position {d['head']['position']}: {d['head']['hash']}")
 
 
+def cmd_audit_export(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
+    from .event_log import export_bundle
+
+    bundle = export_bundle(queries.runtime, Path(args.out))
+    _emit(args, bundle.as_dict(), lambda d: (
+        f"{d['events']} events up to position {d['head']['position']} ({d['head']['hash']}) in {d['path']}"
+        + (", with a signed checkpoint" if d["signed"] else f"; {d['note']}")))
+
+
 def cmd_replay(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
     """Rebuild every projection from the event log into a separate store and
     compare with the live views; or, as known at a time, into its own file."""
@@ -666,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "with the actor)", parent=audit_cmds)
     p.add_argument("--existing", action="store_true", required=True,
                    help="the events stored before the first seal (refused if any unsealed one follows a seal)")
+
+    p = command("export", cmd_audit_export, "the bundle an inspection takes away (zip): every event as JSON "
+                "lines with its seal, the head signed with the office's key, a manifest of SHA-256s",
+                parent=audit_cmds)
+    p.add_argument("--out", required=True, help="the zip file to write")
 
     p = command("replay", cmd_replay, "rebuild the projections from the event log and check them")
     p.add_argument("--as-known-at", type=_instant, help="only the events recorded up to then (ISO date-time)")

@@ -36,6 +36,14 @@ from .tabular import InputRejected, Problem
 T = TypeVar("T")
 
 
+class FieldsRejected(CommandRefused):
+    """A typed-in decision or notice refused: (field, message) for each problem."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in problems))
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class ImportSummary:
     file: str
@@ -359,6 +367,61 @@ class Commands:
         return WriteOffSummary(citizen_id, receipt_no, proposal.amount_vnd if proposal else 0,
                                "approved" if approve else "rejected", changed,
                                proposed_by=proposal.proposed_by if proposal else "", decided_by=actor)
+
+    # --- one decision or notice, typed in (the unclaimed queue's follow-up) ------------
+
+    @recording("record decision")
+    def record_decision(self, fields: dict[str, str], actor: str) -> ImportSummary:
+        """One decision given as a decisions file's cells (formats.md), checked
+        as a file's row is, then recorded as an import of it would."""
+        from pydantic import ValidationError
+
+        from .formats.decisions import DecisionRow, _row_problems, to_decision
+        from .tabular import month_window
+
+        cells = {name: value for name, value in fields.items() if value not in (None, "")}
+        try:
+            row = DecisionRow(**cells)
+        except ValidationError as exc:
+            raise FieldsRejected([(".".join(str(x) for x in e["loc"]) or "decision_no", e["msg"])
+                                  for e in exc.errors()]) from None
+        problems = _row_problems(row, self.runtime.rules.category_codes())
+        if row.effective_month:
+            late = month_window(row.effective_month, row.signed_on.isoformat(), "signed_on", 12)
+            if late:
+                problems.append(("effective_month", late))
+        if problems:
+            raise FieldsRejected(problems)
+        app = self.runtime.app
+        try:
+            outcome = self.command(lambda: app.record_decisions([to_decision(row)], actor))
+        except Rejected as exc:
+            raise FieldsRejected([(p.field, p.message) for p in exc.problems]) from None
+        self.runtime.catch_up()
+        return ImportSummary("", outcome.rows, outcome.recorded_events, outcome.unchanged_rows, outcome.changes)
+
+    @recording("record death")
+    def record_death(self, fields: dict[str, str], actor: str) -> ImportSummary:
+        """One death notice given as a notices file's cells, checked as a
+        file's row is, then recorded as an import of it would."""
+        from pydantic import ValidationError
+
+        from .formats.deaths import DeathRow
+
+        try:
+            row = DeathRow(**{k: v for k, v in fields.items() if v not in (None, "")})
+        except ValidationError as exc:
+            raise FieldsRejected([(".".join(str(x) for x in e["loc"]) or "notice_id", e["msg"])
+                                  for e in exc.errors()]) from None
+        if row.problems():
+            raise FieldsRejected(row.problems())
+        app = self.runtime.app
+        try:
+            outcome = self.command(lambda: app.record_deaths([row.to_domain()], actor))
+        except Rejected as exc:
+            raise FieldsRejected([(p.field, p.message) for p in exc.problems]) from None
+        self.runtime.catch_up()
+        return ImportSummary("", outcome.rows, outcome.recorded_events, outcome.unchanged_rows, outcome.changes)
 
     def _import_results(self, parsed, actor: str, report: str | Path | None) -> ResultsSummary:
         app, today = self.runtime.app, self.runtime.today

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Sequence
-from uuid import UUID
 
 import sqlalchemy as sa
 from eventsourcing.persistence import StoredEvent
@@ -27,7 +26,7 @@ from projections import postings as post_view
 from projections import imports as imports_view
 from projections import write_offs as write_offs_view
 from projections.chain import Verdict
-from projections.runner import ProjectionRunner, checksums, tracking
+from projections.runner import ProjectionRunner, checksums
 
 from . import office_reports, progress
 from .formats import registry
@@ -464,9 +463,24 @@ class Queries:
 
     def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        # What a people search scans, kept while the view does not move (a
-        # long-lived process, the web application, searches as one types).
-        self._search_columns: dict[str, tuple[tuple, list]] = {}
+        self._calendar_cache: tuple[int, object] | None = None
+        self._people: PeopleIndex | None = None
+
+    def _calendar(self):
+        """The payroll calendar from the event store, folded again only when
+        it has recorded something since (its last version is one indexed
+        read; folding it reads every month's line ids, the cost of a page)."""
+        rt = self.runtime
+        with rt.engine.connect() as conn:
+            version = conn.execute(sa.text(f"SELECT max(originator_version) FROM {rt.store.events_table} "
+                                           "WHERE originator_id = :id"), {"id": rt.store.key(CALENDAR_ID)}).scalar()
+        if version is None:
+            return None
+        if self._calendar_cache is None or self._calendar_cache[0] != version:
+            calendar = rt.app.calendar()
+            self._calendar_cache = (calendar.version, calendar) if calendar is not None else None
+            return calendar
+        return self._calendar_cache[1]
 
     def _caught_up(self) -> None:
         self.runtime.catch_up()
@@ -490,7 +504,7 @@ class Queries:
             state = person.state if person else None
             # The last payroll run, from the calendar: a month that issued
             # nothing to anyone is still the last run (no view row shows it).
-            calendar = self.runtime.app.calendar()
+            calendar = self._calendar()
             month = calendar.last_month if calendar else None
             last_payroll = str(month) if month else None
         else:
@@ -553,15 +567,34 @@ class Queries:
         return state
 
     def last_payroll_month_as_known_at(self, when: datetime) -> Month | None:
-        months = [event.month for _, event in self._events_of(CALENDAR_ID)
-                  if event.timestamp <= when and hasattr(event, "agents") and hasattr(event, "rules_id")]
-        return max(months, default=None)
+        """The last payroll month issued by ``when``: the calendar's issue
+        events read latest first, each decoded only until one is old enough
+        (an issue event holds every line id of its month)."""
+        from eventsourcing.utils import get_topic
 
-    def timeline(self, citizen_id: str) -> list[TimelineEntry]:
-        """Every event about a person, in recorded order, with its money consequence."""
-        events = list(self._events_of(self.runtime.app.id_of(citizen_id)))
+        from ledger.payroll import PayrollCalendar
+
+        rt = self.runtime
+        position = "rowid" if rt.store.kind == "sqlite" else "notification_id"
+        query = sa.text(f"SELECT originator_id, originator_version, topic, state FROM {rt.store.events_table} "
+                        f"WHERE originator_id = :id AND topic = :topic ORDER BY {position} DESC")
+        with rt.engine.connect() as conn:
+            rows = conn.execute(query, {"id": rt.store.key(CALENDAR_ID),
+                                        "topic": get_topic(PayrollCalendar.MonthIssued)})
+            for originator_id, version, topic, state in rows:
+                event = rt.app.mapper.to_domain_event(StoredEvent(CALENDAR_ID, version, topic, bytes(state)))
+                if event.timestamp <= when:
+                    return event.month
+        return None
+
+    def timeline(self, citizen_id: str, until: datetime | None = None) -> list[TimelineEntry]:
+        """Every event about a person, in recorded order, with its money
+        consequence; with ``until``, those recorded up to then."""
+        events = [(p, e) for p, e in self._events_of(self.runtime.app.id_of(citizen_id))
+                  if until is None or e.timestamp <= until]
         if not events:
-            raise CommandRefused(f"{citizen_id} is not registered")
+            raise CommandRefused(f"{citizen_id} is not registered"
+                                 + (f" as known at {until.isoformat()}" if until else ""))
         state, out = None, []
         for position, event in events:
             after = event.fold(state)
@@ -576,41 +609,32 @@ class Queries:
 
     SEARCH_LIMIT = 200
 
-    def search_people(self, text: str, limit: int = SEARCH_LIMIT) -> list[PersonFound]:
+    def search_people(self, text: str, limit: int = SEARCH_LIMIT, commune: str = "") -> list[PersonFound]:
         """People whose citizen id starts with ``text`` or whose name holds
-        every word of it, ignoring case and diacritics ("nguyen van" finds
-        "Nguyễn Văn"); at most ``limit``."""
+        every word of it (each as the start of a word), ignoring case and
+        diacritics ("nguyen van" finds "Nguyễn Văn"), in the commune if one
+        is given; at most ``limit``, by citizen id."""
         words = folded(text).split()
-        if not words:
+        commune = commune.strip()
+        if not words and not commune:
             return []
         self._caught_up()
-        # Citizen ids are digits and names have none: one column read, and
-        # decrypted when the view is encrypted, whichever is searched.
-        prefix = text.strip()
-        with self.runtime.engine.connect() as conn:
-            if prefix.isdigit():
-                ids = self._scanned(conn, "ids", lambda: sorted(ent_view.citizen_ids(conn)))
-                matched = [c for c in ids if c.startswith(prefix)]
-            else:
-                names = self._scanned(conn, "names", lambda: [(a, f" {folded(n)} ") for a, n in ent_view.names(conn)])
-                named = [a for a, name in names if all(f" {w}" in name for w in words)]
-                matched = sorted(ent_view.citizens_of(conn, {UUID(a) for a in named}).values())
-            rows = ent_view.people(conn, matched[:limit])
-        return [PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"], r["commune_code"],
-                            tuple(c for c in r["categories"].split(";") if c), r["channel"], r["agent_code"])
-                for r in rows]
+        index = self._people_index()
+        return [index.found(i) for i in index.search(text.strip(), words, commune, limit)]
 
-    def _scanned(self, conn, column: str, read) -> list:
-        mark = tuple(conn.execute(sa.select(tracking.c.position, tracking.c.version).where(
-            tracking.c.name == ent_view.EntitlementsProjection.name)).first() or ())
-        kept = self._search_columns.get(column)
-        if kept is None or kept[0] != mark:
-            kept = self._search_columns[column] = (mark, read())
-        return kept[1]
+    def _people_index(self) -> "PeopleIndex":
+        """The people view's search index, made again when the view has
+        folded new events since (its position is one read)."""
+        with self.runtime.engine.connect() as conn:
+            position = conn.execute(sa.text("SELECT position FROM projection_tracking WHERE name = :name"),
+                                    {"name": "entitlements"}).scalar()
+            if self._people is None or self._people.position != position:
+                self._people = PeopleIndex(position, ent_view.people(conn), self._people)
+        return self._people
 
     def payroll_calendar(self) -> list[CalendarMonth]:
         """Every payroll month run, latest first: who ran it, the agents' lists, closed or not."""
-        calendar = self.runtime.app.calendar()
+        calendar = self._calendar()
         if calendar is None:
             return []
         out = []
@@ -650,6 +674,12 @@ class Queries:
         with self.runtime.engine.connect() as conn:
             rows = imports_view.history(conn, limit)
         return [ImportRecord(**r) for r in rows]
+
+    def due_totals(self, month: Month) -> dict:
+        """How many people are due something in the month, how much, and how many in cash."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            return ent_view.due_totals(conn, str(month))
 
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()
@@ -694,11 +724,15 @@ class Queries:
         with self.runtime.engine.connect() as conn:
             return office_reports.trend(conn, first, last)
 
-    def recoveries(self) -> list[RecoveryEntry]:
+    def overpayment_of(self, citizen_id: str) -> RecoveryEntry | None:
+        """One person's overpayment, open or closed, with what was recovered."""
+        return next((r for r in self.recoveries(citizen_id)), None)
+
+    def recoveries(self, citizen_id: str | None = None) -> list[RecoveryEntry]:
         """Open and closed overpayments with what was recovered."""
         self._caught_up()
         with self.runtime.engine.connect() as conn:
-            rows = ent_view.recoveries(conn)
+            rows = ent_view.recoveries(conn, citizen_id)
         return [RecoveryEntry(r["citizen_id"], tuple(m for m in r["months"].split(";") if m), r["amount_vnd"],
                               r["recovered_vnd"], r["open_vnd"], r["status"], r["written_off_vnd"],
                               tuple(x for x in r["received_by"].split(";") if x),
@@ -714,7 +748,7 @@ class Queries:
         as evidence."""
         self._caught_up()
         rt = self.runtime
-        calendar = rt.app.calendar()
+        calendar = self._calendar()
         closed = calendar.closed.get(str(month)) if calendar else None
         reports = calendar.reports if calendar else {}
         with rt.engine.connect() as conn:
@@ -772,7 +806,7 @@ class Queries:
         owed = self.recoveries()
         paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
         queue = self.unclaimed(month)
-        calendar = self.runtime.app.calendar()
+        calendar = self._calendar()
         seals = getattr(calendar, "seals", {}) if calendar is not None else {}
         seal = seals.get(str(month))
         if seal is None:
@@ -866,6 +900,52 @@ class Queries:
         ones, from the event store; records nothing."""
         return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
                               candidate, first, last)
+
+
+class PeopleIndex:
+    """The people view's rows (by citizen id) with each folded name word
+    and each commune pointing at its rows: a search reads the few distinct
+    words that start like the words asked, not every name."""
+
+    def __init__(self, position, rows: list[dict], earlier: "PeopleIndex | None" = None):
+        self.position = position
+        self.rows = rows  # ordered by citizen id
+        self.ids = [r["citizen_id"] for r in rows]
+        self.words: dict[str, set[int]] = {}
+        self.communes: dict[str, set[int]] = {}
+        # Names repeat: each is folded once, and kept for the next index.
+        self.name_words: dict[str, tuple[str, ...]] = earlier.name_words if earlier else {}
+        for i, r in enumerate(rows):
+            name = r["full_name"]
+            words = self.name_words.get(name)
+            if words is None:
+                words = self.name_words[name] = tuple(folded(name).split())
+            for word in words:
+                self.words.setdefault(word, set()).add(i)
+            self.communes.setdefault(r["commune_code"], set()).add(i)
+
+    def search(self, text: str, words: list[str], commune: str, limit: int) -> list[int]:
+        import bisect
+
+        named: set[int] | None = None
+        for w in words:
+            having = set().union(*(rows for word, rows in self.words.items() if word.startswith(w)))
+            named = having if named is None else named & having
+        found = set(named or ())
+        if text and text[0].isdigit():  # a citizen id's first digits
+            start = bisect.bisect_left(self.ids, text)
+            end = start
+            while end < len(self.ids) and self.ids[end].startswith(text):
+                end += 1
+            found.update(range(start, end))
+        if commune:
+            found = (found & self.communes.get(commune, set())) if words else set(self.communes.get(commune, ()))
+        return sorted(found)[:limit]
+
+    def found(self, i: int) -> PersonFound:
+        r = self.rows[i]
+        return PersonFound(r["citizen_id"], r["full_name"], r["birth_date"], r["status"], r["commune_code"],
+                           tuple(c for c in r["categories"].split(";") if c), r["channel"], r["agent_code"])
 
 
 @functools.lru_cache(maxsize=65536)  # names repeat: a district has a few thousand distinct ones

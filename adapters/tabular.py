@@ -342,7 +342,7 @@ def _build(path: str, records: Iterator[Record], layout: Layout, *, short_rows_o
             row[name] = cleanup(text) if cleanup is not None and text else text
         for name, (date_column, most) in layout.month_within.items():
             if row.get(name) and row.get(date_column):
-                message = _month_window(row[name], row[date_column], date_column, most)
+                message = month_window(row[name], row[date_column], date_column, most)
                 if message:
                     table.problems.append(Problem(path, line, header.index(name) + 1, f"{name}: {message}"))
         if len(table.problems) == found:
@@ -489,7 +489,7 @@ def _month(text: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-def _month_window(month: str, on: str, date_column: str, most: int) -> str | None:
+def month_window(month: str, on: str, date_column: str, most: int) -> str | None:
     year, number = int(month[:4]), int(month[5:7])
     day = date.fromisoformat(on)
     ahead = (year - day.year) * 12 + (number - day.month)

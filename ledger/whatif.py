@@ -27,15 +27,31 @@ class WhatIf:
     candidate_total: int = 0
     people: int = 0
     changed: list[Change] = field(default_factory=list)
+    # month -> [current rules' total, candidate's total]
+    by_month: dict[Month, list[int]] = field(default_factory=dict)
 
     @property
     def difference(self) -> int:
         return self.candidate_total - self.baseline_total
 
+    @property
+    def people_affected(self) -> int:
+        return len({c.citizen_id for c in self.changed})
+
+    def months(self) -> list[dict]:
+        """Month by month: both totals, their difference, the people whose amount changes."""
+        changed: dict[Month, set[str]] = {}
+        for c in self.changed:
+            changed.setdefault(c.month, set()).add(c.citizen_id)
+        return [{"month": str(m), "baseline": b, "candidate": c, "difference": c - b,
+                 "people_changed": len(changed.get(m, ()))}
+                for m, (b, c) in sorted(self.by_month.items())]
+
     def as_dict(self) -> dict:
         return {"from": str(self.first), "to": str(self.last), "people": self.people,
                 "baseline_total": self.baseline_total, "candidate_total": self.candidate_total,
-                "difference": self.difference,
+                "difference": self.difference, "people_affected": self.people_affected,
+                "months": self.months(),
                 "changed": [{"citizen_id": c.citizen_id, "month": str(c.month), "baseline": c.baseline,
                              "candidate": c.candidate} for c in self.changed]}
 
@@ -51,7 +67,7 @@ def _amounts(runs: list[Segment], first: Month, last: Month) -> dict[Month, int]
 
 def compare(people: Iterable[BeneficiaryFacts], baseline: RuleSet, candidate: RuleSet,
             first: Month, last: Month) -> WhatIf:
-    result = WhatIf(first, last)
+    result = WhatIf(first, last, by_month={m: [0, 0] for m in month_range(first, last)})
     for facts in people:
         result.people += 1
         before = _amounts(segments(facts, baseline), first, last)
@@ -59,6 +75,10 @@ def compare(people: Iterable[BeneficiaryFacts], baseline: RuleSet, candidate: Ru
         after = _amounts(_compute_segments(facts, candidate), first, last)
         result.baseline_total += sum(before.values())
         result.candidate_total += sum(after.values())
+        for month, amount in before.items():
+            result.by_month[month][0] += amount
+        for month, amount in after.items():
+            result.by_month[month][1] += amount
         for month in sorted(set(before) | set(after)):
             if before.get(month, 0) != after.get(month, 0):
                 result.changed.append(Change(facts.citizen_id, month, before.get(month, 0), after.get(month, 0)))

@@ -31,7 +31,7 @@ from ledger.rules import RuleSet
 
 from . import bulk
 from .payouts import lines
-from .personal import Keyed, Sealed, cipher_of
+from .personal import Keyed, Sealed
 from .runner import metadata
 
 B = Beneficiary
@@ -228,36 +228,30 @@ def _chunks(items: list, size: int):
 STOPPED = ("terminated", "relocated_out", "deceased")
 
 
-def names(conn: Connection) -> list[tuple[str, str]]:
-    """(aggregate id, full name) of everyone: what a search by name reads,
-    straight from the driver (a search reads every row: no per-row
-    processing but the decryption)."""
-    return _column_of_everyone(conn, beneficiaries.c.full_name, with_aggregate_id=True)
-
-
-def citizen_ids(conn: Connection) -> list[str]:
-    return _column_of_everyone(conn, beneficiaries.c.citizen_id)
-
-
-def _column_of_everyone(conn: Connection, column: sa.Column, with_aggregate_id: bool = False) -> list:
-    cipher = cipher_of(conn.dialect)
-    if with_aggregate_id:
-        rows = conn.exec_driver_sql(f"SELECT aggregate_id, {column.name} FROM {beneficiaries.name}").fetchall()
-        return [(a, column.type.from_stored(v, cipher)) for a, v in rows] if cipher else rows
-    values = conn.exec_driver_sql(f"SELECT {column.name} FROM {beneficiaries.name}").scalars().all()
-    return [column.type.from_stored(v, cipher) for v in values] if cipher else values
-
-
-def people(conn: Connection, citizen_ids: Sequence[str]) -> list[dict]:
-    """The given people with the columns a search shows, by citizen id."""
+def people(conn: Connection, commune: str | None = None) -> list[dict]:
+    """Everyone in the view (in the commune, if given), with the columns a
+    search shows, by citizen id (sorted here: an encrypted citizen id does
+    not sort as the id)."""
     b = beneficiaries.c
-    found = []
-    for chunk in _chunks(sorted(citizen_ids), 500):
-        query = sa.select(b.citizen_id, b.full_name, b.birth_date, b.status, b.commune_code, b.categories,
-                          b.channel, b.agent_code).where(b.citizen_id.in_(chunk))
-        found += [dict(r._mapping) for r in conn.execute(query)]
-    # Sorted here: an encrypted citizen id does not sort as the id.
-    return sorted(found, key=lambda r: r["citizen_id"])
+    query = sa.select(b.citizen_id, b.full_name, b.birth_date, b.status, b.commune_code, b.categories,
+                      b.channel, b.agent_code)
+    if commune is not None:
+        query = query.where(b.commune_code == commune)
+    return sorted((dict(r._mapping) for r in conn.execute(query)), key=lambda r: r["citizen_id"])
+
+
+def due_totals(conn: Connection, month: str) -> dict:
+    """The month's people due something, the amount, and those paid in cash:
+    summed by the database (for_month's rows with an amount)."""
+    s, b = segments_table, beneficiaries
+    query = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(s.c.amount_vnd), 0),
+                       sa.func.count().filter(b.c.channel == "cash"))
+             .join(b, b.c.citizen_id == s.c.citizen_id)
+             .where(s.c.first_month <= month, sa.or_(s.c.last_month.is_(None), s.c.last_month >= month),
+                    s.c.status != "not_registered", sa.or_(s.c.status.not_in(STOPPED), s.c.first_month == month),
+                    s.c.amount_vnd > 0))
+    people, amount, cash = conn.execute(query).one()
+    return {"people": int(people), "amount": int(amount), "cash": int(cash)}
 
 
 def for_month(conn: Connection, month: str) -> list[dict]:
@@ -291,11 +285,15 @@ def statuses_in(conn: Connection, wanted: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def recoveries(conn: Connection) -> list[dict]:
-    """Every overpayment with its recoveries, and the payments made after a
-    known date of death (for follow-up)."""
+def recoveries(conn: Connection, citizen_id: str | None = None) -> list[dict]:
+    """Every overpayment (one person's, if given) with its recoveries, and
+    the payments made after a known date of death (for follow-up)."""
     o = overpayments_table
-    rows = sorted((dict(r._mapping) for r in conn.execute(sa.select(o))), key=lambda r: (r["status"], r["citizen_id"]))
+    query = sa.select(o)
+    if citizen_id is not None:
+        query = query.where(o.c.citizen_id == citizen_id)
+    # Sorted here: an encrypted citizen id does not sort as the id.
+    rows = sorted((dict(r._mapping) for r in conn.execute(query)), key=lambda r: (r["status"], r["citizen_id"]))
     late = paid_after_death(conn, [r["citizen_id"] for r in rows])
     for row in rows:
         row["paid_after_death"] = late.get(row["citizen_id"], [])

@@ -241,12 +241,21 @@ def flagged_payments(conn: Connection, month: str) -> list[dict]:
     flagged = sorted((dict(r._mapping) for r in conn.execute(
         sa.select(lines).where(lines.c.flags != "", lines.c.line_id.in_(paid_in(postings.c.period == month))))),
         key=lambda r: (r["agent_code"], r["line_id"]))  # sorted here: a keyed line id does not sort as the id
+    # The flagged people's paid lines in the books up to the month, in one
+    # query (one pass over the postings, not one per flagged line).
+    people = sorted({line["citizen_id"] for line in flagged})
+    paid: dict[str, list[tuple[str, str]]] = {}
+    for start in range(0, len(people), 500):
+        chunk = people[start:start + 500]
+        rows = conn.execute(sa.select(lines.c.citizen_id, lines.c.line_id, lines.c.months).where(
+            lines.c.citizen_id.in_(chunk),
+            lines.c.line_id.in_(paid_in(postings.c.period <= month, postings.c.citizen_id.in_(chunk))),
+            lines.c.status == "paid", lines.c.kind != "funeral_support"))
+        for citizen_id, line_id, months in rows:
+            paid.setdefault(citizen_id, []).append((line_id, months))
     for line in flagged:
-        others = conn.execute(sa.select(lines.c.months).where(
-            lines.c.citizen_id == line["citizen_id"], lines.c.line_id != line["line_id"],
-            lines.c.line_id.in_(paid_in(postings.c.period <= month)),
-            lines.c.status == "paid", lines.c.kind != "funeral_support")).scalars()
-        line["other_paid_months"] = {m for text in others for m in text.split(";")}
+        line["other_paid_months"] = {m for line_id, text in paid.get(line["citizen_id"], ())
+                                     if line_id != line["line_id"] for m in text.split(";")}
     return flagged
 
 
