@@ -355,8 +355,9 @@ class LedgerModel(RuleBasedStateMachine):
         refused as a whole, one that was not)."""
         person = data.draw(st.sampled_from(self.registered()))
         lines = self.driver.lines(person.citizen)
-        credited = sorted({x.payroll_month for x in lines if x.to_proxy_account and x.status == "paid"}
-                          - person.confirmed)
+        # Credited by today: a confirmation dated before the credit is refused.
+        credited = sorted({x.payroll_month for x in lines if x.to_proxy_account and x.status == "paid"
+                           and x.settled_on is not None and x.settled_on <= self.today} - person.confirmed)
         months = sorted({x.payroll_month for x in lines} - set(credited) - person.confirmed)
         pick = data.draw(st.sampled_from(credited or months or [self.current]))
         confirmation = ReceiptConfirmation(person.citizen, pick, self.today, "Cán bộ xã", "visit")
