@@ -752,7 +752,7 @@ class Queries:
         closed = calendar.closed.get(str(month)) if calendar else None
         reports = calendar.reports if calendar else {}
         with rt.engine.connect() as conn:
-            movements = post_view.agent_movements(conn, str(month))
+            movements = post_view.agent_movements(conn, str(month), _closed_before(calendar, month))
             for run in pay_view.payroll_of(conn, str(month)):
                 movements.setdefault(run["agent_code"], post_view.empty_movement())
             flagged = pay_view.flagged_payments(conn, str(month))
@@ -900,6 +900,19 @@ class Queries:
         ones, from the event store; records nothing."""
         return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
                               candidate, first, last)
+
+
+def _closed_before(calendar, month: Month) -> tuple[str, dict[str, int]] | None:
+    """The last month closed before ``month`` with each agent's closing
+    balance as recorded at its close (None: no such month, or one closed
+    before closings were recorded)."""
+    earlier = sorted(m for m in (calendar.closed if calendar else {}) if m < str(month))
+    if not earlier:
+        return None
+    agents = calendar.closed[earlier[-1]]
+    if any("closing" not in figures for figures in agents.values()):
+        return None
+    return earlier[-1], {code: figures["closing"] for code, figures in agents.items()}
 
 
 class PeopleIndex:

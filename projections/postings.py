@@ -7,7 +7,7 @@ closes are events in the same log, so a replay assigns the same periods and a
 closed month's figures never change."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -85,12 +85,23 @@ def empty_movement() -> dict:
 PAID_KINDS = ("disbursed", "disbursed_after_cancellation")
 
 
-def agent_movements(conn: Connection, month: str) -> dict[str, dict]:
+def agent_movements(conn: Connection, month: str,
+                    closed_before: tuple[str, Mapping[str, int]] | None = None) -> dict[str, dict]:
     """Per agent: float balance before the month, and the month's movements.
-    Summed by the database: a province's month has millions of postings."""
+    Summed by the database: a province's month has millions of postings.
+
+    ``closed_before``: the last month closed before this one and each
+    agent's closing balance recorded at its close. Months close in order
+    and a closed month's postings never change, so the opening balance is
+    that closing plus the months since; only those are summed (the whole
+    history otherwise, which at 24 months is the settlement page's cost)."""
     p = postings
     float_account = sa.literal("float:") + p.c.agent_code
     before, now = p.c.period < month, p.c.period == month
+    since = None
+    if closed_before is not None:
+        since, closings = closed_before
+        before = sa.and_(before, p.c.period > since)
 
     def total(*conditions) -> sa.ColumnElement:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*conditions), p.c.amount_vnd), else_=0)), 0)
@@ -105,9 +116,14 @@ def agent_movements(conn: Connection, month: str) -> dict[str, dict]:
         total(now, p.c.kind.in_(PAID_KINDS)).label("paid_vnd"),
         sa.func.count(sa.distinct(sa.case((sa.and_(now, p.c.kind.in_(PAID_KINDS)), p.c.citizen_id)))
                       ).label("persons_paid"),
-    ).where(p.c.agent_code != "", p.c.period <= month).group_by(p.c.agent_code))
-    return {row.agent_code: {key: int(value) for key, value in row._mapping.items() if key != "agent_code"}
-            for row in conn.execute(query)}
+    ).where(p.c.agent_code != "", p.c.period <= month, *([p.c.period > since] if since else []))
+             .group_by(p.c.agent_code))
+    found = {row.agent_code: {key: int(value) for key, value in row._mapping.items() if key != "agent_code"}
+             for row in conn.execute(query)}
+    if closed_before is not None:
+        for code, closing in closings.items():
+            found.setdefault(code, empty_movement())["opening"] += closing
+    return found
 
 
 def trial_balance(conn: Connection, month: str | None = None) -> dict[str, int]:

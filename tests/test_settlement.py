@@ -226,3 +226,25 @@ def test_close_refuses_unexplained_variances_until_accepted(store_url, tmp_path,
     capsys.readouterr()
     assert main(["--db", store_url, "settlement", "reconcile", "--month", "2024-07", "--json"]) == 0
     assert all(r["closed"] for r in json.loads(capsys.readouterr().out))
+
+
+def test_the_opening_balance_from_the_last_close_equals_the_whole_history(store_url, tmp_path):
+    """The settlement starts from the closing balances recorded at the last
+    close and sums only the months since (the page stays fast at 24 months);
+    it must equal the sum over the whole history, month after month, with
+    late results landing in the first open month."""
+    with open_ledger(store_url) as ledger:
+        _, dead = _district(ledger, tmp_path, 40, seed=5)
+        for offset in range(4):
+            month = FIRST + offset
+            _cycle(ledger, month, tmp_path, 5, dead)
+            with ledger.runtime.engine.connect() as conn:
+                whole = post_view.agent_movements(conn, str(month))
+            settlements = {s.agent_code: s for s in ledger.queries.reconcile(month)}
+            assert whole and {code: settlements[code].opening_balance for code in whole} == \
+                   {code: m["opening"] for code, m in whole.items()}, month
+            missing = ledger.commands.close_month(month, {}, "chief-officer")
+            if missing:
+                accepted = {key: "checked with the agent" for key in missing}
+                assert ledger.commands.close_month(month, accepted, "chief-officer") == []
+            _check_books(ledger, month)
