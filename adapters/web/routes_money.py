@@ -75,7 +75,12 @@ def add_routes(app: FastAPI, web: Web) -> None:
         month = web.month_arg(thang) or (next_month if pending or not calendar else calendar[0].month)
         entry = next((c for c in calendar if c.month == month), None)
         prepared = pending if month == next_month else ledger(lambda: queries.payroll_preparation(month))
-        files = payroll_files(month) if entry else []  # only once released
+        files = []
+        if entry:  # only once released
+            try:
+                files = payroll_files(month)
+            except CommandRefused as exc:  # e.g. no treasury account for a bank's file: say so, not a 500
+                flash(request, f"Chưa ghi được các tệp của tháng {month}: {exc}", "error")
         return render(request, "payroll.html", user=user, calendar=calendar, month=month, entry=entry,
                       files=files, next_month=next_month, prepared=prepared)
 
