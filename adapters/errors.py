@@ -51,20 +51,22 @@ class CommandInterrupted(Exception):
 def is_connection_failure(exc: BaseException) -> bool:
     """A failure of the database or the connection to it, not of the command."""
     from eventsourcing.persistence import InterfaceError, IntegrityError, OperationalError
-    from sqlalchemy.exc import DBAPIError, IntegrityError as SAIntegrityError
+    from sqlalchemy.exc import DBAPIError, IntegrityError as SAIntegrityError, PendingRollbackError
 
     if isinstance(exc, (IntegrityError, SAIntegrityError)):
         return False
-    return isinstance(exc, (OperationalError, InterfaceError, DBAPIError)) or _is_driver_error(exc)
+    # PendingRollbackError: a connection the server dropped under a
+    # transaction, used again before the pool has replaced it.
+    return isinstance(exc, (OperationalError, InterfaceError, DBAPIError, PendingRollbackError)) \
+        or _is_driver_error(exc)
 
 
 def explain(exc: BaseException) -> tuple[int, str]:
     """(exit code, message) for a failure no command turned into a refusal."""
-    from eventsourcing.persistence import (IntegrityError, InterfaceError, MapperDeserialisationError,
-                                           OperationalError)
+    from eventsourcing.persistence import IntegrityError, MapperDeserialisationError
     from eventsourcing.utils import TopicError
-    from pydantic import ValidationError
     from sqlalchemy.exc import DBAPIError
+    from pydantic import ValidationError
 
     from .rulefiles import RuleFileError
     from .store import StoreURLError
@@ -85,7 +87,7 @@ def explain(exc: BaseException) -> tuple[int, str]:
         return EXIT_REFUSED, f"{exc.filename or exc}: not allowed to read or write it"
     if isinstance(exc, IntegrityError):
         return EXIT_TEMPORARY, f"another command recorded for the same people meanwhile, again and again. {_RETRY}"
-    if isinstance(exc, (OperationalError, InterfaceError, DBAPIError)) or _is_driver_error(exc):
+    if is_connection_failure(exc) or isinstance(exc, DBAPIError):
         return EXIT_TEMPORARY, f"the database is unreachable or stopped mid-command ({_first_line(exc)}). {_RETRY}"
     if isinstance(exc, (MapperDeserialisationError, TopicError, json.JSONDecodeError, UnicodeDecodeError)) \
             or _is_cipher_error(exc):

@@ -140,3 +140,17 @@ def test_ctrl_c_while_the_program_loads_is_not_a_traceback(tmp_path):
     assert done.returncode == 130
     assert done.stderr == "ledger: interrupted before the command started; nothing was recorded.\n"
     assert not (tmp_path / "l.db").exists()
+
+
+def test_a_connection_dropped_under_a_transaction_is_a_temporary_failure():
+    """Seen when the server restarted mid-command: the pool hands back the
+    connection it lost before replacing it. It is the database going away
+    (exit 75, try again), not an unexpected failure (1)."""
+    from sqlalchemy.exc import PendingRollbackError
+
+    from adapters.errors import EXIT_TEMPORARY, explain, is_connection_failure
+
+    dropped = PendingRollbackError("Can't reconnect until invalid transaction is rolled back.")
+    assert is_connection_failure(dropped)
+    code, message = explain(dropped)
+    assert code == EXIT_TEMPORARY and "unreachable or stopped mid-command" in message
