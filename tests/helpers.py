@@ -1,6 +1,7 @@
 """Small helpers shared by the storage and end-to-end tests."""
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -64,3 +65,19 @@ def open_ledger(url, rules=None):
 
     with open_runtime(url, rules) as runtime:
         yield OpenLedger(runtime)
+
+
+def cmd(capsys, url, *argv):
+    """The ledger command on the store at ``url``: (exit code, stdout, stderr)."""
+    from adapters.cli import main
+
+    code = main(["--db", url, *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ok_json(capsys, url, *argv):
+    """The command's JSON output; it must succeed."""
+    code, out, err = cmd(capsys, url, *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)

@@ -2,13 +2,11 @@
 through the ledger command, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from adapters import synthetic
-from adapters.cli import main
-from .helpers import open_ledger
+from .helpers import cmd, ok_json, open_ledger
 
 from .helpers import REGISTER, REGISTER_2, decisions_file, dump_views, event_count
 
@@ -22,18 +20,6 @@ CASH_ID, BANK_ID = REGISTER["citizen_id"], REGISTER_2["citizen_id"]
 def _env(monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-12-20")
     monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
-
-
-def cmd(capsys, url, *argv):
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok_json(capsys, url, *argv):
-    code, out, err = cmd(capsys, url, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def run_month(capsys, url, month, tmp_path, unpaid=()):

@@ -3,7 +3,6 @@ through the ledger command on SQLite and PostgreSQL, checked against a
 computation of our own from the recorded events (not the views)."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 
 import openpyxl
@@ -12,13 +11,12 @@ import sqlalchemy as sa
 from eventsourcing.persistence import StoredEvent
 
 from adapters import synthetic
-from adapters.cli import main
 from adapters.store import as_uuid
 from ledger.beneficiary import Beneficiary as B
 from ledger.months import Month
-from ledger.payroll import citizen_of_line
+from adapters.cli import main
 
-from .helpers import REGISTER, REGISTER_2, decisions_file, open_ledger
+from .helpers import cmd, decisions_file, ok_json, open_ledger, REGISTER, REGISTER_2
 
 CASH_ID, BANK_ID = REGISTER["citizen_id"], REGISTER_2["citizen_id"]
 THIRD = dict(REGISTER, decision_no="3/QĐ-UBND", citizen_id="051043001236", full_name="Lê Văn D",
@@ -31,18 +29,6 @@ RECOVERY_COLUMNS = ("receipt_no", "citizen_id", "amount", "paid_on", "paid_by", 
 def _env(monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-12-20")
     monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
-
-
-def cmd(capsys, url, *argv):
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok_json(capsys, url, *argv):
-    code, out, err = cmd(capsys, url, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def run_month(capsys, url, month, tmp_path, unpaid=(), late=()):

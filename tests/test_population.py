@@ -3,14 +3,12 @@ and PostgreSQL: the answer file's results, the review queue, the hold a
 reported death puts on payment and what the officer's decision does."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from adapters import synthetic
-from adapters.cli import main
 
-from .helpers import REGISTER, REGISTER_2, decisions_file, dump_views, event_count, open_ledger
+from .helpers import cmd, decisions_file, dump_views, event_count, ok_json, open_ledger, REGISTER, REGISTER_2
 
 POP_COLUMNS = ("citizen_id", "full_name", "birth_date", "sex", "status", "date_of_death", "permanent_commune",
                "checked_on")
@@ -25,18 +23,6 @@ UNKNOWN_ID = "051044009999"
 def _env(monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-09-20")
     monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
-
-
-def cmd(capsys, url, *argv):
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok_json(capsys, url, *argv):
-    code, out, err = cmd(capsys, url, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def answers(tmp_path, name, *rows):

@@ -2,16 +2,13 @@
 end to end through the ledger command on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
 from adapters import synthetic
-from adapters.cli import main
 
-from .helpers import REGISTER, REGISTER_2, decisions_file, dump_views, event_count, open_ledger
+from .helpers import cmd, decisions_file, dump_views, event_count, ok_json, open_ledger, REGISTER, REGISTER_2
 
 COLUMNS = (*synthetic.DECISION_COLUMNS, "proxy_bank_account")
 CONFIRMATION_COLUMNS = ("citizen_id", "month", "confirmed_on", "confirmed_by", "method")
@@ -26,18 +23,6 @@ AUTHORIZE = dict(decision_no="7/QĐ-UBND", signed_on="2024-07-25", kind="authori
 def _env(monkeypatch):
     monkeypatch.setenv("LEDGER_TODAY", "2024-12-20")
     monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
-
-
-def cmd(capsys, url, *argv):
-    code = main(["--db", url, *argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def ok_json(capsys, url, *argv):
-    code, out, err = cmd(capsys, url, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def run_month(capsys, url, month, tmp_path, rejected=()):
