@@ -8,6 +8,8 @@ With LEDGER_SCREENSHOTS=DIR, each screen is also saved there at 1366x768
 from __future__ import annotations
 
 import os
+from typing import Iterator
+from contextlib import contextmanager
 import socket
 import subprocess
 import sys
@@ -55,6 +57,34 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def running_server(url: str, folder: Path, today: str, **env_extra: str) -> Iterator[str]:
+    """``ledger serve`` on the store at ``url`` (as a user starts it: no
+    actor in the environment), its base URL once it answers; stopped after."""
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url,
+               LEDGER_WEB_FILES_DIR=str(folder / "files"), LEDGER_TODAY=today, **env_extra)
+    env.pop("LEDGER_ACTOR", None)
+    server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
+                              cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"the server did not start: {server.stdout.read().decode(errors='replace')}")
+            time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
 
 
 @pytest.fixture(scope="module")
@@ -105,28 +135,11 @@ def district(tmp_path_factory):
     faulty = synthetic.write_csv(folder / "quyet-dinh-loi.csv", [broken, *(arriving + changes)[1:3]])
     with open_runtime(settings=settings) as runtime:
         overpaid = next((r for r in Queries(runtime).recoveries() if r.open > 0), None)
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url,
-               LEDGER_WEB_FILES_DIR=str(folder / "files"), LEDGER_TODAY="2024-03-15")
-    env.pop("LEDGER_ACTOR", None)
-    server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-                              cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"the server did not start: {server.stdout.read().decode(errors='replace')}")
-            time.sleep(0.2)
     person = next((r for r in early if folded(r["full_name"]).startswith("nguyen van")),
                   next((r for r in early if folded(r["full_name"]).startswith("nguyen")), early[0]))
-    yield dict(base=f"http://127.0.0.1:{port}", decisions=decisions, faulty=faulty, person=person,
-               overpaid=overpaid, people=early, folder=folder)
-    server.terminate()
-    server.wait(timeout=20)
+    with running_server(url, folder, "2024-03-15") as base:
+        yield dict(base=base, decisions=decisions, faulty=faulty, person=person,
+                   overpaid=overpaid, people=early, folder=folder)
 
 
 def check(page, shot: str | None = None) -> None:

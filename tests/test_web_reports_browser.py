@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
-import time
-import socket
 from pathlib import Path
 
 import openpyxl
@@ -26,7 +22,7 @@ from adapters.settings import LedgerSettings
 from adapters.web.users import UserStore
 from ledger.months import Month
 
-from .test_web_browser import (PASSWORD, ROOT, _free_port, browser_context_args,  # noqa: F401 - fixtures
+from .test_web_browser import (PASSWORD, browser_context_args, running_server,  # noqa: F401 - fixtures
                                browser_type_launch_args, check, login)
 
 
@@ -61,25 +57,8 @@ def district(tmp_path_factory):
             _agent_results(commands, payroll.files, month, folder, 11, "seed", dead)
         expected = dict(cashless=queries.cashless_report(first, last), trend=queries.trend_report(first, last),
                         proxies=queries.proxy_queue(last))
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url,
-               LEDGER_WEB_FILES_DIR=str(folder / "files"), LEDGER_TODAY="2024-06-20")
-    env.pop("LEDGER_ACTOR", None)
-    server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-                              cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"the server did not start: {server.stdout.read().decode(errors='replace')}")
-            time.sleep(0.2)
-    yield dict(base=f"http://127.0.0.1:{port}", **expected)
-    server.terminate()
-    server.wait(timeout=20)
+    with running_server(url, folder, "2024-06-20") as base:
+        yield dict(base=base, **expected)
 
 
 def test_reports_screen(page, district):

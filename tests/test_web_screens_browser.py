@@ -9,10 +9,6 @@ of these screens. With LEDGER_SCREENSHOTS=DIR the SQLite run saves them."""
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import zipfile
 from datetime import datetime, timezone
@@ -29,7 +25,7 @@ from adapters.settings import LedgerSettings
 from adapters.web.users import UserStore
 from ledger.months import Month
 from tests.test_web_browser import (  # noqa: F401 - the browser fixtures, shared
-    CHROMIUM, PASSWORD, ROOT, SHOTS, _free_port, browser_context_args, browser_type_launch_args, check, login,
+    CHROMIUM, PASSWORD, SHOTS, browser_context_args, browser_type_launch_args, check, login, running_server,
     logout)
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}")
@@ -109,29 +105,12 @@ def office(request, tmp_path_factory):
     march = Month.parse("2024-03")
     decisions = synthetic.write_csv(folder / "quyet-dinh-2024-03.csv",
                                     [r for r in registered if Month.parse(r["effective_month"]) == march])
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), LEDGER_DATABASE_URL=url, LEDGER_SIGNING_KEY_FILE=str(key),
-               LEDGER_WEB_FILES_DIR=str(folder / "files"), LEDGER_TODAY="2024-03-15")
-    env.pop("LEDGER_ACTOR", None)
-    server = subprocess.Popen([sys.executable, "-m", "adapters.cli", "serve", "--port", str(port)],
-                              cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"the server did not start: {server.stdout.read().decode(errors='replace')}")
-            time.sleep(0.2)
     person = next((r for r in early if folded(r["full_name"]).startswith("nguyen van")),
                   next(r for r in early if folded(r["full_name"]).startswith("nguyen")))
-    yield dict(base=f"http://127.0.0.1:{port}", store=request.param, decisions=decisions, person=person,
-               between=between, checkpoint=checkpoint, paid_both=paid_both, folder=folder,
-               queue=[q.citizen_id for q in queue])
-    server.terminate()
-    server.wait(timeout=20)
+    with running_server(url, folder, "2024-03-15", LEDGER_SIGNING_KEY_FILE=str(key)) as base:
+        yield dict(base=base, store=request.param, decisions=decisions, person=person,
+                   between=between, checkpoint=checkpoint, paid_both=paid_both, folder=folder,
+                   queue=[q.citizen_id for q in queue])
     if made_db:
         from tests import conftest
 
