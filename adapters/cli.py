@@ -32,7 +32,7 @@ from .national import cli as national_cli
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
-from .startup import started
+from .startup import interrupted, started
 from .tabular import InputRejected, reading_options
 
 
@@ -770,16 +770,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         print(f"rejected: {len(exc.problems)} problem(s); nothing was recorded", file=sys.stderr)
         return EXIT_REFUSED
-    except KeyboardInterrupt:
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message and an exit code
+        if not (isinstance(exc, KeyboardInterrupt) or interrupted()):
+            code, message = explain(exc)
+            logging.getLogger("ledger").debug("details", exc_info=exc)
+            print(f"ledger: {message}", file=sys.stderr)
+            return code
         print("ledger: interrupted. A command records all it does in one transaction, committed at its "
               "end: what it had not committed was not recorded, and running it again records nothing "
               "twice.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes a message and an exit code
-        code, message = explain(exc)
-        logging.getLogger("ledger").debug("details", exc_info=exc)
-        print(f"ledger: {message}", file=sys.stderr)
-        return code
     return EXIT_OK
 
 

@@ -20,10 +20,31 @@ def interrupt_quietly() -> None:
     signal.signal(signal.SIGINT, _before_start)
 
 
+_interrupted = False
+
+
+def _during_command(signum, frame) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
 def started() -> None:
-    """From here on ``main`` turns an interrupt into its own message."""
-    if signal.getsignal(signal.SIGINT) is _before_start:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    """From here on ``main`` turns an interrupt into its own message.
+
+    The interrupt is also remembered: a KeyboardInterrupt raised inside a C
+    library's callback can come out as another exception (orjson turns one
+    raised while encoding an event into "TypeError: Type is not JSON
+    serializable"), and that must still read as an interrupt, not a failure."""
+    global _interrupted
+    _interrupted = False
+    if signal.getsignal(signal.SIGINT) in (_before_start, signal.default_int_handler):
+        signal.signal(signal.SIGINT, _during_command)
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed since ``started``."""
+    return _interrupted
 
 
 def run() -> int:

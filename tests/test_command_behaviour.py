@@ -154,3 +154,23 @@ def test_a_connection_dropped_under_a_transaction_is_a_temporary_failure():
     assert is_connection_failure(dropped)
     code, message = explain(dropped)
     assert code == EXIT_TEMPORARY and "unreachable or stopped mid-command" in message
+
+
+def test_ctrl_c_inside_the_json_encoder_is_still_an_interrupt(tmp_path, monkeypatch, capsys):
+    # orjson turns an exception raised in its `default` callback (here the
+    # KeyboardInterrupt of a Ctrl-C landing while an event is encoded) into
+    # "TypeError: Type is not JSON serializable"; it must read as an interrupt.
+    import orjson
+
+    import adapters.cli as cli
+
+    class Unencodable:
+        pass
+
+    def encode_while_interrupted(*args, **kwargs):
+        orjson.dumps({"state": Unencodable()}, default=lambda value: signal.raise_signal(signal.SIGINT))
+        raise AssertionError("orjson should have raised")
+
+    monkeypatch.setattr(cli, "open_runtime", encode_while_interrupted)
+    code, _, err = run(capsys, "--db", f"sqlite:///{tmp_path / 'l.db'}", "entitlements", "--month", "2024-07")
+    assert code == 130 and "interrupted" in err and "TypeError" not in err
