@@ -177,6 +177,72 @@ class RecoveryEntry:
 
 
 @dataclass(frozen=True)
+class OverpaymentListed:
+    """An overpayment on the overpayments page: the person's name and commune beside it."""
+
+    citizen_id: str
+    full_name: str
+    commune_code: str
+    months: tuple[str, ...]
+    amount: int
+    recovered: int
+    written_off: int
+    open: int
+    status: str
+    received_by: tuple[str, ...]
+    paid_after_death: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"citizen_id": self.citizen_id, "full_name": self.full_name, "commune_code": self.commune_code,
+                "months": list(self.months), "amount": self.amount, "recovered": self.recovered,
+                "written_off": self.written_off, "open": self.open, "status": self.status,
+                "received_by": list(self.received_by), "paid_after_death": list(self.paid_after_death)}
+
+
+@dataclass(frozen=True)
+class RecoveryTotals:
+    """How many overpayments, and their sums (recovered includes write-offs)."""
+
+    count: int = 0
+    amount: int = 0
+    recovered: int = 0
+    written_off: int = 0
+    open: int = 0
+
+    def __add__(self, other: "RecoveryTotals") -> "RecoveryTotals":
+        return RecoveryTotals(*(a + b for a, b in zip(self.__dict__.values(), other.__dict__.values())))
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OverpaymentPage:
+    """One page of the overpayments, filtered by status and commune, with
+    the totals of everything the filter selects (not only the page)."""
+
+    status: str | None  # None: every status
+    commune: str | None
+    page: int  # from 1
+    pages: int
+    rows: tuple[OverpaymentListed, ...]
+    by_status: dict[str, RecoveryTotals]  # in the commune (if given), every status
+    communes: tuple[str, ...]  # those with an overpayment, for the filter
+    district: RecoveryTotals  # every overpayment, whatever the filter
+
+    @property
+    def totals(self) -> RecoveryTotals:
+        """Everything the filter selects."""
+        return sum((t for s, t in self.by_status.items() if self.status in (None, s)), RecoveryTotals())
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "commune": self.commune, "page": self.page, "pages": self.pages,
+                "rows": [r.as_dict() for r in self.rows], "totals": self.totals.as_dict(),
+                "by_status": {s: t.as_dict() for s, t in self.by_status.items()},
+                "communes": list(self.communes), "district": self.district.as_dict()}
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One event about a person, with its money consequence (or None)."""
 
@@ -465,6 +531,7 @@ class Queries:
         self.runtime = runtime
         self._calendar_cache: tuple[int, object] | None = None
         self._people: PeopleIndex | None = None
+        self._due_totals: dict[str, tuple[int, dict]] = {}  # month -> (the view's position, totals)
 
     def _calendar(self):
         """The payroll calendar from the event store, folded again only when
@@ -497,23 +564,39 @@ class Queries:
         """One person: status, categories, the month-by-month schedule with
         what was issued, disbursed, left unclaimed and cancelled; with
         ``as_known_at``, from the events recorded up to then."""
-        rules = self.runtime.rules
         if as_known_at is None:
             self._caught_up()
             person = self.runtime.app.beneficiary(citizen_id)  # the event store, not a view
             state = person.state if person else None
-            # The last payroll run, from the calendar: a month that issued
-            # nothing to anyone is still the last run (no view row shows it).
-            calendar = self._calendar()
-            month = calendar.last_month if calendar else None
-            last_payroll = str(month) if month else None
         else:
             state = self.state_as_known_at(citizen_id, as_known_at)
-            month = self.last_payroll_month_as_known_at(as_known_at)
-            last_payroll = str(month) if month else None
         if state is None:
             raise CommandRefused(f"{citizen_id} is not registered"
                                  + (f" as known at {as_known_at.isoformat()}" if as_known_at else ""))
+        return self._report_of(state, as_known_at)
+
+    def person_page(self, citizen_id: str, as_known_at: datetime | None = None
+                    ) -> tuple[BeneficiaryReport, list[TimelineEntry]]:
+        """A person's report and timeline (as ``beneficiary_report`` and
+        ``timeline`` give them) from one read of their events, folded once:
+        the timeline's last state is the state the report is made of."""
+        if as_known_at is None:
+            self._caught_up()
+        timeline, state = self._timeline_and_state(citizen_id, as_known_at)
+        return self._report_of(state, as_known_at), timeline
+
+    def _last_payroll_month(self, as_known_at: datetime | None) -> Month | None:
+        if as_known_at is not None:
+            return self.last_payroll_month_as_known_at(as_known_at)
+        # The last payroll run, from the calendar: a month that issued
+        # nothing to anyone is still the last run (no view row shows it).
+        calendar = self._calendar()
+        return calendar.last_month if calendar else None
+
+    def _report_of(self, state, as_known_at: datetime | None) -> BeneficiaryReport:
+        rules = self.runtime.rules
+        month = self._last_payroll_month(as_known_at)
+        last_payroll = str(month) if month else None
         facts = state.facts
         now = self.runtime.this_month()
         last_payroll_month = Month.parse(last_payroll) if last_payroll else None
@@ -590,6 +673,10 @@ class Queries:
     def timeline(self, citizen_id: str, until: datetime | None = None) -> list[TimelineEntry]:
         """Every event about a person, in recorded order, with its money
         consequence; with ``until``, those recorded up to then."""
+        return self._timeline_and_state(citizen_id, until)[0]
+
+    def _timeline_and_state(self, citizen_id: str, until: datetime | None):
+        """The timeline, and the person's state after its last event."""
         events = [(p, e) for p, e in self._events_of(self.runtime.app.id_of(citizen_id))
                   if until is None or e.timestamp <= until]
         if not events:
@@ -603,7 +690,7 @@ class Queries:
                                      audit.money_consequence(event, state, after, self.runtime.rules),
                                      audit.detail_of(event, after)))
             state = after
-        return out
+        return out, state
 
     # --- everyone ------------------------------------------------------------------
 
@@ -626,8 +713,7 @@ class Queries:
         """The people view's search index, made again when the view has
         folded new events since (its position is one read)."""
         with self.runtime.engine.connect() as conn:
-            position = conn.execute(sa.text("SELECT position FROM projection_tracking WHERE name = :name"),
-                                    {"name": "entitlements"}).scalar()
+            position = _view_position(conn, "entitlements")
             if self._people is None or self._people.position != position:
                 self._people = PeopleIndex(position, ent_view.people(conn), self._people)
         return self._people
@@ -676,10 +762,22 @@ class Queries:
         return [ImportRecord(**r) for r in rows]
 
     def due_totals(self, month: Month) -> dict:
-        """How many people are due something in the month, how much, and how many in cash."""
+        """How many people are due something in the month, how much, and
+        how many in cash. Summed by the database over every person's
+        schedule (tens of milliseconds at 100,000 people), so kept for the
+        month until the entitlements view folds new events (its position is
+        one read): "this month" asks it on every visit."""
         self._caught_up()
         with self.runtime.engine.connect() as conn:
-            return ent_view.due_totals(conn, str(month))
+            position = _view_position(conn, "entitlements")
+            kept = self._due_totals.get(str(month))
+            if kept is not None and kept[0] == position:
+                return dict(kept[1])
+            totals = ent_view.due_totals(conn, str(month))
+        if len(self._due_totals) > 36:  # a few months are looked at; forget the others
+            self._due_totals.clear()
+        self._due_totals[str(month)] = (position, totals)
+        return dict(totals)
 
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()
@@ -737,6 +835,36 @@ class Queries:
                               r["recovered_vnd"], r["open_vnd"], r["status"], r["written_off_vnd"],
                               tuple(x for x in r["received_by"].split(";") if x),
                               tuple(r["paid_after_death"])) for r in rows]
+
+    OVERPAYMENT_PAGE = 50
+
+    def overpayments_page(self, status: str | None = "open", commune: str | None = None,
+                          page: int = 1) -> OverpaymentPage:
+        """One page of overpayments (``OVERPAYMENT_PAGE`` a page), in a
+        status (open, recovered, written_off; None: all) and a commune if
+        given, with the totals of all that the filter selects: the database
+        filters, sums and cuts the page, whatever the number of deaths."""
+        if status is not None and status not in ent_view.RECOVERY_STATUSES:
+            raise CommandRefused(f"unknown overpayment status {status!r}")
+        self._caught_up()
+        size = self.OVERPAYMENT_PAGE
+        def totals(conn, in_commune) -> dict[str, RecoveryTotals]:
+            return {s: RecoveryTotals(**{k.removesuffix("_vnd"): v for k, v in t.items()})
+                    for s, t in ent_view.recovery_totals(conn, in_commune).items()}
+
+        with self.runtime.engine.connect() as conn:
+            by_status = totals(conn, commune or None)
+            district = sum((totals(conn, None) if commune else by_status).values(), RecoveryTotals())
+            selected = sum(t.count for s, t in by_status.items() if status in (None, s))
+            pages = max(1, -(-selected // size))
+            page = min(max(1, page), pages)
+            rows = ent_view.recoveries_listed(conn, status, commune or None, (page - 1) * size, size)
+            communes = ent_view.recovery_communes(conn)
+        listed = tuple(OverpaymentListed(
+            r["citizen_id"], r["full_name"], r["commune_code"], tuple(m for m in r["months"].split(";") if m),
+            r["amount_vnd"], r["recovered_vnd"], r["written_off_vnd"], r["open_vnd"], r["status"],
+            tuple(x for x in r["received_by"].split(";") if x), tuple(r["paid_after_death"])) for r in rows)
+        return OverpaymentPage(status, commune or None, page, pages, listed, by_status, tuple(communes), district)
 
     # --- the monthly settlement --------------------------------------------------------
 
@@ -900,6 +1028,12 @@ class Queries:
         ones, from the event store; records nothing."""
         return whatif.compare((person.facts for person in self.runtime.loader.all()), self.runtime.rules,
                               candidate, first, last)
+
+
+def _view_position(conn, name: str) -> int | None:
+    """The last event a view has folded: when it moves, what was read from the view may have changed."""
+    return conn.execute(sa.text("SELECT position FROM projection_tracking WHERE name = :name"),
+                        {"name": name}).scalar()
 
 
 def _closed_before(calendar, month: Month) -> tuple[str, dict[str, int]] | None:

@@ -300,6 +300,56 @@ def recoveries(conn: Connection, citizen_id: str | None = None) -> list[dict]:
     return rows
 
 
+RECOVERY_STATUSES = ("open", "recovered", "written_off")
+
+
+def _recoveries_where(commune: str | None) -> list:
+    return [beneficiaries.c.commune_code == commune] if commune else []
+
+
+def recoveries_listed(conn: Connection, status: str | None, commune: str | None,
+                      offset: int, limit: int) -> list[dict]:
+    """One page of overpayments (in the status and commune, if given), each
+    with the person's name and commune and the payments made after their
+    death: the database filters, orders and cuts the page (oldest months
+    first within a commune; the keyed citizen id only breaks ties, so the
+    order is stable from page to page with or without a cipher)."""
+    o, b = overpayments_table, beneficiaries
+    query = (sa.select(o, b.c.full_name, b.c.commune_code)
+             .select_from(o.outerjoin(b, b.c.citizen_id == o.c.citizen_id))
+             .where(*_recoveries_where(commune), *([o.c.status == status] if status else []))
+             .order_by(o.c.status, b.c.commune_code, o.c.months, o.c.citizen_id)
+             .offset(offset).limit(limit))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    late = paid_after_death(conn, [r["citizen_id"] for r in rows])
+    for row in rows:
+        row["full_name"] = row["full_name"] or ""
+        row["commune_code"] = row["commune_code"] or ""
+        row["paid_after_death"] = late.get(row["citizen_id"], [])
+    return rows
+
+
+def recovery_totals(conn: Connection, commune: str | None = None) -> dict[str, dict]:
+    """Per status (in the commune, if given): how many overpayments, and
+    their amounts, recovered (write-offs included), written off and open;
+    summed by the database."""
+    o, b = overpayments_table, beneficiaries
+    query = (sa.select(o.c.status, sa.func.count(), *(sa.func.coalesce(sa.func.sum(c), 0) for c in (
+        o.c.amount_vnd, o.c.recovered_vnd, o.c.written_off_vnd, o.c.open_vnd)))
+             .select_from(o.join(b, b.c.citizen_id == o.c.citizen_id) if commune else o)
+             .where(*_recoveries_where(commune)).group_by(o.c.status))
+    return {status: dict(count=int(count), amount_vnd=int(amount), recovered_vnd=int(recovered),
+                         written_off_vnd=int(written_off), open_vnd=int(open_))
+            for status, count, amount, recovered, written_off, open_ in conn.execute(query)}
+
+
+def recovery_communes(conn: Connection) -> list[str]:
+    """The communes of the people with an overpayment, open or closed."""
+    o, b = overpayments_table, beneficiaries
+    return sorted(c for (c,) in conn.execute(sa.select(b.c.commune_code).distinct().select_from(
+        o.join(b, b.c.citizen_id == o.c.citizen_id))))
+
+
 def paid_after_death(conn: Connection, citizen_ids: list[str]) -> dict[str, list[str]]:
     b = beneficiaries
     found: dict[str, list[str]] = {}

@@ -84,6 +84,7 @@ ROLE_NAMES = {"officer": "Cán bộ chi trả", "approver": "Lãnh đạo phê d
 STATUS_NAMES = {"active": "Đang hưởng", "suspended": "Tạm dừng", "terminated": "Thôi hưởng",
                 "deceased": "Đã chết", "relocated_out": "Chuyển đi", "not_yet": "Chưa hưởng",
                 "none": "Không hưởng", "open": "Còn nợ", "closed": "Đã thu hồi xong",
+                "recovered": "Đã thu hồi xong",
                 "written_off": "Đã miễn", "verify": "Cần xác minh", "issued": "Đã cấp",
                 "paid": "Đã chi", "unpaid": "Chưa nhận", "cancelled": "Đã huỷ", "returned": "Đã hoàn trả",
                 "rejected": "Bị từ chối", "carried": "Chuyển kỳ sau", "credited": "Đã ghi có"}

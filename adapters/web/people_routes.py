@@ -48,9 +48,8 @@ def add_routes(app: FastAPI, web: Web) -> None:
         when = known_at(biet_luc)
         queries = web.queries
 
-        def read():
-            return (queries.beneficiary_report(citizen_id, when), queries.timeline(citizen_id, until=when),
-                    None if when else queries.overpayment_of(citizen_id))
+        def read():  # the report and the timeline from one fold of the person's events
+            return (*queries.person_page(citizen_id, when), None if when else queries.overpayment_of(citizen_id))
 
         try:
             report, timeline, overpayment = web.ledger(read)

@@ -153,14 +153,32 @@ def add_routes(app: FastAPI, web: Web) -> None:
 
     # --- overpayments and write-offs ---------------------------------------------------
 
+    # The overpayments page's statuses (its ``trang_thai``): the query's, and "all".
+    RECOVERY_FILTERS = {"con-no": "open", "da-thu-xong": "recovered", "da-mien": "written_off", "tat-ca": None}
+
     @app.get("/truy-thu", response_class=HTMLResponse)
-    def recoveries(request: Request, tat_ca: str = ""):
+    def recoveries(request: Request, trang_thai: str = "", xa: str = "", trang: str = "1", tat_ca: str = ""):
         user = web.viewer(request)
-        rows = ledger(queries.recoveries)
-        write_offs = ledger(queries.write_offs)
-        shown = rows if tat_ca else [r for r in rows if r.open > 0]
-        return render(request, "recoveries.html", user=user, rows=shown, all_rows=rows, show_all=bool(tat_ca),
-                      open_vnd=sum(r.open for r in rows), recovered_vnd=sum(r.recovered for r in rows),
+        key = trang_thai or ("tat-ca" if tat_ca else "con-no")  # tat_ca=1: the old link to every status
+        if key not in RECOVERY_FILTERS:
+            raise BadRequest("Trạng thái không hợp lệ.")
+        commune = xa.strip()
+        if commune and not re.fullmatch(r"[0-9A-Za-z]{1,16}", commune):
+            raise BadRequest("Mã xã không hợp lệ.")
+        number = int(trang) if trang.isdigit() else 1
+
+        listing, write_offs = ledger(lambda: (queries.overpayments_page(RECOVERY_FILTERS[key], commune, number),
+                                              queries.write_offs()))
+
+        def link(**change) -> str:
+            from urllib.parse import urlencode
+
+            args = dict({"trang_thai": key, "xa": commune, "trang": listing.page}, **change)
+            shown = {k: v for k, v in args.items() if v not in ("", None, 1, "con-no")}  # the defaults left out
+            return "/truy-thu" + (f"?{urlencode(shown)}" if shown else "")
+
+        return render(request, "recoveries.html", user=user, listing=listing, filter_key=key, commune=commune,
+                      filters=RECOVERY_FILTERS, link=link,
                       pending=[w for w in write_offs if w.status == "pending"],
                       decided=[w for w in write_offs if w.status != "pending"])
 
