@@ -4,11 +4,12 @@ nothing here is worded or formatted for people (adapters/cli.py does that).
 Queries record nothing; they bring the read models up to date first."""
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import sqlalchemy as sa
 from eventsourcing.persistence import StoredEvent
@@ -35,6 +36,8 @@ from .errors import CommandRefused
 from .gc_pause import without_cycle_collector
 from .snapshots import SnapshotAudit
 from .store import raw_event_rows_of
+
+T = TypeVar("T")
 
 
 # --- the typed answers -------------------------------------------------------------
@@ -531,7 +534,7 @@ class Queries:
         self.runtime = runtime
         self._calendar_cache: tuple[int, object] | None = None
         self._people: PeopleIndex | None = None
-        self._due_totals: dict[str, tuple[int, dict]] = {}  # month -> (the view's position, totals)
+        self._kept_reads: dict[tuple, tuple[tuple, object]] = {}  # see _kept
 
     def _calendar(self):
         """The payroll calendar from the event store, folded again only when
@@ -551,6 +554,28 @@ class Queries:
 
     def _caught_up(self) -> None:
         self.runtime.catch_up()
+
+    KEPT_READS = 64
+
+    def _kept(self, key: tuple, read: Callable[[], T]) -> T:
+        """A read of the views (caught up first), kept until any view folds
+        new events: the views' positions are one read, where the figures a
+        page sums over a district's months (every line paid in six months,
+        every schedule) take the database a second at 100,000 people. A
+        view moves only when something is recorded, a few times a day; the
+        first read after that pays. Only for values that are the views'
+        alone (no clock, no event store) and are not changed by callers."""
+        self._caught_up()
+        with self.runtime.engine.connect() as conn:
+            positions = tuple(conn.execute(sa.text("SELECT name, position FROM projection_tracking ORDER BY name")))
+        hit = self._kept_reads.get(key)
+        if hit is not None and hit[0] == positions:
+            return copy.deepcopy(hit[1])
+        value = read()
+        if len(self._kept_reads) >= self.KEPT_READS:
+            self._kept_reads.clear()
+        self._kept_reads[key] = (positions, copy.deepcopy(value))
+        return value
 
     # --- store -------------------------------------------------------------------
 
@@ -763,21 +788,12 @@ class Queries:
 
     def due_totals(self, month: Month) -> dict:
         """How many people are due something in the month, how much, and
-        how many in cash. Summed by the database over every person's
-        schedule (tens of milliseconds at 100,000 people), so kept for the
-        month until the entitlements view folds new events (its position is
-        one read): "this month" asks it on every visit."""
-        self._caught_up()
-        with self.runtime.engine.connect() as conn:
-            position = _view_position(conn, "entitlements")
-            kept = self._due_totals.get(str(month))
-            if kept is not None and kept[0] == position:
-                return dict(kept[1])
-            totals = ent_view.due_totals(conn, str(month))
-        if len(self._due_totals) > 36:  # a few months are looked at; forget the others
-            self._due_totals.clear()
-        self._due_totals[str(month)] = (position, totals)
-        return dict(totals)
+        how many in cash: summed by the database over every person's
+        schedule, kept until the views move ("this month" asks on every visit)."""
+        def read() -> dict:
+            with self.runtime.engine.connect() as conn:
+                return ent_view.due_totals(conn, str(month))
+        return self._kept(("due_totals", str(month)), read)
 
     def entitlements(self, month: Month) -> list[EntitlementLine]:
         self._caught_up()
@@ -788,8 +804,11 @@ class Queries:
 
     def unclaimed(self, month: Month) -> list[UnclaimedEntry]:
         """The unclaimed-month queue: who has not collected for the rule's
-        number of rounds, by agent and commune."""
-        self._caught_up()
+        number of rounds, by agent and commune (kept until the views move:
+        each person's status is read for it, in pages of 500)."""
+        return self._kept(("unclaimed", str(month)), lambda: self._unclaimed(month))
+
+    def _unclaimed(self, month: Month) -> list[UnclaimedEntry]:
         with self.runtime.engine.connect() as conn:
             rows = pay_view.unclaimed(conn, str(month))
             # Each person's status in the month after their last payroll.
@@ -813,14 +832,18 @@ class Queries:
             return office_reports.proxy_queue(conn, month)
 
     def cashless_report(self, first: Month, last: Month) -> office_reports.CashlessReport:
-        self._caught_up()
-        with self.runtime.engine.connect() as conn:
-            return office_reports.cashless(conn, first, last)
+        """Kept until the views move: every line paid in the months, counted per commune."""
+        def read():
+            with self.runtime.engine.connect() as conn:
+                return office_reports.cashless(conn, first, last)
+        return self._kept(("cashless", str(first), str(last)), read)
 
     def trend_report(self, first: Month, last: Month) -> office_reports.TrendReport:
-        self._caught_up()
-        with self.runtime.engine.connect() as conn:
-            return office_reports.trend(conn, first, last)
+        """Kept until the views move: every cash line of the months, and their postings."""
+        def read():
+            with self.runtime.engine.connect() as conn:
+                return office_reports.trend(conn, first, last)
+        return self._kept(("trend", str(first), str(last)), read)
 
     def overpayment_of(self, citizen_id: str) -> RecoveryEntry | None:
         """One person's overpayment, open or closed, with what was recovered."""
@@ -903,6 +926,14 @@ class Queries:
             settlements.append(result)
         return settlements
 
+    def settlements(self, month: Month) -> list[AgentSettlement]:
+        """Each agent's settlement for the month as ``reconcile`` gives it
+        (no evidence files), kept until the views move: it sums the month's
+        postings (hundreds of thousands at 100,000 people) and the pages
+        that show it (settlement, this month, reports) are read far more
+        often than anything is recorded. Commands call ``reconcile``."""
+        return self._kept(("settlements", str(month)), lambda: self.reconcile(month))
+
     def _evidence_variances(self, conn, evidence: Sequence[str | Path]) -> dict[str, list]:
         """The variances in the agents' result files, by agent, compared with
         the payroll a page of lines at a time (the files may be long)."""
@@ -925,13 +956,15 @@ class Queries:
 
     def district_summary(self, month: Month) -> DistrictSummary:
         """Each agent's settlement and the district's figures for the month."""
-        settlements = self.reconcile(month)
+        settlements = self.settlements(month)
         totals = SettlementTotals(*(sum(getattr(s, key) for s in settlements)
                                     for key in ("advance", "disbursed", "fee", "returned", "closing_balance")))
-        with self.runtime.engine.connect() as conn:
-            communes = pay_view.paid_by_commune(conn, str(month))
-            trend = pay_view.unclaimed_trend(conn, str(month))
-        owed = self.recoveries()
+        def read():  # every line paid in the month, and every cash line up to it: kept until the views move
+            with self.runtime.engine.connect() as conn:
+                return (pay_view.paid_by_commune(conn, str(month)), pay_view.unclaimed_trend(conn, str(month)),
+                        ent_view.recovery_totals(conn))
+        communes, trend, owed = self._kept(("district_summary", str(month)), read)
+        every = list(owed.values())
         paid = sum(c["paid_cash_vnd"] + c["paid_bank_vnd"] for c in communes)
         queue = self.unclaimed(month)
         calendar = self._calendar()
@@ -953,10 +986,12 @@ class Queries:
             unclaimed_queue=QueueSummary(verify=sum(1 for q in queue if q.flag == UNCLAIMED_VERIFY),
                                          suspended=sum(1 for q in queue if q.flag == UNCLAIMED_SUSPENDED),
                                          held_vnd=sum(q.amount for q in queue)),
-            overpayments=OverpaymentSummary(open_count=sum(1 for r in owed if r.open > 0),
-                                            open_vnd=sum(r.open for r in owed),
-                                            recovered_vnd=sum(r.recovered - r.written_off for r in owed),
-                                            written_off_vnd=sum(r.written_off for r in owed)),
+            # Summed by the database (status "open" is an open amount above zero).
+            overpayments=OverpaymentSummary(open_count=owed.get("open", {}).get("count", 0),
+                                            open_vnd=sum(t["open_vnd"] for t in every),
+                                            recovered_vnd=sum(t["recovered_vnd"] - t["written_off_vnd"]
+                                                              for t in every),
+                                            written_off_vnd=sum(t["written_off_vnd"] for t in every)),
         )
 
     # --- audit and replay ----------------------------------------------------------------

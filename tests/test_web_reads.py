@@ -17,6 +17,7 @@ from adapters.errors import CommandRefused
 from adapters.queries import Queries, RecoveryTotals
 from adapters.settings import LedgerSettings
 from adapters.web.app import create_app
+from ledger.months import Month
 from tests.helpers import REGISTER_2, decisions_file, ok_json
 from tests.test_deaths_cycle import DEATH_COLUMNS, RECOVERY_COLUMNS, run_month
 
@@ -175,3 +176,32 @@ def test_person_page_is_the_report_and_the_timeline_folded_once(district):
         queries.person_page("051319009999")
     with pytest.raises(CommandRefused):  # before they were registered
         queries.person_page(IDS[0], timeline[0].recorded_at.replace(year=2000))
+
+
+def test_district_summary_overpayments_summed_by_the_database_as_listed(district):
+    runtime, _ = district
+    queries = Queries(runtime)
+    owed = queries.recoveries()
+    summary = queries.district_summary(queries.payroll_calendar()[0].month).overpayments
+    assert summary.as_dict() == {"open_count": sum(1 for r in owed if r.open > 0),
+                                 "open_vnd": sum(r.open for r in owed),
+                                 "recovered_vnd": sum(r.recovered - r.written_off for r in owed),
+                                 "written_off_vnd": sum(r.written_off for r in owed)}
+    assert (summary.open_count, summary.written_off_vnd) == (3, 1_000_000)
+
+
+def test_kept_reads_follow_what_is_recorded(district, tmp_path, capsys, store_url):
+    """A read kept for a page is read again once anything is recorded."""
+    runtime, _ = district
+    queries = Queries(runtime)
+    month = Month.parse("2024-10")
+    before = queries.due_totals(month)
+    assert before == queries.due_totals(month)
+    assert queries.trend_report(Month.parse("2024-07"), Month.parse("2024-09")) == queries.trend_report(
+        Month.parse("2024-07"), Month.parse("2024-09"))
+    kept = queries.cashless_report(Month.parse("2024-07"), month)
+    assert sum(m.district.people_paid for m in kept.months) > 0
+    extra = dict(PEOPLE[0], decision_no="9/QĐ-UBND", citizen_id="051319001399", effective_month="2024-10")
+    ok_json(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "more.csv", [extra])))
+    after = queries.due_totals(month)
+    assert after["people"] == before["people"] + 1 and after["amount"] == before["amount"] + 750_000

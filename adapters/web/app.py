@@ -287,7 +287,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             open_variances = []
             for c in calendar:
                 if not c.closed:
-                    for s in queries.reconcile(c.month):
+                    for s in queries.settlements(c.month):
                         open_variances += [(c.month, s.agent_code, v) for v in s.variances if not v.accepted]
             return calendar, month, entry, due, unclaimed, open_variances
 
@@ -343,7 +343,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             calendar = queries.payroll_calendar()
             month = _month_arg(thang) or (working_month(calendar) if calendar else None)
             entry = next((c for c in calendar if c.month == month), None)
-            return calendar, month, entry, (queries.reconcile(month) if entry else [])
+            return calendar, month, entry, (queries.settlements(month) if entry else [])
 
         calendar, month, entry, settlements = ledger(read)
         return render(request, "settlement.html", user=user, calendar=calendar, month=month, entry=entry,
