@@ -260,43 +260,39 @@ def flagged_payments(conn: Connection, month: str) -> list[dict]:
 
 
 def paid_by_commune(conn: Connection, month: str) -> list[dict]:
-    """The month's payments by commune and channel (the cashless share)."""
-    query = (sa.select(lines.c.commune_code, lines.c.channel, sa.func.sum(lines.c.amount_vnd),
-                       sa.func.count(sa.distinct(lines.c.citizen_id)))
+    """The month's payments by commune and channel (the cashless share), in
+    one pass over the month's paid lines summed by the database."""
+    bank = lines.c.channel == "bank"
+    query = (sa.select(lines.c.commune_code,
+                       sa.func.coalesce(sa.func.sum(sa.case((bank, 0), else_=lines.c.amount_vnd)), 0),
+                       sa.func.coalesce(sa.func.sum(sa.case((bank, lines.c.amount_vnd), else_=0)), 0),
+                       # someone paid by both channels counts once, and as paid by bank
+                       # (adapters/office_reports.py)
+                       sa.func.count(sa.distinct(lines.c.citizen_id)),
+                       sa.func.count(sa.distinct(sa.case((bank, lines.c.citizen_id)))))
              .where(lines.c.status == "paid", lines.c.settled_on.like(f"{month}-%"))
-             .group_by(lines.c.commune_code, lines.c.channel))
-    communes: dict[str, dict] = {}
-    for commune, channel, amount, _ in conn.execute(query):
-        row = communes.setdefault(commune, dict(commune_code=commune, paid_cash_vnd=0, paid_bank_vnd=0,
-                                                people_paid=0))
-        row["paid_bank_vnd" if channel == "bank" else "paid_cash_vnd"] += int(amount)
-    people = (sa.select(lines.c.commune_code, sa.func.count(sa.distinct(lines.c.citizen_id)))
-              .where(lines.c.status == "paid", lines.c.settled_on.like(f"{month}-%"))
-              .group_by(lines.c.commune_code))
-    for commune, count in conn.execute(people):  # someone paid by both channels counts once
-        communes[commune]["people_paid"] = int(count)
-    for row in communes.values():
-        row["people_bank"] = 0
-    by_bank = people.where(lines.c.channel == "bank")
-    for commune, count in conn.execute(by_bank):  # and as paid by bank (adapters/office_reports.py)
-        communes[commune]["people_bank"] = int(count)
-    for row in communes.values():
+             .group_by(lines.c.commune_code))
+    out = []
+    for commune, cash_vnd, bank_vnd, people, people_bank in conn.execute(query):
+        row = dict(commune_code=commune, paid_cash_vnd=int(cash_vnd), paid_bank_vnd=int(bank_vnd),
+                   people_paid=int(people), people_bank=int(people_bank))
         total = row["paid_cash_vnd"] + row["paid_bank_vnd"]
         row["cashless_share"] = row["paid_bank_vnd"] / total if total else 0.0
         row["cashless_share_people"] = row["people_bank"] / row["people_paid"] if row["people_paid"] else 0.0
-    return [communes[c] for c in sorted(communes)]
+        out.append(row)
+    return sorted(out, key=lambda r: r["commune_code"])
 
 
 def unclaimed_trend(conn: Connection, month: str) -> list[dict]:
     """Per payroll month up to ``month``: the cash lines not collected in the
-    month they were issued for (still unpaid, or collected later)."""
-    query = (sa.select(lines.c.payroll_month, lines.c.status, lines.c.settled_on, lines.c.amount_vnd)
-             .where(lines.c.channel == "cash", lines.c.payroll_month <= month, lines.c.kind != "funeral_support"))
-    trend: dict[str, dict] = {}
-    for payroll_month, status, settled_on, amount in conn.execute(query):
-        row = trend.setdefault(payroll_month, dict(month=payroll_month, lines_unclaimed=0, amount_vnd=0))
-        late = status == "paid" and settled_on and settled_on[:7] > payroll_month
-        if status == "unpaid" or late:
-            row["lines_unclaimed"] += 1
-            row["amount_vnd"] += int(amount)
-    return [trend[m] for m in sorted(trend)]
+    month they were issued for (still unpaid, or collected later), counted
+    and summed by the database."""
+    late = sa.and_(lines.c.status == "paid", lines.c.settled_on.is_not(None), lines.c.settled_on != "",
+                   sa.func.substr(lines.c.settled_on, 1, 7) > lines.c.payroll_month)
+    unclaimed = sa.or_(lines.c.status == "unpaid", late)
+    query = (sa.select(lines.c.payroll_month, sa.func.sum(sa.case((unclaimed, 1), else_=0)),
+                       sa.func.sum(sa.case((unclaimed, lines.c.amount_vnd), else_=0)))
+             .where(lines.c.channel == "cash", lines.c.payroll_month <= month, lines.c.kind != "funeral_support")
+             .group_by(lines.c.payroll_month))
+    return sorted((dict(month=m, lines_unclaimed=int(count), amount_vnd=int(amount))
+                   for m, count, amount in conn.execute(query)), key=lambda r: r["month"])
