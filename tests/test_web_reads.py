@@ -7,6 +7,7 @@ events (``Queries.person_page``), the same as each read on its own."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -205,3 +206,19 @@ def test_kept_reads_follow_what_is_recorded(district, tmp_path, capsys, store_ur
     ok_json(capsys, store_url, "import", "decisions", str(decisions_file(tmp_path / "more.csv", [extra])))
     after = queries.due_totals(month)
     assert after["people"] == before["people"] + 1 and after["amount"] == before["amount"] + 750_000
+
+
+def test_last_payroll_month_as_known_at_each_issue(district):
+    """Each month's issue, as known at its time and just before; again from what was kept."""
+    runtime, _ = district
+    queries = Queries(runtime)
+    issued = sorted((c.issued_at, c.month) for c in queries.payroll_calendar())
+    assert [m for _, m in issued] == [Month.parse(m) for m in ("2024-07", "2024-08", "2024-09")]
+    for _ in range(2):
+        previous = None
+        for at, month in issued:
+            assert queries.last_payroll_month_as_known_at(at) == month
+            assert queries.last_payroll_month_as_known_at(at - timedelta(microseconds=1)) == previous
+            previous = month
+        assert queries.last_payroll_month_as_known_at(issued[-1][0] + timedelta(days=400)) == issued[-1][1]
+    assert len(queries._issued) == 3
