@@ -771,7 +771,7 @@ class Queries:
         """The month's latest preparation, released or not; None if none."""
         from .commands import agent_figures
 
-        calendar = self.runtime.app.calendar()
+        calendar = self._calendar()  # folded again only when it has recorded something
         prepared = calendar.prepared.get(str(month)) if calendar else None
         if prepared is None:
             return None

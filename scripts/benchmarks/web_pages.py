@@ -137,6 +137,9 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=100, help="requests per page")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--json-out")
+    parser.add_argument("--files", help="the server's files folder: web_district.py's --out, where the "
+                        "payroll files already are (else a fresh folder, and the payroll page's first "
+                        "visit writes the month's files: minutes at 100,000 people)")
     parser.add_argument("--skip-actions", action="store_true",
                         help="leave out the one-off actions (verifying the chain takes minutes at full size)")
     args = parser.parse_args(argv)
@@ -186,8 +189,8 @@ def main(argv=None) -> int:
                      "months": len(facts["months"]), "overpayments": facts["overpayments"],
                      "load_average": os.getloadavg(),
                      "requests_per_page": n, "pages": {}}
-    with tempfile.TemporaryDirectory() as files:
-        server, base = start_server(args.db, today, Path(files))
+    with tempfile.TemporaryDirectory() as scratch:
+        server, base = start_server(args.db, today, Path(args.files).resolve() if args.files else Path(scratch))
         try:
             with httpx.Client(base_url=base, follow_redirects=False, timeout=120) as client:
                 login(client, "kiemtoan")
