@@ -880,18 +880,22 @@ class Queries:
             raise CommandRefused(f"unknown overpayment status {status!r}")
         self._caught_up()
         size = self.OVERPAYMENT_PAGE
-        def totals(conn, in_commune) -> dict[str, RecoveryTotals]:
-            return {s: RecoveryTotals(**{k.removesuffix("_vnd"): v for k, v in t.items()})
-                    for s, t in ent_view.recovery_totals(conn, in_commune).items()}
+
+        def totals(figures: dict) -> RecoveryTotals:
+            return RecoveryTotals(**{k.removesuffix("_vnd"): v for k, v in figures.items()})
 
         with self.runtime.engine.connect() as conn:
-            by_status = totals(conn, commune or None)
-            district = sum((totals(conn, None) if commune else by_status).values(), RecoveryTotals())
+            by_commune = {key: totals(t) for key, t in ent_view.recovery_totals_by_commune(conn).items()}
+            by_status: dict[str, RecoveryTotals] = {}
+            for (place, s), t in by_commune.items():
+                if not commune or place == commune:
+                    by_status[s] = by_status.get(s, RecoveryTotals()) + t
+            district = sum(by_commune.values(), RecoveryTotals())
+            communes = sorted({place for place, _ in by_commune if place})
             selected = sum(t.count for s, t in by_status.items() if status in (None, s))
             pages = max(1, -(-selected // size))
             page = min(max(1, page), pages)
             rows = ent_view.recoveries_listed(conn, status, commune or None, (page - 1) * size, size)
-            communes = ent_view.recovery_communes(conn)
         listed = tuple(OverpaymentListed(
             r["citizen_id"], r["full_name"], r["commune_code"], tuple(m for m in r["months"].split(";") if m),
             r["amount_vnd"], r["recovered_vnd"], r["written_off_vnd"], r["open_vnd"], r["status"],
