@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.bootstrap import open_runtime
+from adapters.checkpoints import check_against
+from adapters.cli import main
 from adapters.settings import LedgerSettings
 from adapters.web.app import create_app
 from ledger.months import Month
@@ -19,7 +21,10 @@ PASSWORD = "mat-khau-dai-1"
 @pytest.fixture
 def web(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    settings = LedgerSettings(database_url=url, web_files_dir=tmp_path / "files")
+    key = tmp_path / "office.pem"
+    assert main(["keygen", "--signing", "--out", str(key)]) == 0
+    settings = LedgerSettings(database_url=url, web_files_dir=tmp_path / "files", signing_key_file=key,
+                              checkpoint_dir=tmp_path / "checkpoints")
     with open_runtime(settings=settings) as runtime:
         app = create_app(runtime, settings)
         for name, role in (("canbo", "officer"), ("lanhdao", "approver"), ("lanhdao2", "approver"),
@@ -173,6 +178,10 @@ def test_actor_is_the_user_and_four_eyes(web, tmp_path):
     assert r.status_code == 303, r.text
     calendar = web.state.queries.payroll_calendar()[0]
     assert calendar.closed and calendar.month == Month.parse("2024-07")
+    # The close from the web writes the signed checkpoint of the head, as the command does.
+    (checkpoint,) = (tmp_path / "checkpoints").glob("checkpoint-2024-07-*.json")
+    assert check_against(web.state.queries.runtime, str(checkpoint)).ok
+    assert f"Điểm kiểm đã ký: {checkpoint.name}" in other.get(r.headers["location"]).text
 
 
 def test_a_preparer_cannot_release_and_a_stale_preparation_is_refused(web, tmp_path):

@@ -29,6 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from ledger.months import Month
 
 from ..bootstrap import Runtime
+from ..closing import AfterClose, after_close
 from ..commands import Commands
 from ..errors import CommandRefused, NotPermitted
 from ..queries import Queries
@@ -372,7 +373,9 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             settlements = ledger(lambda: queries.reconcile(month))
             return render(request, "settlement.html", 409, user=user, calendar=calendar, month=month,
                           entry=entry, settlements=settlements, missing=missing)
-        flash(request, f"Đã khoá sổ tháng {month}.")
+        done = await run_in_threadpool(ledger, lambda: after_close(queries, settings, month, settings.checkpoint_dir))
+        warned = done.checkpoint is None or (done.published is not None and not done.published["published"])
+        flash(request, f"Đã khoá sổ tháng {month}. " + closed_words(month, done), "info" if warned else "ok")
         return RedirectResponse(f"/quyet-toan?thang={month}", status_code=303)
 
 
@@ -455,3 +458,16 @@ def _safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def closed_words(month: Month, done: AfterClose) -> str:
+    """What followed a close, for the officer: the checkpoint that anchors
+    the history, and whether the month reached the national database."""
+    words = (f"Điểm kiểm đã ký: {Path(done.checkpoint).name} (lưu cùng hồ sơ tháng)." if done.checkpoint else
+             "Chưa ghi điểm kiểm: đơn vị chưa có khoá ký (signing_key_file, `ledger keygen --signing`).")
+    if done.published is not None:
+        words += (f" Đã công bố số liệu lên cơ sở dữ liệu quốc gia (tỉnh {done.published['province']})."
+                  if done.published["published"] else
+                  f" CHƯA công bố lên cơ sở dữ liệu quốc gia ({done.published['reason']}): "
+                  f"chạy `ledger national publish --month {month}`.")
+    return words
