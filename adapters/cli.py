@@ -317,7 +317,9 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         if not reason.strip():
             raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
         acceptances[key.strip()] = reason.strip()
-    missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes)
+    missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes,
+                                   on_view_differs=lambda lines: print(_view_differs_words(args.month, lines),
+                                                                       file=sys.stderr))
     if missing:
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
@@ -331,6 +333,13 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
           + ("" if published is None else f"; published for province {published['province']}"
              if published["published"] else f"; NOT PUBLISHED: {published['reason']} (then run "
                                             "`ledger national publish --month M`)"))
+
+
+def _view_differs_words(month: Month, lines: list[str]) -> str:
+    """The warning of a close whose books differ from the settlement the views show."""
+    listed = "".join(f"\n  {line}" for line in lines)
+    return (f"warning: {month}: the settlement the views show differs from the books (the events), "
+            f"which are what the close takes; a view was altered: run `ledger replay` to see which:{listed}")
 
 
 def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:

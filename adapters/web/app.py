@@ -360,9 +360,11 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             key, reason = str(form.get(f"key-{index}", "")), str(form.get(f"reason-{index}", "")).strip()
             if key and reason:
                 acceptances[key] = reason
+        differs: list[str] = []  # the views' settlement against the books, if a view was altered
         try:
             missing = await run_in_threadpool(
-                ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True))
+                ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True,
+                                                     on_view_differs=differs.extend))
         except NotPermitted as exc:
             raise Forbidden(f"Không được khoá sổ: {exc}") from None
         except CommandRefused as exc:
@@ -374,8 +376,10 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             return render(request, "settlement.html", 409, user=user, calendar=calendar, month=month,
                           entry=entry, settlements=settlements, missing=missing)
         done = await run_in_threadpool(ledger, lambda: after_close(queries, settings, month, settings.checkpoint_dir))
-        warned = done.checkpoint is None or (done.published is not None and not done.published["published"])
-        flash(request, f"Đã khoá sổ tháng {month}. " + closed_words(month, done), "info" if warned else "ok")
+        warned = bool(differs) or done.checkpoint is None or (
+            done.published is not None and not done.published["published"])
+        flash(request, f"Đã khoá sổ tháng {month}. " + closed_words(month, done) + view_differs_words(differs),
+              "info" if warned else "ok")
         return RedirectResponse(f"/quyet-toan?thang={month}", status_code=303)
 
 
@@ -458,6 +462,16 @@ def _safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+def view_differs_words(differs: list[str]) -> str:
+    """A close whose books (the events, what it recorded) differ from the
+    settlement the page showed: a view was altered."""
+    if not differs:
+        return ""
+    return (" CẢNH BÁO: số liệu quyết toán trên trang (bảng dữ liệu đọc) khác sổ sách gốc (các sự kiện); "
+            "tháng được khoá theo sổ sách gốc. Bảng dữ liệu đọc đã bị sửa: chạy `ledger replay` để xem bảng nào. "
+            + "; ".join(differs))
 
 
 def closed_words(month: Month, done: AfterClose) -> str:
