@@ -265,14 +265,21 @@ def _recorded_at_close(ledger, month: Month) -> dict[str, dict]:
             for code, f in recorded.items()}
 
 
-def test_the_close_records_the_books_not_an_altered_postings_view(store_url, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_the_close_records_the_books_not_an_altered_postings_view(store_url, tmp_path, capsys, monkeypatch,
+                                                                  encrypted):
     """Catches: a close that takes what it records from the postings view.
     Someone with write access to the database raises what the post office
     paid out in the month, in the view only: the settlement page shows it,
     but the close records the figures folded from the events (and says the
     view differs, naming the agent); the events are untouched, so
-    ``ledger replay`` shows the altered view."""
+    ``ledger replay`` shows the altered view. Also with the store encrypted
+    (the events read by the close are decrypted by the ledger's mapper)."""
     monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
+    if encrypted:
+        from eventsourcing.cryptography import AESCipher
+
+        monkeypatch.setenv("LEDGER_CIPHER_KEY", AESCipher.create_key(32))
     with open_ledger(store_url) as ledger:
         _, dead = _district(ledger, tmp_path, 40, seed=5)
         _cycle(ledger, FIRST, tmp_path, 5, dead)
