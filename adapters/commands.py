@@ -620,13 +620,13 @@ class Commands:
             raise NotPermitted(str(exc)) from None
         except (PayrollOutOfOrder, UnknownVariance) as exc:
             raise CommandRefused(str(exc)) from None
-        self.runtime.catch_up()
-        if differs:
-            if on_view_differs is not None:
+        finally:  # closed or refused: an altered view is said either way
+            if differs and on_view_differs is not None:
                 on_view_differs(differs)
-            else:
+            elif differs:
                 log.warning("%s: the settlement in the views differs from the books (run `ledger replay`): %s",
                             month, "; ".join(differs))
+        self.runtime.catch_up()
         return missing
 
     def _bank_profile(self, agent_code: str, month: Month):

@@ -120,17 +120,22 @@ def _flagged_lines(runtime: Runtime, book: FloatBook, month: Month) -> dict[str,
 
 def view_differences(books: list[AgentSettlement], view: list[AgentSettlement]) -> list[str]:
     """Where the settlement read from the views differs from the books: one
-    line per agent, naming each figure with both amounts."""
+    line per agent, naming each figure with both amounts, and each variance
+    found on one side only."""
     by_agent = {s.agent_code: s for s in view}
     differences = []
     for s in books:
         shown = by_agent.pop(s.agent_code, None)
         if shown is None:
-            differences.append(f"{s.agent_code}: not in the postings view")
+            differences.append(f"{s.agent_code}: not in the views")
             continue
-        figures = [f"{name.replace('_', ' ')} {getattr(shown, name):,} in the view, {getattr(s, name):,} "
-                   "in the books" for name, _ in FIGURES if getattr(shown, name) != getattr(s, name)]
-        if figures:
-            differences.append(f"{s.agent_code}: " + "; ".join(figures))
-    differences += [f"{code}: in the postings view only" for code in sorted(by_agent)]
+        found = [f"{name.replace('_', ' ')} {getattr(shown, name):,} in the view, {getattr(s, name):,} "
+                 "in the books" for name, _ in FIGURES if getattr(shown, name) != getattr(s, name)]
+        booked = [v.key(s.agent_code) for v in s.variances]
+        seen = [v.key(s.agent_code) for v in shown.variances]
+        found += [f"variance {key} in the books only" for key in booked if key not in seen]
+        found += [f"variance {key} in the view only" for key in seen if key not in booked]
+        if found:
+            differences.append(f"{s.agent_code}: " + "; ".join(found))
+    differences += [f"{code}: in the views only" for code in sorted(by_agent)]
     return differences

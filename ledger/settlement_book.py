@@ -39,6 +39,13 @@ FLOAT_EVENTS: tuple[type, ...] = (
     Beneficiary.PayoutIssued, Beneficiary.PayoutPaid, Beneficiary.PayoutUnpaid, Beneficiary.PayoutRejected,
     Beneficiary.LineCancelled, PayrollCalendar.MonthClosed,
 )
+# The other events that move money: between the office's own accounts
+# (overpayments, recoveries, a funeral grant owed), never an agent's float.
+# Every class of money.EFFECTS is in one of the two (tests/test_money.py),
+# so a new one is not left out of the close unnoticed.
+NO_AGENT_FLOAT: frozenset[type] = frozenset({
+    Beneficiary.OverpaymentChanged, Beneficiary.RecoveryRecorded, Beneficiary.FuneralSupportGranted,
+})
 
 
 @dataclass(frozen=True)

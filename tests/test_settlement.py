@@ -369,3 +369,29 @@ def test_a_close_reads_the_events_from_where_the_last_close_left(store_url, tmp_
             float_events = conn.execute(sa.select(sa.func.count(sa.distinct(p.c.position)))
                                         .where(p.c.agent_code != "")).scalar()
         assert october.events_read < float_events / 2
+
+
+def test_a_variance_hidden_in_the_payout_view_still_stops_the_close(store_url, tmp_path):
+    """Catches: a close that takes the variances to accept from the payout
+    view. The flag on a payment after a death is wiped from the view: the
+    page shows no variance, but the close still refuses until it is
+    accepted, naming it, and says the view differs."""
+    with open_ledger(store_url) as ledger:
+        _, dead = _district(ledger, tmp_path, 40, seed=27)
+        _cycle(ledger, FIRST, tmp_path, 27, dead)  # seed 27: July has a payment after a death
+        flagged = [(s.agent_code, v) for s in ledger.queries.reconcile(FIRST) for v in s.variances if v.line_id]
+        assert flagged, "the month has a flagged payment"
+        agent, variance = flagged[0]
+        from adapters.settlement_books import month_books, view_differences
+
+        books = month_books(ledger.runtime, ledger.runtime.app.calendar(), FIRST, ledger.runtime.chain.head()[0])
+        assert view_differences(books.settlements, ledger.queries.reconcile(FIRST)) == []  # before: the same
+        with ledger.runtime.engine.begin() as conn:
+            conn.execute(sa.update(pay_lines).where(pay_lines.c.line_id == variance.line_id).values(flags=""))
+        assert variance.key(agent) not in [v.key(s.agent_code) for s in ledger.queries.reconcile(FIRST)
+                                           for v in s.variances]  # the page no longer shows it
+        differs: list[str] = []
+        missing = ledger.commands.close_month(FIRST, {}, "chief-officer", on_view_differs=differs.extend)
+        assert variance.key(agent) in missing
+        assert not ledger.runtime.app.calendar().is_closed(FIRST)
+        assert f"{agent}: variance {variance.key(agent)} in the books only" in differs, differs
