@@ -610,8 +610,13 @@ class Commands:
             head = self.runtime.chain.head()
             settled, keys, books_from = {}, [], 0
             if calendar is not None and calendar.has_run(month) and not calendar.is_closed(month):
-                books = month_books(self.runtime, calendar, month, head[0])
-                settled, keys, books_from = books.settled(), books.variance_keys(), books.books_from
+                stored = last_position(self.runtime.store, self.runtime.engine)
+                books = month_books(self.runtime, calendar, month, stored)
+                settled, keys = books.settled(), books.variance_keys()
+                # The next close reads from this mark and takes the head's position as this
+                # close's; a head short of the last event (history not sealed yet) leaves it to
+                # read from the first event instead.
+                books_from = books.books_from if head[0] == stored else 0
                 differs[:] = view_differences(books.settlements, self.queries.reconcile(month))
             return app.close_month(month, settled, keys, acceptances, actor, four_eyes, head, books_from)
         try:

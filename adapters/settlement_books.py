@@ -55,7 +55,8 @@ def last_close(calendar: PayrollCalendar, month: Month) -> LastClose | None:
     agents = calendar.closed[last]
     seal = calendar.seals.get(last)
     books_from = calendar.books_from.get(last)
-    if seal is None or not books_from or any("closing" not in figures for figures in agents.values()):
+    if (seal is None or not seal["position"] or not books_from
+            or any("closing" not in figures for figures in agents.values())):
         return None
     return LastClose(Month.parse(last), seal["position"], {code: f["closing"] for code, f in agents.items()},
                      books_from)
