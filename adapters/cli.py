@@ -318,8 +318,8 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
             raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
         acceptances[key.strip()] = reason.strip()
     missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes,
-                                   on_view_differs=lambda lines: print(_view_differs_words(args.month, lines),
-                                                                       file=sys.stderr))
+                                   on_view_differs=lambda differs: print(_view_differs_words(args.month, differs),
+                                                                         file=sys.stderr))
     if missing:
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
@@ -335,9 +335,9 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
                                             "`ledger national publish --month M`)"))
 
 
-def _view_differs_words(month: Month, lines: list[str]) -> str:
+def _view_differs_words(month: Month, differs: list) -> str:
     """The warning of a close whose books differ from the settlement the views show."""
-    listed = "".join(f"\n  {line}" for line in lines)
+    listed = "".join(f"\n  {difference}" for difference in differs)
     return (f"warning: {month}: the settlement the views show differs from the books (the events), "
             f"which are what the close takes; a view was altered: run `ledger replay` to see which:{listed}")
 

@@ -31,7 +31,7 @@ from .formats.payroll_list import ListTotals, PayrollFileLine, TotalsDiffer
 from .gc_pause import without_cycle_collector
 from .import_receipts import ImportObserver, file_sha256, preview_of
 from .queries import Queries, StoreStatus
-from .settlement_books import month_books, view_differences
+from .settlement_books import ViewDiffers, month_books, view_differences
 from .store import last_position
 from .tabular import InputRejected, Problem
 
@@ -589,7 +589,7 @@ class Commands:
 
     @recording("settlement close")
     def close_month(self, month: Month, acceptances: dict[str, str], actor: str,
-                    four_eyes: bool = False, on_view_differs: Callable[[list[str]], None] | None = None
+                    four_eyes: bool = False, on_view_differs: Callable[[list[ViewDiffers]], None] | None = None
                     ) -> list[str]:
         """Close the month unless a variance in the books is unexplained;
         returns the unexplained ones (then nothing is recorded). With
@@ -599,10 +599,10 @@ class Commands:
         folded from the event store (adapters/settlement_books.py), never
         read from a view. The settlement the views show is then set beside
         it: where they differ (only a view altered makes them), the close
-        stands on the books, and ``on_view_differs`` gets one line per agent
+        stands on the books, and ``on_view_differs`` gets each difference
         (by default they are logged as a warning)."""
         app = self.runtime.app
-        differs: list[str] = []
+        differs: list[ViewDiffers] = []
 
         def run() -> list[str]:
             calendar = app.calendar()
@@ -630,7 +630,7 @@ class Commands:
                 on_view_differs(differs)
             elif differs:
                 log.warning("%s: the settlement in the views differs from the books (run `ledger replay`): %s",
-                            month, "; ".join(differs))
+                            month, "; ".join(map(str, differs)))
         self.runtime.catch_up()
         return missing
 

@@ -119,24 +119,43 @@ def _flagged_lines(runtime: Runtime, book: FloatBook, month: Month) -> dict[str,
     return found
 
 
-def view_differences(books: list[AgentSettlement], view: list[AgentSettlement]) -> list[str]:
-    """Where the settlement read from the views differs from the books: one
-    line per agent, naming each figure with both amounts, and each variance
-    found on one side only."""
+@dataclass(frozen=True)
+class ViewDiffers:
+    """One thing the views' settlement shows otherwise than the books: a
+    figure (both amounts), a variance (``key``) or a whole agent found on
+    one side only."""
+
+    agent_code: str
+    figure: str = ""  # a field of AgentSettlement, e.g. "disbursed"
+    in_view: int | None = None
+    in_books: int | None = None
+    variance: str = ""  # a variance's key, found in the books only or in the view only
+    side: str = ""  # "books" or "view": where the variance or the agent alone is
+
+    def __str__(self) -> str:
+        if self.figure:
+            return (f"{self.agent_code}: {self.figure.replace('_', ' ')} {self.in_view:,} in the view, "
+                    f"{self.in_books:,} in the books")
+        if self.variance:
+            return f"{self.agent_code}: variance {self.variance} in the {self.side} only"
+        return f"{self.agent_code}: in the {'views' if self.side == 'view' else 'books'} only"
+
+
+def view_differences(books: list[AgentSettlement], view: list[AgentSettlement]) -> list[ViewDiffers]:
+    """Where the settlement read from the views differs from the books:
+    each figure with both amounts, each variance or agent on one side only."""
     by_agent = {s.agent_code: s for s in view}
-    differences = []
+    differences: list[ViewDiffers] = []
     for s in books:
         shown = by_agent.pop(s.agent_code, None)
         if shown is None:
-            differences.append(f"{s.agent_code}: not in the views")
+            differences.append(ViewDiffers(s.agent_code, side="books"))
             continue
-        found = [f"{name.replace('_', ' ')} {getattr(shown, name):,} in the view, {getattr(s, name):,} "
-                 "in the books" for name, _ in FIGURES if getattr(shown, name) != getattr(s, name)]
+        differences += [ViewDiffers(s.agent_code, name, getattr(shown, name), getattr(s, name))
+                        for name, _ in FIGURES if getattr(shown, name) != getattr(s, name)]
         booked = [v.key(s.agent_code) for v in s.variances]
         seen = [v.key(s.agent_code) for v in shown.variances]
-        found += [f"variance {key} in the books only" for key in booked if key not in seen]
-        found += [f"variance {key} in the view only" for key in seen if key not in booked]
-        if found:
-            differences.append(f"{s.agent_code}: " + "; ".join(found))
-    differences += [f"{code}: in the views only" for code in sorted(by_agent)]
+        differences += [ViewDiffers(s.agent_code, variance=key, side="books") for key in booked if key not in seen]
+        differences += [ViewDiffers(s.agent_code, variance=key, side="view") for key in seen if key not in booked]
+    differences += [ViewDiffers(code, side="view") for code in sorted(by_agent)]
     return differences

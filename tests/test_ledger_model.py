@@ -116,7 +116,7 @@ class LedgerDriver:
     def close_month(self, month: Month) -> None:
         """Close the month, every variance accepted with a reason."""
         keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
-        differs: list[str] = []  # the close folds its figures from the events: the views must agree
+        differs: list = []  # the close folds its figures from the events: the views must agree
         missing = self.commands.close_month(month, {k: "followed up" for k in keys}, self.ACTOR,
                                             on_view_differs=differs.extend)
         assert missing == [], missing

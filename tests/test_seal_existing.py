@@ -136,7 +136,7 @@ def test_a_month_closed_before_its_history_is_sealed_settles_on_every_event(befo
     with open_ledger(url) as ledger:
         payroll = ledger.runtime.app.calendar().months[str(FIRST)]
         assert ledger.runtime.chain.head()[0] == 0  # nothing sealed
-        differs: list[str] = []
+        differs: list = []
         missing = ledger.commands.close_month(FIRST, {}, "chief-officer", on_view_differs=differs.extend)
         assert missing == [] and differs == []
         calendar = ledger.runtime.app.calendar()

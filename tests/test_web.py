@@ -252,3 +252,35 @@ def test_search_ignores_diacritics(web):
     for path in ("/kiem-toan", "/kiem-toan?kiem_tra=1", f"/kiem-toan?cccd={REGISTER['citizen_id']}",
                  "/chua-nhan", "/truy-thu", "/thang-nay", "/chi-tra", "/quyet-toan", "/nhap-tep"):
         assert auditor.get(path).status_code == 200, path
+
+
+def test_a_close_on_the_web_stands_on_the_books_and_says_the_view_differs(web, tmp_path):
+    """The postings view altered in the database: the close from the web
+    records the books' figures, and its message says which agent's figures
+    differ and to run `ledger replay`."""
+    import sqlalchemy as sa
+
+    from projections import postings as post_view
+
+    officer = login(web, "canbo")
+    r, fields = dry_run_then_confirm(officer, web.state.decisions, "quyet-dinh.csv")
+    assert officer.post("/nhap-tep/xac-nhan", data=fields).status_code == 200
+    token = csrf(officer, "/chi-tra")
+    assert officer.post("/chi-tra/lap", data={"month": "2024-07", "csrf_token": token}).status_code == 303
+    approver = login(web, "lanhdao")
+    token = csrf(approver, "/chi-tra")
+    assert approver.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1",
+                                                     "csrf_token": token}).status_code == 303
+    (true,) = [s for s in web.state.queries.reconcile(Month.parse("2024-07")) if s.agent_code == "VNPOST-BS-01"]
+    p = post_view.postings
+    with web.state.queries.runtime.engine.begin() as conn:  # the advance halved, in the view only
+        conn.execute(sa.update(p).where(p.c.agent_code == "VNPOST-BS-01", p.c.kind == "advance")
+                     .values(amount_vnd=p.c.amount_vnd / 2))
+    data = {"month": "2024-07", "csrf_token": csrf(approver, "/quyet-toan"), "variances": "0"}
+    r = approver.post("/quyet-toan", data=data)
+    assert r.status_code == 303, r.text
+    page = approver.get(r.headers["location"]).text
+    assert "CẢNH BÁO" in page and "ledger replay" in page
+    assert f"VNPOST-BS-01: tạm ứng trên trang {true.advance // 2:,}".replace(",", ".") in page
+    closed = web.state.queries.runtime.app.calendar().closed["2024-07"]["VNPOST-BS-01"]
+    assert (closed["advance"], closed["closing"]) == (true.advance, true.closing_balance)

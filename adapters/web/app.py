@@ -360,7 +360,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             key, reason = str(form.get(f"key-{index}", "")), str(form.get(f"reason-{index}", "")).strip()
             if key and reason:
                 acceptances[key] = reason
-        differs: list[str] = []  # the views' settlement against the books, if a view was altered
+        differs: list = []  # the views' settlement against the books, if a view was altered
         try:
             missing = await run_in_threadpool(
                 ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True,
@@ -464,14 +464,30 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def view_differs_words(differs: list[str]) -> str:
+# The settlement's figures as the page's table heads name them.
+FIGURE_WORDS = {"opening_balance": "số dư đầu kỳ", "advance": "tạm ứng", "disbursed": "đã chi", "fee": "phí",
+                "returned": "hoàn trả", "closing_balance": "số dư cuối kỳ"}
+
+
+def view_differs_words(differs: list) -> str:
     """A close whose books (the events, what it recorded) differ from the
-    settlement the page showed: a view was altered."""
+    settlement the page showed: a view was altered. Each difference as
+    ``adapters.settlement_books.ViewDiffers`` gives it."""
     if not differs:
         return ""
+
+    def said(d) -> str:
+        side = "trong sổ sách gốc" if d.side == "books" else "trên trang"
+        if d.figure:
+            return f"{d.agent_code}: {FIGURE_WORDS.get(d.figure, d.figure)} trên trang {vnd(d.in_view)}, " \
+                   f"sổ sách gốc {vnd(d.in_books)}"
+        if d.variance:
+            return f"{d.agent_code}: chênh lệch {d.variance} chỉ có {side}"
+        return f"{d.agent_code}: đại lý chỉ có {side}"
+
     return (" CẢNH BÁO: số liệu quyết toán trên trang (bảng dữ liệu đọc) khác sổ sách gốc (các sự kiện); "
             "tháng được khoá theo sổ sách gốc. Bảng dữ liệu đọc đã bị sửa: chạy `ledger replay` để xem bảng nào. "
-            + "; ".join(differs))
+            + "; ".join(said(d) for d in differs) + ".")
 
 
 def closed_words(month: Month, done: AfterClose) -> str:
