@@ -32,6 +32,7 @@ from .national import cli as national_cli
 from .programs import run_demo_command, run_keygen
 from .queries import Queries
 from .settings import DEFAULT_FILE, LedgerSettings
+from .closing import after_close
 from .startup import interrupted, started
 from .tabular import InputRejected, reading_options
 
@@ -316,14 +317,17 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
         if not reason.strip():
             raise CommandError(f"--accept {text!r}: give AGENT/KIND/LINE_ID=REASON")
         acceptances[key.strip()] = reason.strip()
-    missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes)
+    missing = commands.close_month(args.month, acceptances, args.actor, four_eyes=args.four_eyes,
+                                   on_view_differs=lambda differs: print(_view_differs_words(args.month, differs),
+                                                                         file=sys.stderr))
     if missing:
         lines = "\n".join(f"  {key}" for key in missing)
         raise CommandError(f"{args.month} not closed: {len(missing)} unexplained variance(s); accept each "
                            f"with --accept KEY=REASON (and --actor):\n{lines}")
-    checkpoint = _close_checkpoint(queries, args)
-    published = national_cli.publish_after_close(queries, args, checkpoint)
-    _emit(args, {"month": str(args.month), "closed": True, "checkpoint": checkpoint, "published": published},
+    done = after_close(queries, args.settings, args.month,
+                       args.checkpoint_out or args.settings.checkpoint_dir)
+    checkpoint, published = done.checkpoint, done.published
+    _emit(args, {"month": str(args.month), "closed": True, **done.as_dict()},
           lambda d: f"{d['month']} closed" + (f"; signed checkpoint in {checkpoint}" if checkpoint else
                                               "; no checkpoint written: no signing key (signing_key_file)")
           + ("" if published is None else f"; published for province {published['province']}"
@@ -331,16 +335,11 @@ def cmd_settlement_close(commands: Commands, queries: Queries, args: argparse.Na
                                             "`ledger national publish --month M`)"))
 
 
-def _close_checkpoint(queries: Queries, args: argparse.Namespace) -> str | None:
-    """The signed head after the close, in --checkpoint-out (with a signing key)."""
-    from .checkpoints import load_signing_key, make_checkpoint, write_checkpoint
-
-    runtime = queries.runtime
-    if runtime.signing_key_file is None:
-        return None
-    checkpoint = make_checkpoint(runtime, load_signing_key(runtime.signing_key_file))
-    path = Path(args.checkpoint_out) / f"checkpoint-{args.month}-{checkpoint['position']}.json"
-    return str(write_checkpoint(checkpoint, path))
+def _view_differs_words(month: Month, differs: list) -> str:
+    """The warning of a close whose books differ from the settlement the views show."""
+    listed = "".join(f"\n  {difference}" for difference in differs)
+    return (f"warning: {month}: the settlement the views show differs from the books (the events), "
+            f"which are what the close takes; a view was altered: run `ledger replay` to see which:{listed}")
 
 
 def cmd_unclaimed(commands: Commands, queries: Queries, args: argparse.Namespace) -> None:
@@ -588,8 +587,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", type=_month, required=True)
     p.add_argument("--accept", action="append", metavar="AGENT/KIND/LINE_ID=REASON",
                    help="accept a variance, with the reason (repeatable)")
-    p.add_argument("--checkpoint-out", default="checkpoints", metavar="DIR",
-                   help="folder for the signed checkpoint written after the close (default: checkpoints)")
+    p.add_argument("--checkpoint-out", metavar="DIR",
+                   help="folder for the signed checkpoint written after the close (default: the "
+                        "checkpoint_dir setting, ./checkpoints)")
 
     command("deaths", cmd_import_deaths, "record death notices and their consequences",
             parent=imports).add_argument("file")

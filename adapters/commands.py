@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,12 @@ from .formats.payroll_list import ListTotals, PayrollFileLine, TotalsDiffer
 from .gc_pause import without_cycle_collector
 from .import_receipts import ImportObserver, file_sha256, preview_of
 from .queries import Queries, StoreStatus
+from .settlement_books import ViewDiffers, month_books, view_differences
 from .store import last_position
 from .tabular import InputRejected, Problem
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class FieldsRejected(CommandRefused):
@@ -566,7 +569,6 @@ class Commands:
 
     # --- the settlement ----------------------------------------------------------------
 
-    @recording("settlement close")
     @recording("audit seal --existing")
     def seal_existing(self, actor: str) -> SealSummary:
         """Seal, once, the events stored before the hash chain existed, and
@@ -585,29 +587,52 @@ class Commands:
         return SealSummary(found.count, found.first_position, found.last_position,
                            found.seals_after if found.count else 0, position, digest)
 
+    @recording("settlement close")
     def close_month(self, month: Month, acceptances: dict[str, str], actor: str,
-                    four_eyes: bool = False) -> list[str]:
+                    four_eyes: bool = False, on_view_differs: Callable[[list[ViewDiffers]], None] | None = None
+                    ) -> list[str]:
         """Close the month unless a variance in the books is unexplained;
         returns the unexplained ones (then nothing is recorded). With
-        ``four_eyes``, refused to the person who ran the month's payroll."""
+        ``four_eyes``, refused to the person who ran the month's payroll.
+
+        What it records (each agent's figures, the variances to accept) is
+        folded from the event store (adapters/settlement_books.py), never
+        read from a view. The settlement the views show is then set beside
+        it: where they differ (only a view altered makes them), the close
+        stands on the books, and ``on_view_differs`` gets each difference
+        (by default they are logged as a warning)."""
+        app = self.runtime.app
+        differs: list[ViewDiffers] = []
+
         def run() -> list[str]:
-            settlements = self.queries.reconcile(month)
-            keys = [v.key(s.agent_code) for s in settlements for v in s.variances]
-            settled = {s.agent_code: dict(opening=s.opening_balance, advance=s.advance, disbursed=s.disbursed,
-                                          fee=s.fee, returned=s.returned, closing=s.closing_balance)
-                       for s in settlements}
+            calendar = app.calendar()
             # The head the month is closed on (stable: this command holds the turn).
-            return self.runtime.app.close_month(month, settled, keys, acceptances, actor, four_eyes,
-                                                self.runtime.chain.head())
+            head = self.runtime.chain.head()
+            settled, keys, books_from = {}, [], 0
+            if calendar is not None and calendar.has_run(month) and not calendar.is_closed(month):
+                stored = last_position(self.runtime.store, self.runtime.engine)
+                books = month_books(self.runtime, calendar, month, stored)
+                settled, keys = books.settled(), books.variance_keys()
+                # The next close reads from this mark and takes the head's position as this
+                # close's; a head short of the last event (history not sealed yet) leaves it to
+                # read from the first event instead.
+                books_from = books.books_from if head[0] == stored else 0
+                differs[:] = view_differences(books.settlements, self.queries.reconcile(month))
+            return app.close_month(month, settled, keys, acceptances, actor, four_eyes, head, books_from)
         try:
             missing = self.command(run)
         except SamePerson as exc:
             raise NotPermitted(str(exc)) from None
         except (PayrollOutOfOrder, UnknownVariance) as exc:
             raise CommandRefused(str(exc)) from None
+        finally:  # closed or refused: an altered view is said either way
+            if differs and on_view_differs is not None:
+                on_view_differs(differs)
+            elif differs:
+                log.warning("%s: the settlement in the views differs from the books (run `ledger replay`): %s",
+                            month, "; ".join(map(str, differs)))
         self.runtime.catch_up()
         return missing
-
 
     def _bank_profile(self, agent_code: str, month: Month):
         """The profile the bank's contract names (the default one if none)."""

@@ -62,10 +62,16 @@ def _close(commands: Commands, queries: Queries, month: Month) -> int:
     head of the office, with a reason, and the month is closed."""
     keys = [v.key(s.agent_code) for s in queries.reconcile(month) for v in s.variances]
     reason = "followed up with the commune and the agent; recovery opened where money was overpaid"
-    missing = commands.close_month(month, {key: reason for key in keys}, "demo-head-of-office")
+    missing = commands.close_month(month, {key: reason for key in keys}, APPROVER, four_eyes=True)
     assert not missing, missing
     return len(keys)
 
+
+# The demo's web users, one per role; the officer and the approver are also
+# the actors of the demo's history (the officer imports and prepares each
+# payroll, the approver releases it and closes the month).
+DEMO_USERS = (("canbo", "officer"), ("lanhdao", "approver"), ("kiemtoan", "auditor"), ("quantri", "admin"))
+OFFICER, APPROVER = DEMO_USERS[0][0], DEMO_USERS[1][0]
 
 DEMO_OFFICE = "Phòng Lao động - Thương binh và Xã hội huyện Bình Sơn"
 
@@ -84,7 +90,7 @@ def run_demo(args: argparse.Namespace) -> None:
         settings = settings.model_copy(update={"treasury_account": DEMO_TREASURY_ACCOUNT})
     _fresh_sqlite(url)
     out = Path(args.out)
-    actor = "demo-officer"
+    actor = OFFICER
     area = synthetic.Area()
     seed = args.seed
     months = month_range(FIRST, LAST)
@@ -118,7 +124,9 @@ def run_demo(args: argparse.Namespace) -> None:
             if notices:
                 commands.import_deaths(synthetic.write_csv(out / "deaths" / f"deaths-{month}.csv", notices,
                                                            synthetic.DEATH_COLUMNS), actor)
-            payroll = commands.run_payroll(month, out / "payroll", actor)
+            # Four eyes, as in the web application: the officer prepares, the approver releases.
+            commands.prepare_payroll(month, OFFICER)
+            payroll = commands.release_payroll(month, out / "payroll", APPROVER, four_eyes=True)
             counts = _agent_results(commands, payroll.files, month, out, seed, actor, dead)
             variances = _close(commands, queries, month)
             if month == POPULATION_CHECK + 1:
@@ -128,7 +136,7 @@ def run_demo(args: argparse.Namespace) -> None:
                   f"{counts['rejected']:>8}  {counts['suspended']:>9}  {variances:>9}")
             if month == POPULATION_CHECK:
                 reported_dead = population_demo.check(commands, registered, dead, month, out, seed)
-        again = commands.run_payroll(LAST, out / "payroll", actor)
+        again = commands.release_payroll(LAST, out / "payroll", APPROVER, four_eyes=True)
         print(f"\nRunning the {LAST} payroll again: {'nothing new' if not again.issued_now else 'ISSUED AGAIN'}, "
               f"the same {len(again.files)} files rewritten.")
 
@@ -165,7 +173,7 @@ def run_demo(args: argparse.Namespace) -> None:
               f"{', '.join(report.categories)}, status {report.status}:")
         print("  month    due        issued     disbursed  unclaimed")
         for m in report.months:
-            if m.month >= FIRST:
+            if FIRST <= m.month <= LAST:  # the demo's months, whatever today is
                 print(f"  {m.month}  {m.due:>9,}  {m.issued:>9,}  {m.disbursed:>9,}  {m.unclaimed:>9,}")
     print(f"\n{len(months)} months in {time.perf_counter() - started:.1f}s. "
           f"Try: ledger --db {url} beneficiary show {sample}")
@@ -175,7 +183,6 @@ def run_demo(args: argparse.Namespace) -> None:
     print(f"Then: ledger --db {url} serve   (and open http://127.0.0.1:8000/)")
 
 
-DEMO_USERS = (("canbo", "officer"), ("lanhdao", "approver"), ("kiemtoan", "auditor"), ("quantri", "admin"))
 
 
 def _demo_users(runtime) -> list[tuple[str, str, str]]:

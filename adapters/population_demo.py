@@ -20,7 +20,7 @@ from .queries import Queries
 
 COLUMNS = ("citizen_id", "full_name", "birth_date", "sex", "status", "date_of_death", "permanent_commune",
            "checked_on")
-ACTOR = "demo-officer"
+ACTOR = "canbo"  # the demo's officer (demo.OFFICER)
 
 
 def _unmarked(name: str) -> str:

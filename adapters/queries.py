@@ -925,7 +925,12 @@ class Queries:
         for code, m in sorted(movements.items()):
             if agent and code != agent:
                 continue
-            closed_fee = closed[code]["fee"] if closed is not None and code in closed else None
+            recorded = closed.get(code) if closed is not None else None
+            if recorded is not None and all(key in recorded for key in CLOSE_FIGURES):
+                # A closed month: the figures its close recorded, folded from
+                # the events (so its report and what it publishes are the books').
+                m = dict(m, **{key: recorded[key] for key in CLOSE_FIGURES})
+            closed_fee = recorded["fee"] if recorded is not None else None
             fee = settlement.fee_for(rt.contracts, code, month, paid_vnd=m["paid_vnd"],
                                      persons_paid=m["persons_paid"], closed_fee=closed_fee)
             result = settlement.settle(code, month, opening=m["opening"], advance=m["advance"],
@@ -1082,6 +1087,10 @@ def _view_position(conn, name: str) -> int | None:
     """The last event a view has folded: when it moves, what was read from the view may have changed."""
     return conn.execute(sa.text("SELECT position FROM projection_tracking WHERE name = :name"),
                         {"name": name}).scalar()
+
+
+# The figures a close records for each agent (the closing balance follows from them).
+CLOSE_FIGURES = ("opening", "advance", "disbursed", "returned", "fee")
 
 
 def _closed_before(calendar, month: Month) -> tuple[str, dict[str, int]] | None:

@@ -37,6 +37,7 @@ class LedgerSettings(BaseSettings):
     web_secure_cookies: bool = False  # session cookie only over HTTPS (set behind a TLS reverse proxy)
     lock_wait_seconds: float = Field(default=60.0, ge=0)  # how long a recording command waits for its turn (--wait)
     signing_key_file: Path | None = None  # the office's Ed25519 key for checkpoints (ledger keygen --signing)
+    checkpoint_dir: Path = Path("checkpoints")  # where a month's close writes its signed checkpoint
     # The province this ledger serves: with it, each month close publishes the
     # month's figures for the national database (adapters/national/).
     province_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]{1,16}$")

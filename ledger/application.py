@@ -406,13 +406,14 @@ class LedgerApp(Application):
 
     def close_month(self, month: Month, settled: dict, open_variances: list[str],
                     acceptances: dict[str, str], actor: str, four_eyes: bool = False,
-                    chain_head: tuple[int, str] = (0, "")) -> list[str]:
+                    chain_head: tuple[int, str] = (0, ""), books_from: int = 0) -> list[str]:
         """Close a month on the calendar (see PayrollCalendar.close); returns
         the variances still unexplained, in which case nothing was recorded."""
         calendar = self.calendar()
         if calendar is None:
             raise PayrollOutOfOrder(f"no payroll was run for {month}")
-        missing = calendar.close(month, settled, open_variances, acceptances, actor, four_eyes, chain_head)
+        missing = calendar.close(month, settled, open_variances, acceptances, actor, four_eyes, chain_head,
+                                 books_from)
         if not missing:
             self.save(calendar)
         return missing

@@ -162,3 +162,10 @@ def effect_of(event: object) -> MoneyEffect | None:
     """The event's money consequence; None for an event that moves none."""
     make = EFFECTS.get(type(event))
     return make(event) if make is not None else None
+
+
+def citizen_of(event: object) -> str:
+    """The person an event's postings are about: its own citizen id, or the
+    one its payroll line names ("YYYY-MM-<citizen id>[-F]"); "" if none."""
+    line = getattr(event, "line_id", "")
+    return getattr(event, "citizen_id", "") or (line[8:20] if line else "")

@@ -181,6 +181,9 @@ class PayrollCalendar(Aggregate):
         self.accepted_by: dict[str, dict] = {}  # "YYYY-MM" -> {variance key: actor}
         self.closed: dict[str, dict] = {}  # "YYYY-MM" -> per-agent settled figures
         self.seals: dict[str, dict] = {}  # "YYYY-MM" -> the hash chain's head the month was closed on
+        # "YYYY-MM" -> the position the next month's close reads the events
+        # from (ledger/settlement_book.py)
+        self.books_from: dict[str, int] = {}
 
     class Opened(Aggregate.Created):
         actor: str
@@ -257,11 +260,17 @@ class PayrollCalendar(Aggregate):
         # printed on its signed report. (Months closed before it was kept: 0, "".)
         chain_position: int = 0
         chain_hash: str = ""
+        # The first event the next month's close must read: its figures are
+        # folded from the events from there (ledger/settlement_book.py).
+        # Months closed before it was kept: 0 (the next close reads all).
+        books_from: int = 0
 
         def apply(self, calendar: PayrollCalendar) -> None:
             calendar.closed[str(self.month)] = self.agents
             if self.chain_hash:
                 calendar.seals[str(self.month)] = {"position": self.chain_position, "hash": self.chain_hash}
+            if self.books_from:
+                calendar.books_from[str(self.month)] = self.books_from
 
     @classmethod
     def open(cls, actor: str) -> PayrollCalendar:
@@ -344,10 +353,12 @@ class PayrollCalendar(Aggregate):
 
     def close(self, month: Month, settled: dict, open_variances: list[str],
               acceptances: dict[str, str], actor: str, four_eyes: bool = False,
-              chain_head: tuple[int, str] = (0, "")) -> list[str]:
+              chain_head: tuple[int, str] = (0, ""), books_from: int = 0) -> list[str]:
         """Close a month once every variance is explained. Returns the
         variances still unexplained (then nothing is recorded). With
-        ``four_eyes``, the person who prepared the month's payroll may not."""
+        ``four_eyes``, the person who prepared the month's payroll may not.
+        ``settled`` and ``open_variances`` come from the events (never a
+        view); ``books_from`` is where the next close reads them from."""
         if not self.has_run(month):
             raise PayrollOutOfOrder(f"no payroll was run for {month}")
         if str(month) in self.closed:
@@ -367,7 +378,7 @@ class PayrollCalendar(Aggregate):
                 self.trigger_event(self.VarianceAccepted, month=month, key=key,
                                    reason=acceptances[key], actor=actor)
         self.trigger_event(self.MonthClosed, month=month, agents=settled, actor=actor,
-                           chain_position=chain_head[0], chain_hash=chain_head[1])
+                           chain_position=chain_head[0], chain_hash=chain_head[1], books_from=books_from)
         return []
 
     def acceptances(self, month: Month) -> dict[str, dict]:

@@ -32,8 +32,23 @@ WRITE_OFFS = "expense:write_offs"
 RECEIVABLE = "receivable:overpayments"
 
 
+# What an agent paid out to beneficiaries (the base of its fee).
+PAID_KINDS = ("disbursed", "disbursed_after_cancellation")
+
+
 def float_of(agent_code: str) -> str:
     return f"float:{agent_code}"
+
+
+def period_of(natural: Month, last_closed: Month | None) -> Month:
+    """The accounting month a posting lands in: the month the money moved
+    in, unless that month is already closed; then the first open month, as
+    a correction (a closed month's figures never change). ``last_closed``:
+    the last month closed when the posting's event was recorded (None for
+    a month close's own fees, which belong to the month it closes)."""
+    if last_closed is not None and natural <= last_closed:
+        return last_closed + 1
+    return natural
 
 
 @dataclass(frozen=True, slots=True)

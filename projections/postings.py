@@ -12,9 +12,10 @@ from typing import Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledger.money import effect_of
+from ledger.money import citizen_of, effect_of
 from ledger.months import Month
 from ledger.payroll import PayrollCalendar
+from ledger.postings import PAID_KINDS, period_of
 
 from . import bulk
 from .personal import Keyed
@@ -51,6 +52,7 @@ class PostingsProjection:
 
     def process(self, conn: Connection, events: Sequence[tuple[int, object]]) -> None:
         last_closed = conn.execute(sa.select(sa.func.max(closed_months.c.month))).scalar()
+        last_closed = Month.parse(last_closed) if last_closed else None
         rows, closes = [], []
         for position, event in events:
             effect = effect_of(event)
@@ -61,16 +63,13 @@ class PostingsProjection:
             if isinstance(event, PayrollCalendar.MonthClosed):
                 closes.append({"month": str(event.month)})
                 period_floor = None  # the fees belong to the month being closed
-                last_closed = str(event.month)
-            citizen = getattr(event, "citizen_id", "") or (event.line_id[8:20] if getattr(event, "line_id", "") else "")
+                last_closed = event.month
+            citizen = citizen_of(event)
             for seq, p in enumerate(entries):
-                natural = str(p.month)
-                period = natural
-                if period_floor is not None and natural <= period_floor:
-                    period = str(Month.parse(period_floor) + 1)  # a correction in the first open month
-                rows.append(dict(position=position, seq=seq, period=period, natural_month=natural,
-                                 debit=p.debit, credit=p.credit, amount_vnd=p.amount_vnd, kind=p.kind,
-                                 agent_code=p.agent_code, line_id=p.line_id, citizen_id=citizen))
+                rows.append(dict(position=position, seq=seq, period=str(period_of(p.month, period_floor)),
+                                 natural_month=str(p.month), debit=p.debit, credit=p.credit,
+                                 amount_vnd=p.amount_vnd, kind=p.kind, agent_code=p.agent_code,
+                                 line_id=p.line_id, citizen_id=citizen))
         bulk.insert_rows(conn, postings, rows)
         if closes:
             conn.execute(closed_months.insert(), closes)
@@ -80,9 +79,6 @@ class PostingsProjection:
 
 def empty_movement() -> dict:
     return dict(opening=0, advance=0, disbursed=0, returned=0, fee=0, persons_paid=0, paid_vnd=0)
-
-
-PAID_KINDS = ("disbursed", "disbursed_after_cancellation")
 
 
 def agent_movements(conn: Connection, month: str,

@@ -142,7 +142,7 @@ def test_import_stage_on_postgresql(tmp_path):
 # --- every stage -------------------------------------------------------------------
 
 ALL_STAGES = ["baseline", "import", "cycle", "replay", "whatif"]
-CYCLE_STEPS = ("decisions", "payroll", "postoffice", "bank", "deaths", "reconcile")
+CYCLE_STEPS = ("decisions", "payroll", "postoffice", "bank", "deaths", "reconcile", "close")
 IN_THE_CYCLE = ("payroll", "postoffice", "bank", "reconcile")
 
 
@@ -185,6 +185,7 @@ def check_cycle(report: dict, store: str, raw_keys: set[str]) -> None:
         assert steps["reconcile"]["count"] == payroll["count"] and steps["reconcile"]["agents"] > 0
         assert steps["decisions"]["count"] == report["province"]["later_decisions"][month]
         assert steps["deaths"]["count"] == report["province"]["death_notices"][month]
+        assert steps["close"]["closed"]  # the month closed, its variances accepted
         assert data["cycle"]["seconds"] == pytest.approx(
             sum(steps[k]["seconds"] for k in IN_THE_CYCLE), abs=0.01)
     first, second = months.values()

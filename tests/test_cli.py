@@ -126,6 +126,9 @@ def test_demo_runs(tmp_path, capsys, monkeypatch):
         calendar = ledger.runtime.app.calendar()
         assert sorted(calendar.months) == months
         assert sorted(calendar.closed) == months
+        # Four eyes: each payroll prepared by the officer, released by the approver.
+        assert {calendar.prepared_by[m] for m in months} == {"canbo"}
+        assert {calendar.issued_by[m] for m in months} == {"lanhdao"}
         with ledger.runtime.engine.connect() as conn:
             for month in months:
                 runs = pay_view.payroll_of(conn, month)

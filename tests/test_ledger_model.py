@@ -20,11 +20,13 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from adapters.errors import CommandRefused, NotPermitted
 from ledger import citizen_id as cid
 from ledger.application import Rejected
 from ledger.decisions import DeathNotice, Decision, ReceiptConfirmation
 from ledger.months import Month, month_range
 from ledger.payouts import AgentResult, PayLine, Recovery
+from ledger.payroll import PreparationStale, SamePerson
 
 # --- the driver: the only code that knows how the application is reached -----------
 
@@ -34,6 +36,7 @@ class LedgerDriver:
     commands and queries), with domain values in and plain values out."""
 
     ACTOR = "model-officer"
+    APPROVER = "model-approver"  # releases what the officer prepared, approves write-offs (four eyes)
 
     def __init__(self, url: str, work: Path):
         from adapters.bootstrap import build_runtime
@@ -71,6 +74,23 @@ class LedgerDriver:
         assert outcome.issued_now
         return outcome.agents
 
+    def prepare_payroll(self, month: Month, actor: str):
+        """Record the month's payroll as prepared by ``actor``; the outcome."""
+        return self._command(lambda: self.app.prepare_payroll(month, actor))
+
+    def release_payroll(self, month: Month, actor: str) -> dict:
+        """Release the prepared payroll with four eyes on; the agents' summary."""
+        outcome = self._command(lambda: self.app.release_payroll(month, actor, four_eyes=True))
+        assert outcome.issued_now
+        return outcome.agents
+
+    def propose_write_off(self, citizen: str, receipt_no: str, amount: int, actor: str) -> bool:
+        return self.commands.propose_write_off(citizen, amount, receipt_no, "estate has no means", actor).recorded_now
+
+    def decide_write_off(self, citizen: str, receipt_no: str, actor: str, approve: bool) -> bool:
+        return self.commands.decide_write_off(citizen, receipt_no, actor, approve=approve,
+                                              reason="" if approve else "the family can repay").recorded_now
+
     def agent_results(self, results: list[AgentResult], today: date) -> list[str]:
         """Record a post office's or bank's results; the citizens suspended."""
         outcome = self._command(lambda: self.app.record_agent_results(results, self.ACTOR, today))
@@ -96,8 +116,11 @@ class LedgerDriver:
     def close_month(self, month: Month) -> None:
         """Close the month, every variance accepted with a reason."""
         keys = [v.key(s.agent_code) for s in self.queries.reconcile(month) for v in s.variances]
-        missing = self.commands.close_month(month, {k: "followed up" for k in keys}, self.ACTOR)
+        differs: list = []  # the close folds its figures from the events: the views must agree
+        missing = self.commands.close_month(month, {k: "followed up" for k in keys}, self.ACTOR,
+                                            on_view_differs=differs.extend)
         assert missing == [], missing
+        assert differs == [], differs
 
     # queries
 
@@ -183,8 +206,17 @@ class Person:
     def status_at(self, month: Month) -> str:
         """The status in force (domain.md: a resumption lifts the suspension
         just before it; nothing after the month of death)."""
+        return self._in_force(month)[0]
+
+    def between_moves(self, month: Month) -> bool:
+        """Moved out, and the move in is later than ``month``: the month is
+        due, but as arrears the new agent pays from the move in (domain.md,
+        "Moving to another district"), not on this month's payroll."""
+        return self._in_force(month)[1]
+
+    def _in_force(self, month: Month) -> tuple[str, bool]:
         if self.death_month is not None and month > self.death_month:
-            return "deceased"
+            return "deceased", False
         ordered = []
         for decided in sorted(self.statuses, key=lambda s: s[0]):
             if decided[1] == "suspended" and ordered and ordered[-1][1] == "relocated_out":
@@ -192,15 +224,15 @@ class Person:
             ordered.append(decided)
         in_force = [i for i, s in enumerate(ordered) if s[0][0] <= month.index]
         if not in_force:
-            return "active"
+            return "active", False
         i = in_force[-1]
         status = ordered[i][1]
         following = ordered[i + 1] if i + 1 < len(ordered) else None
         if status == "suspended" and following and following[2]:
-            return "active"
+            return "active", False
         if status == "relocated_out" and following and following[3]:
-            return "active"  # the move in: the new district pays the months between
-        return status
+            return "active", True  # the move in: the new district pays the months between
+        return status, False
 
     def due(self, month: Month) -> int:
         if self.first is None or month < self.first:
@@ -238,6 +270,9 @@ class LedgerModel(RuleBasedStateMachine):
         self.closed: dict[str, list] = {}  # month -> its settlements when closed
         self.known_at: list = []  # (time, today, citizen, report) snapshots
         self.serial = 0
+        self.prepared: tuple[Month, int] | None = None  # (month, events recorded right after preparing)
+        self.proposals: dict[str, tuple[Person, int]] = {}  # write-offs awaiting a decision
+        self.overpaid: set[str] = set()  # citizens with an overpayment open (each_person_matches_the_reference)
         self.today = (FIRST_PAYROLL - 1).first_day + timedelta(days=14)
         self.driver.set_today(self.today)
 
@@ -432,6 +467,13 @@ class LedgerModel(RuleBasedStateMachine):
         if said == "deceased":
             died = earliest + timedelta(days=data.draw(st.integers(0, (self.today - earliest).days)))
         answer = Answer(person.citizen, said, self.today, date_of_death=died)
+        if any(day > self.today for day in person.checked):  # the results rules move today back
+            before = self.driver.event_count()
+            with pytest.raises(Rejected):  # answers are imported in the order they were made
+                self.driver.population_check([answer])
+            assert self.driver.event_count() == before
+            event("population answer older than the latest: refused")
+            return
         held = self.driver.population_check([answer])
         person.checked.add(self.today)
         if said == "deceased" and person.death is None:
@@ -478,12 +520,55 @@ class LedgerModel(RuleBasedStateMachine):
 
     @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
     @rule()
+    def prepare_payroll(self):
+        """The officer prepares the next month's payroll: nothing is issued
+        and no person's history changes; the approver releases it later."""
+        month = FIRST_PAYROLL if self.last_run is None else self.last_run + 1
+        lines = {p.citizen: self.driver.lines(p.citizen) for p in self.registered()}
+        outcome = self.driver.prepare_payroll(month, LedgerDriver.ACTOR)
+        assert not outcome.released and outcome.prepared_by == LedgerDriver.ACTOR
+        assert {p.citizen: self.driver.lines(p.citizen) for p in self.registered()} == lines
+        self.prepared = (month, self.driver.event_count())
+        event("payroll prepared" if outcome.prepared_now else "payroll prepared again: unchanged")
+
+    def _release(self, month: Month) -> dict | None:
+        """Release the preparation: refused to the person who prepared it;
+        refused, recording nothing, when something was recorded since that
+        changes the payroll (then prepared again); never refused when nothing
+        was recorded since. None when there is no preparation to release."""
+        if self.prepared is None or self.prepared[0] != month:
+            return None
+        quiet = self.driver.event_count() == self.prepared[1]
+        before = self.driver.event_count()
+        try:
+            self.driver.release_payroll(month, LedgerDriver.ACTOR)
+        except SamePerson:
+            pass
+        else:
+            raise AssertionError("the person who prepared the payroll released it")
+        assert self.driver.event_count() == before
+        try:
+            agents = self.driver.release_payroll(month, LedgerDriver.APPROVER)
+        except PreparationStale:
+            assert not quiet, "a preparation with nothing recorded since was refused as stale"
+            assert self.driver.event_count() == before
+            self.driver.prepare_payroll(month, LedgerDriver.ACTOR)
+            agents = self.driver.release_payroll(month, LedgerDriver.APPROVER)
+            event("stale preparation refused, prepared again")
+        self.prepared = None
+        event("payroll released (four eyes)")
+        return agents
+
+    @precondition(lambda self: (self.last_run or FIRST_PAYROLL - 1) < LAST_PAYROLL)
+    @rule()
     def run_payroll(self):
         month = FIRST_PAYROLL if self.last_run is None else self.last_run + 1
         before = {p.citizen: self.driver.lines(p.citizen) for p in self.registered()}
         self.today = month.first_day + timedelta(days=4)
         self.driver.set_today(self.today)
-        agents = self.driver.run_payroll(month)
+        agents = self._release(month)
+        if agents is None:
+            agents = self.driver.run_payroll(month)
         self.last_run = month
         issued = {line_id for a in agents.values() for line_id in a["lines"]}
         carried = {line_id for a in agents.values() for line_id in a["carried"]}
@@ -495,7 +580,8 @@ class LedgerModel(RuleBasedStateMachine):
             net_before = _net_issued(old)
             for m in month_range(person.first, month):
                 person.max_due[m] = max(person.max_due.get(m, 0), person.due(m))
-            payable_now = person.status_at(month) not in NOT_PAID and not person.holds
+            payable_now = person.status_at(month) not in NOT_PAID and not person.holds \
+                and not person.between_moves(month)
             if new:
                 (line,) = new
                 assert line.line_id in issued
@@ -616,6 +702,49 @@ class LedgerModel(RuleBasedStateMachine):
         person.recovered += amount
         event(f"recovery recorded ({method})")
 
+    @precondition(lambda self: self.overpaid)
+    @rule(data=st.data(), share=st.integers(1, 100))
+    def propose_write_off(self, data, share):
+        """The officer proposes writing off part of an open overpayment:
+        nothing moves until another person decides."""
+        person = data.draw(st.sampled_from([p for p in self.people if p.citizen in self.overpaid]))
+        report = self.driver.report(person.citizen)
+        awaiting = sum(amount for p, amount in self.proposals.values() if p is person)
+        room = report["overpayment_open"] - awaiting
+        if room <= 0:
+            return
+        amount = max(1, room * share // 100)
+        receipt = self._next_no("WO")
+        assert self.driver.propose_write_off(person.citizen, receipt, amount, LedgerDriver.ACTOR)
+        after = self.driver.report(person.citizen)
+        assert (after["overpayment_open"], after["recovered"]) == (report["overpayment_open"], report["recovered"])
+        self.proposals[receipt] = (person, amount)
+        event("write-off proposed")
+
+    @precondition(lambda self: self.proposals)
+    @rule(data=st.data(), approve=st.booleans())
+    def decide_write_off(self, data, approve):
+        """Never decided by the person who proposed it; approved, the money
+        moves now, unless less is open than proposed (then refused)."""
+        receipt = data.draw(st.sampled_from(sorted(self.proposals)))
+        person, amount = self.proposals[receipt]
+        before = self.driver.event_count()
+        with pytest.raises(NotPermitted):
+            self.driver.decide_write_off(person.citizen, receipt, LedgerDriver.ACTOR, approve)
+        assert self.driver.event_count() == before
+        open_vnd = self.driver.report(person.citizen)["overpayment_open"]
+        if approve and amount > open_vnd:
+            with pytest.raises(CommandRefused):
+                self.driver.decide_write_off(person.citizen, receipt, LedgerDriver.APPROVER, True)
+            assert self.driver.event_count() == before
+            approve = False  # refused: the approver turns it down instead
+            event("write-off larger than what is open now: refused")
+        assert self.driver.decide_write_off(person.citizen, receipt, LedgerDriver.APPROVER, approve)
+        del self.proposals[receipt]
+        if approve:
+            person.recovered += amount
+        event("write-off approved" if approve else "write-off rejected")
+
     # --- the settlement, replays and what was known when ---
 
     @precondition(lambda self: self.last_run is not None)
@@ -699,6 +828,10 @@ class LedgerModel(RuleBasedStateMachine):
             excess = sum(max(0, paid - person.due(m)) for m, paid in disbursed.items())
             assert report["recovered"] == person.recovered
             assert excess == report["overpayment_open"] + report["recovered"], (person.citizen, excess)
+            if report["overpayment_open"] > 0:
+                self.overpaid.add(person.citizen)
+            else:
+                self.overpaid.discard(person.citizen)
             if excess:
                 event("a person was overpaid")
             if any(x.status == "cancelled" for x in lines):

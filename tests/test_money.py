@@ -50,6 +50,16 @@ def test_every_event_class_moves_money_or_is_listed_as_moving_none():
     assert set(EFFECTS) | MOVES_NO_MONEY <= classes  # nothing listed that does not exist
 
 
+def test_every_money_event_is_read_by_the_close_or_moves_no_agent_float():
+    """The month's close folds only FLOAT_EVENTS from the event store: a
+    money event class outside them must be one that never touches an
+    agent's float."""
+    from ledger.settlement_book import FLOAT_EVENTS, NO_AGENT_FLOAT
+
+    assert set(EFFECTS) == set(FLOAT_EVENTS) | NO_AGENT_FLOAT
+    assert not set(FLOAT_EVENTS) & NO_AGENT_FLOAT
+
+
 def test_a_new_event_class_is_caught():
     class Waived(Beneficiary.Event):  # say, a future kind of write-off
         amount_vnd: int

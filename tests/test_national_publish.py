@@ -121,3 +121,33 @@ def test_the_national_commands_say_what_is_wrong(postgres_url, capsys):
     assert ledger([*db, "report", "--month", "2024-07", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["provinces"] == [] and not report["complete"] and report["totals"]["disbursed"] == 0
+
+
+def test_a_close_from_the_web_signs_and_publishes_as_the_command_does(store_url, tmp_path):
+    from adapters.bootstrap import open_runtime
+    from adapters.queries import Queries
+    from adapters.settings import LedgerSettings
+    from adapters.web.app import create_app
+    from tests.test_web import PASSWORD, csrf, login
+
+    province = Province("051", store_url, tmp_path / "province", 20)
+    province.register(JULY)
+    province.pay(JULY)
+    settings = LedgerSettings.load(province.config, checkpoint_dir=tmp_path / "web-checkpoints",
+                                   web_files_dir=tmp_path / "files")
+    with open_runtime(settings=settings) as runtime:
+        keys = [v.key(s.agent_code) for s in Queries(runtime).reconcile(JULY) for v in s.variances]
+        app = create_app(runtime, settings)
+        app.state.users.add("lanhdao", "approver", PASSWORD)
+        approver = login(app, "lanhdao")
+        form = {"month": "2024-07", "csrf_token": csrf(approver, "/quyet-toan"), "variances": str(len(keys))}
+        for i, key in enumerate(keys):
+            form |= {f"key-{i}": key, f"reason-{i}": "đã đối chiếu với đại lý"}
+        done = approver.post("/quyet-toan", data=form)
+        assert done.status_code == 303, done.text
+        page = approver.get(done.headers["location"]).text
+    (checkpoint,) = (tmp_path / "web-checkpoints").glob("checkpoint-2024-07-*.json")
+    assert checkpoint.name in page and "Đã công bố số liệu lên cơ sở dữ liệu quốc gia (tỉnh 051)" in page
+    assert verdict(store_url, province.public_key).status == "ok"
+    published_close = published_rows(store_url)["published_close"][0]
+    assert json.loads(published_close["checkpoint"])["hash"] == json.loads(checkpoint.read_text())["hash"]

@@ -126,3 +126,27 @@ def test_sealing_needs_an_actor(before_the_chain, capsys, monkeypatch):
     monkeypatch.delenv("LEDGER_ACTOR")
     code, _, err = run(capsys, url, "audit", "seal", "--existing")
     assert code == 64 and "actor" in err
+
+
+def test_a_month_closed_before_its_history_is_sealed_settles_on_every_event(before_the_chain, tmp_path):
+    """Catches: a close that reads the events only up to the chain's head,
+    which on a store from before the chain is none of them (it would record
+    an advance of 0), or that leaves a mark the next close cannot trust."""
+    url, _ = before_the_chain
+    with open_ledger(url) as ledger:
+        payroll = ledger.runtime.app.calendar().months[str(FIRST)]
+        assert ledger.runtime.chain.head()[0] == 0  # nothing sealed
+        differs: list = []
+        missing = ledger.commands.close_month(FIRST, {}, "chief-officer", on_view_differs=differs.extend)
+        assert missing == [] and differs == []
+        calendar = ledger.runtime.app.calendar()
+        closed = calendar.closed[str(FIRST)]
+        assert {code: f["advance"] for code, f in closed.items()} == \
+               {code: run["advance_vnd"] for code, run in payroll.items()}
+        assert str(FIRST) not in calendar.books_from  # the next close reads from the first event
+        ledger.commands.run_payroll(FIRST + 1, tmp_path / "out", "o")
+        assert ledger.commands.close_month(FIRST + 1, {}, "chief-officer", on_view_differs=differs.extend) == []
+        assert differs == []
+        august = ledger.runtime.app.calendar().closed[str(FIRST + 1)]
+        assert {code: f["opening"] for code, f in august.items()} == \
+               {code: f["closing"] for code, f in closed.items()}

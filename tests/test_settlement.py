@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from adapters import synthetic
 from adapters.cli import main
-from .helpers import open_ledger
+from .helpers import cmd, open_ledger
 from ledger.months import Month
 from ledger.postings import DRAWN
 from projections import postings as post_view
@@ -248,3 +248,150 @@ def test_the_opening_balance_from_the_last_close_equals_the_whole_history(store_
                 accepted = {key: "checked with the agent" for key in missing}
                 assert ledger.commands.close_month(month, accepted, "chief-officer") == []
             _check_books(ledger, month)
+
+
+SETTLED = ("opening_balance", "advance", "disbursed", "fee", "returned", "closing_balance")
+
+
+def _figures(settlements) -> dict[str, dict]:
+    return {s.agent_code: {name: getattr(s, name) for name in SETTLED} for s in settlements}
+
+
+def _recorded_at_close(ledger, month: Month) -> dict[str, dict]:
+    """Each agent's figures as the month's MonthClosed event recorded them."""
+    recorded = ledger.runtime.app.calendar().closed[str(month)]
+    return {code: {"opening_balance": f["opening"], "advance": f["advance"], "disbursed": f["disbursed"],
+                   "fee": f["fee"], "returned": f["returned"], "closing_balance": f["closing"]}
+            for code, f in recorded.items()}
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_the_close_records_the_books_not_an_altered_postings_view(store_url, tmp_path, capsys, monkeypatch,
+                                                                  encrypted):
+    """Catches: a close that takes what it records from the postings view.
+    Someone with write access to the database raises what the post office
+    paid out in the month, in the view only: the settlement page shows it,
+    but the close records the figures folded from the events (and says the
+    view differs, naming the agent); the events are untouched, so
+    ``ledger replay`` shows the altered view. Also with the store encrypted
+    (the events read by the close are decrypted by the ledger's mapper)."""
+    monkeypatch.setenv("LEDGER_ACTOR", "officer-test")
+    if encrypted:
+        from eventsourcing.cryptography import AESCipher
+
+        monkeypatch.setenv("LEDGER_CIPHER_KEY", AESCipher.create_key(32))
+    with open_ledger(store_url) as ledger:
+        _, dead = _district(ledger, tmp_path, 40, seed=5)
+        _cycle(ledger, FIRST, tmp_path, 5, dead)
+        true = _figures(ledger.queries.reconcile(FIRST))
+        keys = [v.key(s.agent_code) for s in ledger.queries.reconcile(FIRST) for v in s.variances]
+        (post_office,) = [code for code in true if code.startswith("VNPOST")]
+        assert true[post_office]["disbursed"] > 0
+        p = post_view.postings
+        with ledger.runtime.engine.begin() as conn:
+            position = conn.execute(sa.select(sa.func.min(p.c.position)).where(
+                p.c.agent_code == post_office, p.c.kind == "disbursed", p.c.period == str(FIRST))).scalar()
+            conn.execute(sa.update(p).where(p.c.position == position, p.c.kind == "disbursed")
+                         .values(amount_vnd=p.c.amount_vnd + 5_000_000))
+        shown = _figures(ledger.queries.reconcile(FIRST))
+        assert shown[post_office]["disbursed"] == true[post_office]["disbursed"] + 5_000_000  # the page is fooled
+    accepted = [word for key in keys for word in ("--accept", f"{key}=checked with the agent")]
+    code, _, err = cmd(capsys, store_url, "--actor", "chief-officer", "settlement", "close", "--month", str(FIRST),
+                       *accepted)
+    assert code == 0, err
+    with open_ledger(store_url) as ledger:
+        assert _recorded_at_close(ledger, FIRST) == true
+        # The closed month's settlement (page, report, what is published) is what the close recorded.
+        assert _figures(ledger.queries.reconcile(FIRST)) == true
+    assert "ledger replay" in err and f"{post_office}: disbursed" in err, err
+    assert f"{true[post_office]['disbursed'] + 5_000_000:,} in the view, {true[post_office]['disbursed']:,} in the books" in err
+    other = [c for c in true if c != post_office]
+    assert other and not any(f"{c}:" in err for c in other), err
+    code, out, _ = cmd(capsys, store_url, "replay", "--json")
+    assert code == 3 and "postings" in out
+
+
+def _close_on_the_books(ledger, month: Month) -> None:
+    """Close the month (its variances accepted); the views agree with the
+    books, and the figures recorded are the view's over the whole history."""
+    differs: list = []
+    missing = ledger.commands.close_month(month, {}, "chief-officer", on_view_differs=differs.extend)
+    if missing:
+        assert ledger.commands.close_month(month, {k: "checked" for k in missing}, "chief-officer",
+                                           on_view_differs=differs.extend) == []
+    assert differs == []
+    recorded = _recorded_at_close(ledger, month)
+    assert recorded == _figures(ledger.queries.reconcile(month))
+    with ledger.runtime.engine.connect() as conn:
+        whole = post_view.agent_movements(conn, str(month))  # the view, summed over the whole history
+    assert {c: f["closing_balance"] for c, f in recorded.items() if c in whole} == \
+           {c: m["opening"] + m["advance"] - m["disbursed"] - m["returned"] for c, m in whole.items()}
+
+
+def test_a_close_reads_the_events_from_where_the_last_close_left(store_url, tmp_path):
+    """Catches: a close that folds only the events recorded after the last
+    close (August's payroll and results, recorded before July was closed,
+    would be left out of August), one that takes a late July cancellation
+    recorded after July's close anywhere but August, or one that reads the
+    whole history again every month."""
+    from adapters.settlement_books import month_books
+
+    with open_ledger(store_url) as ledger:
+        registered, dead = _district(ledger, tmp_path, 40, seed=11)
+        _cycle(ledger, FIRST, tmp_path, 11, dead)
+        _cycle(ledger, FIRST + 1, tmp_path, 11, dead)  # August's money moves while July is still open
+        _close_on_the_books(ledger, FIRST)
+        calendar = ledger.runtime.app.calendar()
+        # July's close marks where August's events start, before July's close.
+        assert 0 < calendar.books_from[str(FIRST)] <= calendar.seals[str(FIRST)]["position"]
+        # A death in July, noticed after July's close: August's line is cancelled,
+        # in July's money (reported in July), which lands in August.
+        with ledger.runtime.engine.connect() as conn:  # someone whose cash the post office still holds
+            holding = set(conn.execute(sa.select(pay_lines.c.citizen_id).where(
+                pay_lines.c.status.in_(["issued", "unpaid"]))).scalars())
+        alive = next(r["citizen_id"] for r in registered if r["citizen_id"] not in dead and r["citizen_id"] in holding)
+        late = [dict(notice_id="CR-LATE", citizen_id=alive, date_of_death="2024-07-02",
+                     source="civil_registry", reported_on="2024-07-25")]
+        ledger.commands.import_deaths(synthetic.write_csv(tmp_path / "late.csv", late, synthetic.DEATH_COLUMNS), "o")
+        with ledger.runtime.engine.connect() as conn:
+            p = post_view.postings
+            corrections = conn.execute(sa.select(p.c.period).where(
+                p.c.kind == "returned", p.c.natural_month == str(FIRST), p.c.period == str(FIRST + 1))).all()
+        assert corrections
+        _close_on_the_books(ledger, FIRST + 1)
+        _cycle(ledger, FIRST + 2, tmp_path, 11, dead)
+        _close_on_the_books(ledger, FIRST + 2)
+        # October's books are read from September's mark, not from the first event.
+        calendar = ledger.runtime.app.calendar()
+        october = month_books(ledger.runtime, calendar, FIRST + 3, ledger.runtime.chain.head()[0])
+        assert calendar.books_from[str(FIRST + 2)] > calendar.seals[str(FIRST + 1)]["position"]
+        with ledger.runtime.engine.connect() as conn:
+            float_events = conn.execute(sa.select(sa.func.count(sa.distinct(p.c.position)))
+                                        .where(p.c.agent_code != "")).scalar()
+        assert october.events_read < float_events / 2
+
+
+def test_a_variance_hidden_in_the_payout_view_still_stops_the_close(store_url, tmp_path):
+    """Catches: a close that takes the variances to accept from the payout
+    view. The flag on a payment after a death is wiped from the view: the
+    page shows no variance, but the close still refuses until it is
+    accepted, naming it, and says the view differs."""
+    with open_ledger(store_url) as ledger:
+        _, dead = _district(ledger, tmp_path, 40, seed=27)
+        _cycle(ledger, FIRST, tmp_path, 27, dead)  # seed 27: July has a payment after a death
+        flagged = [(s.agent_code, v) for s in ledger.queries.reconcile(FIRST) for v in s.variances if v.line_id]
+        assert flagged, "the month has a flagged payment"
+        agent, variance = flagged[0]
+        from adapters.settlement_books import month_books, view_differences
+
+        books = month_books(ledger.runtime, ledger.runtime.app.calendar(), FIRST, ledger.runtime.chain.head()[0])
+        assert view_differences(books.settlements, ledger.queries.reconcile(FIRST)) == []  # before: the same
+        with ledger.runtime.engine.begin() as conn:
+            conn.execute(sa.update(pay_lines).where(pay_lines.c.line_id == variance.line_id).values(flags=""))
+        assert variance.key(agent) not in [v.key(s.agent_code) for s in ledger.queries.reconcile(FIRST)
+                                           for v in s.variances]  # the page no longer shows it
+        differs: list = []
+        missing = ledger.commands.close_month(FIRST, {}, "chief-officer", on_view_differs=differs.extend)
+        assert variance.key(agent) in missing
+        assert not ledger.runtime.app.calendar().is_closed(FIRST)
+        assert f"{agent}: variance {variance.key(agent)} in the books only" in map(str, differs), differs

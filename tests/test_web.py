@@ -8,6 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.bootstrap import open_runtime
+from adapters.checkpoints import check_against
+from adapters.cli import main
 from adapters.settings import LedgerSettings
 from adapters.web.app import create_app
 from ledger.months import Month
@@ -19,7 +21,10 @@ PASSWORD = "mat-khau-dai-1"
 @pytest.fixture
 def web(tmp_path):
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    settings = LedgerSettings(database_url=url, web_files_dir=tmp_path / "files")
+    key = tmp_path / "office.pem"
+    assert main(["keygen", "--signing", "--out", str(key)]) == 0
+    settings = LedgerSettings(database_url=url, web_files_dir=tmp_path / "files", signing_key_file=key,
+                              checkpoint_dir=tmp_path / "checkpoints")
     with open_runtime(settings=settings) as runtime:
         app = create_app(runtime, settings)
         for name, role in (("canbo", "officer"), ("lanhdao", "approver"), ("lanhdao2", "approver"),
@@ -173,6 +178,10 @@ def test_actor_is_the_user_and_four_eyes(web, tmp_path):
     assert r.status_code == 303, r.text
     calendar = web.state.queries.payroll_calendar()[0]
     assert calendar.closed and calendar.month == Month.parse("2024-07")
+    # The close from the web writes the signed checkpoint of the head, as the command does.
+    (checkpoint,) = (tmp_path / "checkpoints").glob("checkpoint-2024-07-*.json")
+    assert check_against(web.state.queries.runtime, str(checkpoint)).ok
+    assert f"Điểm kiểm đã ký: {checkpoint.name}" in other.get(r.headers["location"]).text
 
 
 def test_a_preparer_cannot_release_and_a_stale_preparation_is_refused(web, tmp_path):
@@ -243,3 +252,35 @@ def test_search_ignores_diacritics(web):
     for path in ("/kiem-toan", "/kiem-toan?kiem_tra=1", f"/kiem-toan?cccd={REGISTER['citizen_id']}",
                  "/chua-nhan", "/truy-thu", "/thang-nay", "/chi-tra", "/quyet-toan", "/nhap-tep"):
         assert auditor.get(path).status_code == 200, path
+
+
+def test_a_close_on_the_web_stands_on_the_books_and_says_the_view_differs(web, tmp_path):
+    """The postings view altered in the database: the close from the web
+    records the books' figures, and its message says which agent's figures
+    differ and to run `ledger replay`."""
+    import sqlalchemy as sa
+
+    from projections import postings as post_view
+
+    officer = login(web, "canbo")
+    r, fields = dry_run_then_confirm(officer, web.state.decisions, "quyet-dinh.csv")
+    assert officer.post("/nhap-tep/xac-nhan", data=fields).status_code == 200
+    token = csrf(officer, "/chi-tra")
+    assert officer.post("/chi-tra/lap", data={"month": "2024-07", "csrf_token": token}).status_code == 303
+    approver = login(web, "lanhdao")
+    token = csrf(approver, "/chi-tra")
+    assert approver.post("/chi-tra/phat-hanh", data={"month": "2024-07", "preparation": "1",
+                                                     "csrf_token": token}).status_code == 303
+    (true,) = [s for s in web.state.queries.reconcile(Month.parse("2024-07")) if s.agent_code == "VNPOST-BS-01"]
+    p = post_view.postings
+    with web.state.queries.runtime.engine.begin() as conn:  # the advance halved, in the view only
+        conn.execute(sa.update(p).where(p.c.agent_code == "VNPOST-BS-01", p.c.kind == "advance")
+                     .values(amount_vnd=p.c.amount_vnd / 2))
+    data = {"month": "2024-07", "csrf_token": csrf(approver, "/quyet-toan"), "variances": "0"}
+    r = approver.post("/quyet-toan", data=data)
+    assert r.status_code == 303, r.text
+    page = approver.get(r.headers["location"]).text
+    assert "CẢNH BÁO" in page and "ledger replay" in page
+    assert f"VNPOST-BS-01: tạm ứng trên trang {true.advance // 2:,}".replace(",", ".") in page
+    closed = web.state.queries.runtime.app.calendar().closed["2024-07"]["VNPOST-BS-01"]
+    assert (closed["advance"], closed["closing"]) == (true.advance, true.closing_balance)

@@ -23,8 +23,17 @@ def _answers(tmp_path, monkeypatch):
 
 
 def _upload(c, path, token):
+    """The population screen's form: a dry run on the Imports screen, then
+    the confirmation of the very file previewed. The dry run's page when it
+    refuses, the confirmation's otherwise."""
     with open(path, "rb") as f:
-        return c.post("/doi-chieu-dan-cu/nhap", data={"csrf_token": token}, files={"file": (path.name, f, "text/csv")})
+        r = c.post("/nhap-tep", data={"kind": "population", "csrf_token": token},
+                   files={"file": (path.name, f, "text/csv")})
+    if r.status_code != 200:
+        return r
+    assert f"Chạy thử {path.name}: chưa ghi gì" in r.text
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_0-9]+)" value="([^"]*)"', r.text))
+    return c.post("/nhap-tep/xac-nhan", data=fields)
 
 
 def _registered(web, c, monkeypatch):
@@ -37,10 +46,22 @@ def _registered(web, c, monkeypatch):
 def test_officer_uploads_answers_and_confirms_a_death_and_a_correction(web, tmp_path, monkeypatch):
     officer = login(web, "canbo")
     token = _registered(web, officer, monkeypatch)
-    page = _upload(officer, _answers(tmp_path, monkeypatch), token)
-    assert page.status_code == 200, page.text
-    assert "Không có trong sổ (không ghi): dòng 4 (051044009999)" in page.text
+    form = officer.get("/doi-chieu-dan-cu").text  # the screen's upload goes to the dry run
+    assert 'action="/nhap-tep"' in form and 'name="kind" value="population"' in form
+    path = _answers(tmp_path, monkeypatch)
+    with open(path, "rb") as f:
+        preview = officer.post("/nhap-tep", data={"kind": "population", "csrf_token": token},
+                               files={"file": (path.name, f, "text/csv")})
+    assert "Không có trong sổ (sẽ không ghi): dòng 4 (051044009999)" in preview.text
+    assert "1 người được CSDL dân cư báo đã chết sẽ bị tạm giữ" in preview.text
+    assert web.state.queries.population_rates()[-1].checked == 0  # the dry run recorded nothing
+    done = _upload(officer, path, token)
+    assert done.status_code == 200, done.text
+    assert "Không có trong sổ (không ghi): dòng 4 (051044009999)" in done.text
+    assert f"Tạm giữ chi trả từ kỳ sau (CSDL dân cư báo đã chết): {BANK_ID}" in done.text
+    page = officer.get("/doi-chieu-dan-cu")
     assert "Báo đã chết: đang tạm giữ chi trả" in page.text
+    assert "(dan-cu.csv, canbo)" in page.text  # the check names the file as uploaded
     assert "Họ tên (chỉ khác dấu hoặc chữ hoa)" in page.text
     assert "Toàn huyện" in page.text and "0.0 %" in page.text
     queue = officer.get("/doi-chieu-dan-cu?trang_thai=deceased")

@@ -1,5 +1,5 @@
 """The population check's screen in a real browser (Chromium): the officer
-uploads the population database's answer, confirms one reported death and
+uploads the population database's answer (a dry run first), confirms one reported death and
 rejects another; the screen passes axe-core (no serious or critical
 violation, every input labelled) and logs no console error."""
 from __future__ import annotations
@@ -30,8 +30,12 @@ def test_officer_reviews_the_population_check(page, district):
     login(page, base, "canbo")
     page.get_by_role("link", name="Đối chiếu dân cư").click()
     page.get_by_label("Tệp trả lời của CSDL dân cư", exact=False).set_input_files(str(path))
-    page.get_by_role("button", name="Nhập tệp").click()
+    page.get_by_role("button", name="Chạy thử").click()  # the Imports screen's dry run, then confirm
+    page.get_by_text("Chạy thử dan-cu-2024-03.csv: chưa ghi gì").wait_for()
+    assert page.get_by_text("2 người được CSDL dân cư báo đã chết sẽ bị tạm giữ").count() == 1
+    page.get_by_role("button", name="Xác nhận nhập dan-cu-2024-03.csv").click()
     page.get_by_text("Đã nhập dan-cu-2024-03.csv").wait_for()
+    page.get_by_role("link", name="Xem hàng đợi đối chiếu dân cư và tỉ lệ khớp").click()
     assert page.locator("form[action='/doi-chieu-dan-cu/quyet-dinh']").count() == 4
     check(page, "10-doi-chieu-dan-cu")
 

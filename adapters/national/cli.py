@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from ..errors import CommandRefused
@@ -109,25 +108,9 @@ def publish(queries, settings, month, checkpoint: dict, summary=None):
                          checkpoint, key)
 
 
-def publish_after_close(queries, args: argparse.Namespace, checkpoint_file: str | None) -> dict | None:
-    """After ``settlement close``: publish the month if this ledger serves a
-    province. The close stands if publishing fails; the reason is returned
-    and ``ledger national publish`` does it later."""
-    settings = args.settings
-    if not settings.province_code:
-        return None
-    if checkpoint_file is None:
-        return dict(published=False, reason="no signing key: nothing to sign the published month with")
-    try:
-        checkpoint = json.loads(Path(checkpoint_file).read_text(encoding="utf-8"))
-        done = publish(queries, settings, args.month, checkpoint)
-    except CommandRefused as exc:
-        return dict(published=False, reason=str(exc))
-    return dict(published=True, **done.as_dict())
-
-
 def run_publish(commands, queries, args: argparse.Namespace) -> None:
     from ..checkpoints import load_signing_key, make_checkpoint, write_checkpoint
+    from ..closing import checkpoint_path
 
     runtime = queries.runtime
     if not args.settings.province_code:
@@ -136,7 +119,7 @@ def run_publish(commands, queries, args: argparse.Namespace) -> None:
     if not summary.closed:  # before a checkpoint is written for nothing
         raise CommandRefused(f"{args.month} is not closed: only closed months are published")
     checkpoint = make_checkpoint(runtime, load_signing_key(runtime.signing_key_file))
-    path = Path(args.checkpoint_out) / f"checkpoint-{args.month}-{checkpoint['position']}.json"
+    path = checkpoint_path(args.checkpoint_out or args.settings.checkpoint_dir, args.month, checkpoint)
     write_checkpoint(checkpoint, path)
     done = publish(queries, args.settings, args.month, checkpoint, summary).as_dict()
     _emit(args, dict(done, checkpoint=str(path)),
@@ -167,5 +150,5 @@ def add_commands(sub, command, month_type) -> None:
     p = command("publish", run_publish, "on a province's ledger: publish a closed month again (a new "
                 "signed checkpoint with it)", parent=national)
     p.add_argument("--month", type=month_type, required=True)
-    p.add_argument("--checkpoint-out", default="checkpoints", metavar="DIR",
-                   help="folder for the signed checkpoint (default: checkpoints)")
+    p.add_argument("--checkpoint-out", metavar="DIR",
+                   help="folder for the signed checkpoint (default: the checkpoint_dir setting, ./checkpoints)")

@@ -29,6 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from ledger.months import Month
 
 from ..bootstrap import Runtime
+from ..closing import AfterClose, after_close
 from ..commands import Commands
 from ..errors import CommandRefused, NotPermitted
 from ..queries import Queries
@@ -360,9 +361,11 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             key, reason = str(form.get(f"key-{index}", "")), str(form.get(f"reason-{index}", "")).strip()
             if key and reason:
                 acceptances[key] = reason
+        differs: list = []  # the views' settlement against the books, if a view was altered
         try:
             missing = await run_in_threadpool(
-                ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True))
+                ledger, lambda: commands.close_month(month, acceptances, user.name, four_eyes=True,
+                                                     on_view_differs=differs.extend))
         except NotPermitted as exc:
             raise Forbidden(f"Không được khoá sổ: {exc}") from None
         except CommandRefused as exc:
@@ -373,7 +376,11 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
             settlements = ledger(lambda: queries.reconcile(month))
             return render(request, "settlement.html", 409, user=user, calendar=calendar, month=month,
                           entry=entry, settlements=settlements, missing=missing)
-        flash(request, f"Đã khoá sổ tháng {month}.")
+        done = await run_in_threadpool(ledger, lambda: after_close(queries, settings, month, settings.checkpoint_dir))
+        warned = bool(differs) or done.checkpoint is None or (
+            done.published is not None and not done.published["published"])
+        flash(request, f"Đã khoá sổ tháng {month}. " + closed_words(month, done) + view_differs_words(differs),
+              "info" if warned else "ok")
         return RedirectResponse(f"/quyet-toan?thang={month}", status_code=303)
 
 
@@ -456,3 +463,42 @@ def _safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+# The settlement's figures as the page's table heads name them.
+FIGURE_WORDS = {"opening_balance": "số dư đầu kỳ", "advance": "tạm ứng", "disbursed": "đã chi", "fee": "phí",
+                "returned": "hoàn trả", "closing_balance": "số dư cuối kỳ"}
+
+
+def view_differs_words(differs: list) -> str:
+    """A close whose books (the events, what it recorded) differ from the
+    settlement the page showed: a view was altered. Each difference as
+    ``adapters.settlement_books.ViewDiffers`` gives it."""
+    if not differs:
+        return ""
+
+    def said(d) -> str:
+        side = "trong sổ sách gốc" if d.side == "books" else "trên trang"
+        if d.figure:
+            return f"{d.agent_code}: {FIGURE_WORDS.get(d.figure, d.figure)} trên trang {vnd(d.in_view)}, " \
+                   f"sổ sách gốc {vnd(d.in_books)}"
+        if d.variance:
+            return f"{d.agent_code}: chênh lệch {d.variance} chỉ có {side}"
+        return f"{d.agent_code}: đại lý chỉ có {side}"
+
+    return (" CẢNH BÁO: số liệu quyết toán trên trang (bảng dữ liệu đọc) khác sổ sách gốc (các sự kiện); "
+            "tháng được khoá theo sổ sách gốc. Bảng dữ liệu đọc đã bị sửa: chạy `ledger replay` để xem bảng nào. "
+            + "; ".join(said(d) for d in differs) + ".")
+
+
+def closed_words(month: Month, done: AfterClose) -> str:
+    """What followed a close, for the officer: the checkpoint that anchors
+    the history, and whether the month reached the national database."""
+    words = (f"Điểm kiểm đã ký: {Path(done.checkpoint).name} (lưu cùng hồ sơ tháng)." if done.checkpoint else
+             "Chưa ghi điểm kiểm: đơn vị chưa có khoá ký (signing_key_file, `ledger keygen --signing`).")
+    if done.published is not None:
+        words += (f" Đã công bố số liệu lên cơ sở dữ liệu quốc gia (tỉnh {done.published['province']})."
+                  if done.published["published"] else
+                  f" CHƯA công bố lên cơ sở dữ liệu quốc gia ({done.published['reason']}): "
+                  f"chạy `ledger national publish --month {month}`.")
+    return words

@@ -1,6 +1,7 @@
 """The web screen of the population database check (Đối chiếu CSDL quốc gia
 về dân cư): the review queue with each person's answer beside the ledger's
-record, the match rates per commune, the answer file's upload, and the
+record, the match rates per commune, the answer file's upload (sent to the
+Imports screen's dry run, then confirmed there, like every file), and the
 officer's decision on a review (confirm or reject a reported death; accept
 or correct a differing record). It decides nothing itself: it calls the same
 commands and queries as `ledger population …`."""
@@ -18,7 +19,6 @@ from ledger import population as pop
 
 from ..errors import CommandRefused
 from ..population import QUEUE_STATUSES, PopulationCommands, resolution_from
-from ..tabular import InputRejected
 
 PATH = "/doi-chieu-dan-cu"
 AWAITING_NAMES = {"deceased": "Báo đã chết: đang tạm giữ chi trả", "not_found": "Không tìm thấy trong CSDL",
@@ -34,7 +34,7 @@ SEX_NAMES = {"M": "Nam", "F": "Nữ", "": ""}
 
 def add_routes(app: FastAPI, web: SimpleNamespace) -> None:
     """``web`` holds the application's helpers: viewer, posted, render,
-    flash, ledger (one call at a time), saved (an uploaded file kept),
+    flash, ledger (one call at a time),
     queries, commands, BadRequest."""
     env = web.templates.env
     env.globals.update(AWAITING_NAMES=AWAITING_NAMES, FIELD_NAMES=FIELD_NAMES, OUTCOME_NAMES=OUTCOME_NAMES,
@@ -47,30 +47,13 @@ def add_routes(app: FastAPI, web: SimpleNamespace) -> None:
         statuses = (wanted,) if wanted in QUEUE_STATUSES else ()
         queue, rates = web.ledger(lambda: (web.queries.population_queue(statuses, commune or None),
                                            web.queries.population_rates()))
-        context = dict(user=user, queue=queue, rates=rates, wanted=wanted, commune=commune, result=None,
-                       problems=None, error=None, filename="")
+        context = dict(user=user, queue=queue, rates=rates, wanted=wanted, commune=commune, error=None)
         context.update(extra)
         return web.render(request, "population.html", status, **context)
 
     @app.get(PATH, response_class=HTMLResponse)
     def population_page(request: Request):
         return page(request)
-
-    @app.post(PATH + "/nhap", response_class=HTMLResponse)
-    async def import_answers(request: Request):
-        user, form = await web.posted(request, "import")
-        upload = form.get("file")
-        path = await web.saved(upload, "population")
-        filename = getattr(upload, "filename", path.name)
-        try:
-            summary = await run_in_threadpool(
-                web.ledger, lambda: PopulationCommands(web.commands).import_population(path, user.name, filename))
-        except InputRejected as exc:
-            problems = [dict(file=filename, line=p.line, column=p.column, message=p.message) for p in exc.problems]
-            return page(request, 422, user=user, problems=problems, filename=filename)
-        except CommandRefused as exc:
-            return page(request, 422, user=user, error=str(exc), filename=filename)
-        return page(request, user=user, result=summary.as_dict(), filename=filename)
 
     @app.post(PATH + "/quyet-dinh", response_class=HTMLResponse)
     async def resolve(request: Request):

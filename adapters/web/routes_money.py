@@ -235,7 +235,9 @@ def add_routes(app: FastAPI, web: Web) -> None:
         if kind == "confirmations":
             return lambda: commands.import_confirmations(path, user.name, **options)
         if kind == "population":
-            return lambda: PopulationCommands(commands).import_population(path, user.name, **options)
+            # The check names the file it came from as the officer uploaded it.
+            return lambda: PopulationCommands(commands).import_population(
+                path, user.name, document=options.get("file_name") or "", **options)
         if kind == "postoffice":
             return lambda: commands.import_postoffice(path, user.name, report, **options)
         return lambda: commands.import_bank(path, user.name, report, **options)

@@ -111,7 +111,8 @@ def format_import(store: str, data: dict[str, Any]) -> str:
 
 CYCLE_ROWS = (("decisions", "month's decisions*"), ("payroll", "payroll run"),
               ("postoffice", "post office results"), ("bank", "bank results"),
-              ("deaths", "death notices*"), ("reconcile", "settlement reconcile"))
+              ("deaths", "death notices*"), ("reconcile", "settlement reconcile"),
+              ("close", "settlement close*"))
 
 
 def _cycle_facts(steps: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@ command: the month's later decisions (timed, outside the cycle), then the
 cycle: ``payroll run`` (with its files), the post offices' and banks'
 result files (``import postoffice``/``import bank``, one per file), and
 ``settlement reconcile`` with the result files as evidence. The month's
-death notices (``import deaths``) are timed beside it, outside the cycle.
+death notices (``import deaths``) are timed beside it, outside the cycle,
+and so is the month's ``settlement close`` (each variance of the books
+accepted; their keys read first, untimed, from ``settlement reconcile``).
 Every command catches the read models up itself. One process per month."""
 from __future__ import annotations
 
@@ -103,6 +105,18 @@ def work(work, steps, out: dict[str, Any]) -> None:
         return "rows", sum(m["rows"] for m in made["files"]), dict(
             agents=len(settlements), variances=sum(len(s["variances"]) for s in settlements))
     steps.measure(done, "reconcile", "settlement reconcile", reconcile)
+
+    # The keys of the variances the close settles on (the books', not the
+    # evidence's), read before the close so that its own time is all it is.
+    keys = [f"{s['agent_code']}/{v['kind']}/{v['line_id']}"
+            for s in ledger(url, "settlement", "reconcile", "--month", month) for v in s["variances"]
+            if not v.get("accepted")]
+
+    def close():
+        accepted = [word for key in keys for word in ("--accept", f"{key}=benchmark: accepted")]
+        closed = ledger(url, "settlement", "close", "--month", month, *accepted)
+        return "variances", len(keys), dict(closed=closed["closed"])
+    steps.measure(done, "close", "settlement close", close)
 
 
 def collect(run, target, url: str, done: dict[str, Any]) -> dict[str, Any]:
