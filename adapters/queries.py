@@ -564,8 +564,10 @@ class Queries:
         page sums over a district's months (every line paid in six months,
         every schedule) take the database a second at 100,000 people. A
         view moves only when something is recorded, a few times a day; the
-        first read after that pays. Only for values that are the views'
-        alone (no clock, no event store) and are not changed by callers."""
+        first read after that pays. Only for values made of the recorded
+        events (the views, or the event store: once caught up, every event
+        recorded moves every view's position), the rules and the settings,
+        never the clock; a copy is handed out, so a caller's change stays its own."""
         self._caught_up()
         with self.runtime.engine.connect() as conn:
             positions = tuple(conn.execute(sa.text("SELECT name, position FROM projection_tracking ORDER BY name")))
