@@ -172,5 +172,11 @@ def test_ctrl_c_inside_the_json_encoder_is_still_an_interrupt(tmp_path, monkeypa
         raise AssertionError("orjson should have raised")
 
     monkeypatch.setattr(cli, "open_runtime", encode_while_interrupted)
-    code, _, err = run(capsys, "--db", f"sqlite:///{tmp_path / 'l.db'}", "entitlements", "--month", "2024-07")
+    # A job started in the background inherits Ctrl-C ignored; the command
+    # is run here as from a terminal, with Python's own handler.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        code, _, err = run(capsys, "--db", f"sqlite:///{tmp_path / 'l.db'}", "entitlements", "--month", "2024-07")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert code == 130 and "interrupted" in err and "TypeError" not in err
