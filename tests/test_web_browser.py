@@ -284,6 +284,8 @@ def test_officer_approver_auditor(page, district):
     logout(page)
     login(page, base, "lanhdao")
     page.get_by_role("link", name="Truy thu").click()
+    shown = page.locator("main").inner_text()  # who received the money, in the office's words
+    assert "bank account" not in shown and "beneficiary" not in shown and "proxy" not in shown
     check(page, "07-truy-thu")
     page.get_by_role("button", name=f"Phê duyệt miễn thu {overpaid.citizen_id}").click()
     page.get_by_text("Đã phê duyệt miễn thu").wait_for()

@@ -123,6 +123,26 @@ def vnd(amount: int | None) -> str:
     return f"{format_decimal(amount, locale='vi_VN')} ₫"
 
 
+# Who received an overpaid line's money, as ledger/clawback.py names them
+# (stored in English in the views and the command's output), in the words
+# of the office.
+_RECEIVERS = (
+    (re.compile(r"beneficiary"), "người hưởng"),
+    (re.compile(r"proxy \(none authorised\)"), "người nhận thay (không có giấy ủy quyền)"),
+    (re.compile(r"proxy (?P<who>.+)"), "người được ủy quyền {who}"),
+    (re.compile(r"bank account (?P<account>\S+) at (?P<agent>\S+)"), "tài khoản {account} tại {agent}"),
+    (re.compile(r"bank account at (?P<agent>\S+)"), "tài khoản tại {agent}"),
+)
+
+
+def receiver_words(text: str) -> str:
+    for pattern, words in _RECEIVERS:
+        found = pattern.fullmatch(text)
+        if found:
+            return words.format(**found.groupdict())
+    return text
+
+
 def _month_arg(text: str | None) -> Month | None:
     if not text:
         return None
@@ -149,6 +169,7 @@ def create_app(runtime: Runtime, settings: LedgerSettings | None = None) -> Fast
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     env = templates.env
     env.filters["vnd"] = vnd
+    env.filters["receiver"] = receiver_words
     env.globals.update(ROLE_NAMES=ROLE_NAMES, STATUS_NAMES=STATUS_NAMES, CHANNEL_NAMES=CHANNEL_NAMES,
                        IMPORT_KINDS=IMPORT_KINDS, MAY=MAY)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
