@@ -61,7 +61,7 @@ def _close(commands: Commands, queries: Queries, month: Month) -> int:
     """The settlement: every variance is followed up and accepted by the
     head of the office, with a reason, and the month is closed."""
     keys = [v.key(s.agent_code) for s in queries.reconcile(month) for v in s.variances]
-    reason = "followed up with the commune and the agent; recovery opened where money was overpaid"
+    reason = "đã đối chiếu với xã và đại lý; mở truy thu nơi chi thừa"  # as the office writes it
     missing = commands.close_month(month, {key: reason for key in keys}, APPROVER, four_eyes=True)
     assert not missing, missing
     return len(keys)
